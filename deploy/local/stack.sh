@@ -26,7 +26,8 @@ ES_HEAP="${NEWSFLOW_STACK__ES_HEAP:-512m}"
 START_TIMEOUT="${NEWSFLOW_STACK__START_TIMEOUT_S:-180}"
 ES_USER="${NEWSFLOW_ES_USER:-newsflow-es}"
 
-CACHE="$STACK_HOME/cache"
+# The download cache can be shared between several stack homes (tests run a second stack).
+CACHE="${NEWSFLOW_STACK_CACHE:-$STACK_HOME/cache}"
 KAFKA_LIB="$CACHE/kafka-$KAFKA_VERSION/lib"
 ES_ZIP="$CACHE/elasticsearch-$ES_VERSION.zip"
 KAFKA_DIR="$STACK_HOME/kafka"
