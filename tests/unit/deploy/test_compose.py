@@ -1,0 +1,81 @@
+"""docker-compose.yml cannot run here (no Docker engine): check what can be checked.
+
+Every newsflow service must run a real `newsflow` subcommand with options it accepts, every
+long-running service needs a healthcheck, and dependencies must name existing services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from newsflow.cli import cli
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+NEWSFLOW_SERVICES = {
+    name: svc for name, svc in SERVICES.items() if svc.get("image", "").startswith("newsflow:")
+}
+
+
+def resolve(args: list[str]) -> click.Command:
+    """Walk `newsflow ARGS` down the click tree; fail on an unknown command or option."""
+    command: click.Command = cli
+    ctx = click.Context(cli, info_name="newsflow")
+    remaining = list(args)
+    while isinstance(command, click.Group) and remaining:
+        name = remaining.pop(0)
+        sub = command.get_command(ctx, name)
+        assert sub is not None, f"`newsflow {' '.join(args)}`: no command {name!r}"
+        command = sub
+    # Parsing the rest checks options and arguments without running anything.
+    command.make_context(command.name, remaining, resilient_parsing=False)
+    return command
+
+
+def test_the_newsflow_services_exist() -> None:
+    assert {"poller", "worker"} <= set(NEWSFLOW_SERVICES)
+    assert {"kafka", "elasticsearch", "kibana"} <= set(SERVICES)
+
+
+@pytest.mark.parametrize("name", sorted(NEWSFLOW_SERVICES))
+def test_each_newsflow_service_runs_a_real_subcommand(name: str) -> None:
+    command = NEWSFLOW_SERVICES[name]["command"]
+    assert isinstance(command, list) and command, f"{name}: command must be an exec-form list"
+    resolved = resolve(command)
+    assert not isinstance(resolved, click.Group), f"{name}: {command} names a group, not a command"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_dependencies_name_existing_services(name: str) -> None:
+    depends = SERVICES[name].get("depends_on", {})
+    for dependency in depends:
+        assert dependency in SERVICES, f"{name} depends on unknown service {dependency}"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_long_running_services_have_healthchecks(name: str) -> None:
+    service = SERVICES[name]
+    one_shot = service.get("restart") == "no"
+    if not one_shot and name != "poller":
+        assert "healthcheck" in service, f"{name} has no healthcheck"
+    for dependency, condition in (service.get("depends_on") or {}).items():
+        if condition.get("condition") == "service_healthy":
+            assert "healthcheck" in SERVICES[dependency], (
+                f"{name} waits for {dependency} to be healthy, but it has no healthcheck"
+            )
+
+
+def test_named_volumes_are_declared() -> None:
+    declared = set(COMPOSE.get("volumes") or {})
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                assert source in declared, f"{name} uses undeclared volume {source}"
+            else:
+                assert (ROOT / source).exists(), f"{name} mounts missing path {source}"
