@@ -1,0 +1,272 @@
+"""Tokens, sentences and phrase matching: the text primitives of the gazetteer and the tagger.
+
+Pure and dependency-free on purpose: the tagger must run without spaCy (re-tagging stored
+articles, the "tags alone" benchmark), and its offsets must be plain character offsets into
+the text it was given.
+
+Phrase syntax (used in taxonomy.yaml and the curated lists):
+
+- words are separated by spaces; "long-range" is the same as "long range";
+- a word written in lower case matches any case; a word with a capital matches that case only
+  ("US" never matches the pronoun "us");
+- plurals and possessives are folded ("exercise" matches "exercises", "China" matches
+  "China's"), nothing more: other forms are written out or use a prefix;
+- a word ending in ``*`` is a prefix ("sanction*" matches "sanctioned", "sanctioning"); the
+  prefix must have at least three letters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
+
+__all__ = [
+    "PhraseMatch",
+    "PhraseMatcher",
+    "Token",
+    "fold",
+    "sentence_spans",
+    "tokenize",
+    "validate_phrase",
+]
+
+T = TypeVar("T")
+
+# "U.S." and "3.5" stay one token; a possessive "'s" stays on its word; hyphens split.
+_TOKEN_RE = re.compile(r"\w+(?:\.\w+)+\.?|\w+(?:['\u2019]s\b)?")
+# Between the words of one phrase: spaces, hyphens, dashes, slashes and quotes, nothing that
+# ends a clause.
+_GAP_RE = re.compile(r"[\s\-\u2013\u2014/'\u2019\"\u201c\u201d]{1,3}")
+_POSSESSIVE = ("'s", "\u2019s")
+MIN_PREFIX = 3
+
+
+class Token(NamedTuple):
+    text: str
+    start: int
+    end: int
+
+
+def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
+    return [
+        Token(m.group(), m.start(), m.end())
+        for m in _TOKEN_RE.finditer(text, start, len(text) if end is None else end)
+    ]
+
+
+def fold(word: str, plurals: bool = True) -> str:
+    """Fold possessives (and, with plurals, regular plurals) so that cue and text meet
+    half-way. Deliberately weak (no stemming): "drilling" must not match "drill".
+    """
+    if word.endswith(_POSSESSIVE):
+        word = word[:-2]
+    if word.endswith("."):  # "U.S." keeps its dots inside, the final one is punctuation-like
+        word = word[:-1]
+    if not plurals:
+        return word
+    n = len(word)
+    if n > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if n > 4 and word.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return word[:-2]
+    if n > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "SS", "US", "IS")):
+        return word[:-1]
+    return word
+
+
+class _WordPattern(NamedTuple):
+    text: str  # folded; lower-cased unless case-sensitive
+    prefix: bool
+    case_sensitive: bool
+    plurals: bool
+
+    def matches(self, token: str) -> bool:
+        word = token if self.case_sensitive else token.lower()
+        if self.prefix:
+            return word.startswith(self.text)
+        return fold(word, self.plurals) == self.text
+
+
+def _compile_word(word: str, plurals: bool) -> _WordPattern:
+    prefix = word.endswith("*")
+    core = word[:-1] if prefix else word
+    case_sensitive = any(ch.isupper() for ch in core)
+    if not case_sensitive:
+        core = core.lower()
+    if prefix:
+        if len(core) < MIN_PREFIX:
+            raise ValueError(f"prefix {word!r} is shorter than {MIN_PREFIX} letters")
+        return _WordPattern(core, True, case_sensitive, plurals)
+    return _WordPattern(fold(core, plurals), False, case_sensitive, plurals)
+
+
+def _split_phrase(phrase: str) -> list[str]:
+    # Same token boundaries as the text, but keep the "*" of prefixes.
+    words = re.findall(r"\w+(?:\.\w+)+\.?\*?|\w+(?:['\u2019]s\b)?\*?", phrase)
+    if not words:
+        raise ValueError(f"phrase {phrase!r} has no words")
+    return words
+
+
+def validate_phrase(phrase: str) -> None:
+    """Raise ValueError if ``phrase`` is not a valid phrase (empty, prefix too short)."""
+    for word in _split_phrase(phrase):
+        _compile_word(word, True)
+
+
+@dataclass(frozen=True)
+class PhraseMatch(Generic[T]):
+    phrase: str
+    payload: T
+    start: int
+    end: int
+
+
+class PhraseMatcher(Generic[T]):
+    """Finds phrases in token lists in linear time: candidates are indexed by first word.
+
+    With ``plurals=False`` only possessives are folded (names: "Philippines" must not match
+    "Philippine").
+    """
+
+    def __init__(self, phrases: Iterable[tuple[str, T]], *, plurals: bool = True) -> None:
+        self._plurals = plurals
+        self._exact: dict[str, list[tuple[list[_WordPattern], str, T]]] = defaultdict(list)
+        self._prefix: dict[str, list[tuple[list[_WordPattern], str, T]]] = defaultdict(list)
+        count = 0
+        for phrase, payload in phrases:
+            words = [_compile_word(w, plurals) for w in _split_phrase(phrase)]
+            entry = (words, phrase, payload)
+            first = words[0]
+            key = first.text[:MIN_PREFIX] if first.prefix else first.text
+            (self._prefix if first.prefix else self._exact)[key].append(entry)
+            count += 1
+        for table in (self._exact, self._prefix):
+            for entries in table.values():
+                entries.sort(key=lambda e: -len(e[0]))  # longest phrase first
+        self.size = count
+
+    def _candidates(self, token: str) -> list[tuple[list[_WordPattern], str, T]]:
+        lower = token.lower()
+        plurals = self._plurals
+        found = self._exact.get(fold(token, plurals), []) + self._prefix.get(token[:MIN_PREFIX], [])
+        if lower != token:
+            found += self._exact.get(fold(lower, plurals), []) + self._prefix.get(
+                lower[:MIN_PREFIX], []
+            )
+        return found
+
+    def find(
+        self, text: str, tokens: Sequence[Token], *, longest_only: bool = False
+    ) -> list[PhraseMatch[T]]:
+        """All matches (or, with longest_only, non-overlapping longest ones, left to right)."""
+        matches: list[PhraseMatch[T]] = []
+        i = 0
+        n = len(tokens)
+        while i < n:
+            best_len = 0
+            for words, phrase, payload in self._candidates(tokens[i].text):
+                k = len(words)
+                if i + k > n or (longest_only and k <= best_len):
+                    continue
+                if all(
+                    words[j].matches(tokens[i + j].text)
+                    and (
+                        j == 0
+                        or _GAP_RE.fullmatch(text, tokens[i + j - 1].end, tokens[i + j].start)
+                    )
+                    for j in range(k)
+                ):
+                    matches.append(
+                        PhraseMatch(phrase, payload, tokens[i].start, tokens[i + k - 1].end)
+                    )
+                    best_len = max(best_len, k)
+                    if longest_only:
+                        break
+            i += best_len if (longest_only and best_len) else 1
+        return matches
+
+
+# Abbreviations whose final period does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "sgt",
+        "adm",
+        "cmdr",
+        "brig",
+        "sen",
+        "rep",
+        "gov",
+        "st",
+        "jr",
+        "sr",
+        "vs",
+        "etc",
+        "no",
+        "inc",
+        "corp",
+        "ltd",
+        "co",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.g",
+        "i.e",
+    ]
+)
+_SENTENCE_END_RE = re.compile(r"[.!?]+[\"\u201d\u2019')\]]*(?=\s+[\"\u201c\u2018(\[]?[A-Z0-9])")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence (start, end) offsets: line breaks always split; so do . ! ? before a capital,
+    except after common abbreviations and initials. Good enough for wire copy and feeds."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text[:end]):
+        if line.end() <= start:
+            continue
+        line_start = max(line.start(), start)
+        cursor = line_start
+        for m in _SENTENCE_END_RE.finditer(text, line_start, line.end()):
+            before = re.search(r"(\w+(?:\.\w+)*)$", text[cursor : m.start()])
+            word = before.group(1).lower() if before else ""
+            if m.group().startswith(".") and (word in _ABBREVIATIONS or len(word) == 1):
+                continue
+            _append_trimmed(text, cursor, m.end(), spans)
+            cursor = m.end()
+        _append_trimmed(text, cursor, line.end(), spans)
+    return spans
+
+
+def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))

@@ -1,0 +1,249 @@
+"""The topic tagger: text + entities + taxonomy -> tags with evidence. Pure: no I/O, no clock.
+
+Scoring, sentence by sentence. In each sentence every rule of a tag fires at most once, when
+one of its cues, one cue of each ``also`` group and its entity conditions are all found in
+that sentence (and each ``context`` group somewhere in the article). The sentence scores the
+sum of the fired rules' weights; a fired negative rule subtracts its weight, or zeroes the
+sentence with ``veto``. The title's sentence is multiplied by ``scoring.title_weight``.
+The article's score is its best sentence plus ``support_weight`` times the others, so that a
+topic the article keeps returning to outranks a passing mention. A tag is emitted when the
+article's score reaches the tag's threshold; its evidence is the best sentences with the cues
+that fired in them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from newsflow.article import Entity, Evidence, Tag
+from processors.gazetteer import Gazetteer, StateMention
+from processors.phrases import PhraseMatcher, sentence_spans, tokenize
+from processors.taxonomy import EntityCondition, Rule, Taxonomy
+
+__all__ = ["SentenceFacts", "Tagger", "tag_text"]
+
+# What may stand between two coordinated states: "China and Russia", "US-Philippine",
+# "Russia, China and Iran", "Moscow/Beijing".
+_JOINED_GAP = re.compile(r"\s*(?:,\s*and|,|and|&|/|-|\u2013|\u2014)?\s*")
+
+
+@dataclass
+class SentenceFacts:
+    """What the tagger found in one sentence; rules are evaluated against it."""
+
+    start: int
+    end: int
+    in_title: bool
+    cues: dict[str, str] = field(default_factory=dict)  # cue -> first surface in the sentence
+    states: list[StateMention] = field(default_factory=list)
+    labels: set[str] = field(default_factory=set)
+    joined: list[tuple[StateMention, StateMention]] = field(default_factory=list)
+
+    @property
+    def state_codes(self) -> set[str]:
+        codes: set[str] = set()
+        for s in self.states:
+            codes |= s.codes
+        return codes
+
+
+class Tagger:
+    """A taxonomy compiled for matching. Build once per taxonomy version; reuse freely
+    (``tag`` keeps no state between calls, so threads may share one)."""
+
+    def __init__(self, taxonomy: Taxonomy, gazetteer: Gazetteer) -> None:
+        self.taxonomy = taxonomy
+        self._gazetteer = gazetteer
+        cues: set[str] = set()
+        for tag in taxonomy.tags:
+            for rule in (*tag.rules, *tag.negatives):
+                cues.update(rule.all_cues())
+        self._matcher: PhraseMatcher[str] = PhraseMatcher((c, c) for c in sorted(cues))
+
+    @property
+    def version(self) -> str:
+        return self.taxonomy.version
+
+    def sentences(
+        self, text: str, entities: Sequence[Entity] = (), title_end: int = 0
+    ) -> list[SentenceFacts]:
+        facts: list[SentenceFacts] = []
+        for start, end in sentence_spans(text):
+            tokens = tokenize(text, start, end)
+            sentence = SentenceFacts(start, end, in_title=start < title_end)
+            for m in self._matcher.find(text, tokens):
+                sentence.cues.setdefault(m.payload, text[m.start : m.end])
+            sentence.states = self._gazetteer.state_mentions(text, tokens)
+            sentence.joined = _joined_pairs(text, sentence.states)
+            facts.append(sentence)
+        _place_labels(text, entities, facts)
+        return facts
+
+    def tag(self, text: str, entities: Sequence[Entity] = (), *, title_end: int = 0) -> list[Tag]:
+        """Tags for ``text`` (title first, ending at ``title_end``; 0 = no title)."""
+        facts = self.sentences(text, entities, title_end)
+        article_cues: set[str] = set()
+        for sentence in facts:
+            article_cues.update(sentence.cues)
+        scoring = self.taxonomy.scoring
+        tags: list[Tag] = []
+        for definition in self.taxonomy.tags:
+            scored: list[tuple[float, SentenceFacts, list[str]]] = []
+            for sentence in facts:
+                score, cues = _score_sentence(
+                    definition.rules, definition.negatives, sentence, article_cues
+                )
+                if score > 0:
+                    if sentence.in_title:
+                        score *= scoring.title_weight
+                    scored.append((score, sentence, cues))
+            if not scored:
+                continue
+            scored.sort(key=lambda item: (-item[0], item[1].start))
+            total = scored[0][0] + scoring.support_weight * sum(s for s, _, _ in scored[1:])
+            if total < definition.threshold:
+                continue
+            evidence = [
+                Evidence(
+                    sentence=text[s.start : s.end],
+                    start=s.start,
+                    end=s.end,
+                    cues=cues,
+                    score=round(score, 3),
+                )
+                for score, s, cues in scored[: scoring.max_evidence]
+            ]
+            tags.append(
+                Tag(
+                    tag=definition.id,
+                    score=round(total, 3),
+                    evidence=evidence,
+                    taxonomy_version=self.taxonomy.version,
+                )
+            )
+        return tags
+
+
+def tag_text(
+    text: str,
+    entities: Sequence[Entity],
+    taxonomy: Taxonomy,
+    gazetteer: Gazetteer,
+    *,
+    title_end: int = 0,
+) -> list[Tag]:
+    """One-shot form of Tagger(taxonomy, gazetteer).tag(...) (compiles the taxonomy)."""
+    return Tagger(taxonomy, gazetteer).tag(text, entities, title_end=title_end)
+
+
+# -- rule evaluation ----------------------------------------------------------------------------
+
+
+def _score_sentence(
+    rules: Sequence[Rule],
+    negatives: Sequence[Rule],
+    sentence: SentenceFacts,
+    article_cues: set[str],
+) -> tuple[float, list[str]]:
+    score = 0.0
+    cues: list[str] = []
+    for rule in rules:
+        fired = _fires(rule, sentence, article_cues)
+        if fired is not None:
+            score += rule.weight
+            cues.extend(c for c in fired if c not in cues)
+    if score <= 0:
+        return 0.0, []
+    for rule in negatives:
+        if _fires(rule, sentence, article_cues) is not None:
+            if rule.veto:
+                return 0.0, []
+            score -= abs(rule.weight)
+    return max(score, 0.0), cues
+
+
+def _first_match(group: Sequence[str], found: dict[str, str]) -> str | None:
+    for cue in group:
+        if cue in found:
+            return found[cue]
+    return None
+
+
+def _fires(rule: Rule, sentence: SentenceFacts, article_cues: set[str]) -> list[str] | None:
+    """The surfaces that made ``rule`` fire in ``sentence``, or None if it does not."""
+    surfaces: list[str] = []
+    if rule.cues:
+        hit = _first_match(rule.cues, sentence.cues)
+        if hit is None:
+            return None
+        surfaces.append(hit)
+    for group in rule.also:
+        hit = _first_match(group, sentence.cues)
+        if hit is None:
+            return None
+        surfaces.append(hit)
+    for group in rule.context:
+        if not any(cue in article_cues for cue in group):
+            return None
+    states = _entity_condition(rule.entities, sentence)
+    if states is None:
+        return None
+    surfaces.extend(states)
+    return surfaces
+
+
+def _entity_condition(cond: EntityCondition, sentence: SentenceFacts) -> list[str] | None:
+    """None when the condition fails; else a short description of what satisfied it."""
+    if cond.empty:
+        return []
+    codes = sentence.state_codes
+    if cond.min_states and len(codes) < cond.min_states:
+        return None
+    if cond.states_any and not (codes & cond.states_any):
+        return None
+    if cond.states_all and not cond.states_all <= codes:
+        return None
+    if cond.labels_any and not (sentence.labels & cond.labels_any):
+        return None
+    if cond.states_joined:
+        if not sentence.joined:
+            return None
+        left, right = sentence.joined[0]
+        return [f"{left.text} + {right.text}"]
+    if cond.min_states or cond.states_any or cond.states_all:
+        names: list[str] = []
+        for s in sentence.states:
+            if s.text not in names:
+                names.append(s.text)
+        return [" + ".join(names[:4])] if names else []
+    return []
+
+
+def _joined_pairs(
+    text: str, states: Sequence[StateMention]
+) -> list[tuple[StateMention, StateMention]]:
+    return [
+        (left, right)
+        for left, right in itertools.pairwise(states)
+        if left.codes != right.codes
+        and right.start - left.end <= 7
+        and _JOINED_GAP.fullmatch(text, left.end, right.start)
+    ]
+
+
+def _place_labels(text: str, entities: Sequence[Entity], facts: list[SentenceFacts]) -> None:
+    """Mark which entity labels occur in which sentence (every occurrence of each surface)."""
+    if not entities or not facts:
+        return
+    for entity in entities:
+        for surface in {entity.text, entity.canonical}:
+            if not surface:
+                continue
+            for m in re.finditer(rf"(?<!\w){re.escape(surface)}(?!\w)", text):
+                for sentence in facts:
+                    if sentence.start <= m.start() < sentence.end:
+                        sentence.labels.add(entity.label)
+                        break
