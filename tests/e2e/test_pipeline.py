@@ -1,0 +1,128 @@
+"""Feed to search and tag stream, through the real CLI and the real Kafka + Elasticsearch:
+local HTTP feed -> `newsflow poll --once` -> `newsflow worker` -> `newsflow search` and
+`newsflow subscribe`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from tests.e2e.conftest import run_newsflow, wait_for
+
+pytestmark = pytest.mark.e2e
+
+# Written for this test in the style of wire copy; not taken from any publisher.
+COOPERATION = {
+    "link": "https://wire.example.com/world/2026/11/27/russia-china-naval-drills?utm_source=rss",
+    "title": "China and Russia hold joint naval exercise, deepen military cooperation",
+    "description": (
+        "Chinese and Russian warships began a joint naval exercise in the Sea of Japan on "
+        "Thursday, the defence ministries in Beijing and Moscow said, the latest sign of "
+        "deepening military cooperation between the two countries. Admiral Li Wen of the "
+        "People's Liberation Army Navy said the drills would strengthen coordination between "
+        "the two fleets, while Russia's defence minister Andrei Belousov called the "
+        "partnership a pillar of regional security."
+    ),
+}
+UNRELATED = {
+    "link": "https://wire.example.com/business/2026/11/27/coffee-prices",
+    "title": "Coffee prices hit record as harvest in Brazil disappoints",
+    "description": (
+        "Arabica coffee futures rose to a record high on Thursday after growers in Brazil "
+        "reported a smaller harvest than expected, traders in New York said."
+    ),
+}
+
+
+def write_feed(path: Path, items: list[dict[str, str]]) -> None:
+    published = format_datetime(datetime.now(UTC) - timedelta(hours=1))
+    entries = "".join(
+        f"<item><title>{item['title']}</title><link>{item['link'].replace('&', '&amp;')}</link>"
+        f"<guid>{item['link'].replace('&', '&amp;')}</guid><pubDate>{published}</pubDate>"
+        f"<description>{item['description']}</description></item>"
+        for item in items
+    )
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        "<title>Wire test feed</title><link>https://wire.example.com/</link>"
+        f"<description>test</description>{entries}</channel></rss>",
+        encoding="utf-8",
+    )
+
+
+def poll_once(env: dict[str, str], feeds: Path) -> dict[str, object]:
+    result = run_newsflow(env, "poll", "--feeds", str(feeds), "--once", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def indexed(es: Elasticsearch, alias: str) -> list[dict[str, object]]:
+    if not es.indices.exists_alias(name=alias):
+        return []
+    es.indices.refresh(index=alias)
+    return [hit["_source"] for hit in es.search(index=alias, size=100)["hits"]["hits"]]
+
+
+def test_feed_to_search_and_tag_stream(
+    newsflow_env: dict[str, str],
+    feed_dir: Path,
+    feed_server: str,
+    es: Elasticsearch,
+    start_worker: Callable[..., subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    env = newsflow_env
+    alias = env["NEWSFLOW_ELASTICSEARCH__ALIAS"]
+    write_feed(feed_dir / "wire.xml", [COOPERATION, UNRELATED])
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - url: {feed_server}/wire.xml\n    name: Wire\n")
+
+    first = poll_once(env, feeds)
+    assert first["published"] == 2
+
+    worker = start_worker()
+    wait_for(lambda: len(indexed(es, alias)) == 2, 180, "both articles in Elasticsearch")
+
+    docs = {doc["title"]: doc for doc in indexed(es, alias)}
+    coop = docs[COOPERATION["title"]]
+    other = docs[UNRELATED["title"]]
+    assert "military-cooperation" in coop["tag_names"]
+    coop_tag = next(t for t in coop["tags"] if t["tag"] == "military-cooperation")
+    assert coop_tag["evidence"], "a tag must carry its evidence"
+    assert coop_tag["taxonomy_version"]
+    entity_names = {e["canonical"] for e in coop["entities"]}
+    assert {"China", "Russia", "Moscow"} <= entity_names
+    assert "military-cooperation" not in other["tag_names"]
+    # utm_* is not part of the canonical URL.
+    assert "utm_source" not in coop["canonical_url"]
+
+    found = run_newsflow(env, "search", "naval exercise", "--tag", "military-cooperation", "--json")
+    assert found.returncode == 0, found.stderr
+    hits = [json.loads(line) for line in found.stdout.splitlines() if line.strip()]
+    assert [h["title"] for h in hits] == [COOPERATION["title"]]
+
+    stream = run_newsflow(
+        env, "subscribe", "military-cooperation", "--from-beginning", "--json",
+        "--max", "10", "--timeout", "10",
+    )
+    assert stream.returncode == 0, stream.stderr
+    delivered = [json.loads(line) for line in stream.stdout.splitlines() if line.strip()]
+    assert [d["title"] for d in delivered] == [COOPERATION["title"]]
+
+    # Polling the same feed again publishes nothing and the index does not grow.
+    second = poll_once(env, feeds)
+    assert second["published"] == 0
+    count_before = len(indexed(es, alias))
+    assert count_before == 2
+
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    assert len(indexed(es, alias)) == 2
