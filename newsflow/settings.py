@@ -116,6 +116,20 @@ class PollerSettings(_Group):
     # Hosts, addresses or CIDR ranges that may resolve to private/loopback addresses.
     allow_hosts: list[str] = Field(default_factory=list)
     metrics_port: int | None = None
+    # Parsing is CPU-bound: it runs in worker processes (None: one per core; 0: in-process),
+    # each parse bounded in time and address space.
+    parse_workers: int | None = None
+    parse_timeout_s: float = 30.0
+    parse_memory_mb: int = 2048
+    # A published date later than seen_at + this is a wrong clock: clamped and flagged.
+    future_tolerance_s: float = 3600.0
+    # Scale-out: pollers in one Kafka consumer group split the feeds by the partitions of
+    # the assignment topic (feed -> partition by hash); a dead poller's share moves on.
+    group_id: str = "newsflow-poller"
+    assignment_topic: str = "news.poller.assignment"
+    assignment_partitions: int = 64
+    session_timeout_s: float = 10.0
+    summary_interval_s: float = 60.0
 
     _split_allow = field_validator("allow_hosts", mode="before")(_split_csv)
 

@@ -50,6 +50,7 @@ def cli(ctx: click.Context, config_file: Path | None, verbose: int, quiet: bool)
 # its heavy imports (Faust, spaCy, clients) inside its functions.
 _COMMAND_MODULES = (
     "stack",
+    "poll",
 )
 
 

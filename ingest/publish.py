@@ -1,0 +1,202 @@
+"""Kafka adapter: produce article records, report exactly which ones the broker acknowledged.
+
+kafka-python's producer with acks=all and idempotence (retries inside one producer session
+never duplicate), keyed by article id (so one story always lands on one partition, and the
+key is the Elasticsearch _id downstream). ``publish`` waits for the acknowledgements without
+blocking the event loop: the producer's callbacks resolve asyncio futures.
+
+A ``DryRunPublisher`` prints the records as JSON lines instead and acknowledges everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import IO, Any, Protocol
+
+from newsflow.article import Article, encode_article
+from newsflow.errors import BrokerUnavailableError
+from newsflow.settings import KafkaSettings
+
+__all__ = ["DryRunPublisher", "PublishResult", "Publisher", "Sink", "kafka_client_config"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PublishResult:
+    acked: list[str] = field(default_factory=list)  # article ids the broker acknowledged
+    failed: dict[str, str] = field(default_factory=dict)  # article id -> reason
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed
+
+
+class Sink(Protocol):
+    """What the poller needs from a publisher (the real one, the dry run, or a test fake)."""
+
+    async def publish(self, articles: Sequence[Article]) -> PublishResult: ...
+
+
+def kafka_client_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """Connection settings shared by every kafka-python client we build."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers.split(","),
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        config["sasl_mechanism"] = kafka.sasl_mechanism
+        config["sasl_plain_username"] = kafka.sasl_username
+        if kafka.sasl_password is not None:
+            config["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
+    return config
+
+
+class Publisher:
+    """``with Publisher(settings.kafka) as p: await p.publish(articles)``."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        topic: str | None = None,
+        client_id: str = "newsflow-poller",
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._kafka = kafka
+        self.topic = topic or kafka.articles_topic
+        self._client_id = client_id
+        self._timeout_s = timeout_s
+        self._producer: Any = None
+
+    def __enter__(self) -> Publisher:
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        try:
+            self._producer = KafkaProducer(
+                **kafka_client_config(self._kafka),
+                client_id=self._client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=20,  # batches across the feeds polled at the same moment
+                max_block_ms=int(self._timeout_s * 1000),
+                request_timeout_ms=int(self._timeout_s * 1000),
+                delivery_timeout_ms=int(self._timeout_s * 1000) + 20_000,
+                bootstrap_timeout_ms=10_000,
+            )
+        except KafkaError as exc:
+            raise BrokerUnavailableError(
+                f"Kafka unreachable at {self._kafka.bootstrap_servers}: {exc}"
+            ) from exc
+        self.ensure_topic()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=timeout_s)
+            finally:
+                self._producer = None
+
+    def ensure_topic(self) -> None:
+        """Create the articles topic with ``articles_partitions`` partitions if missing."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+        try:
+            admin = KafkaAdminClient(**kafka_client_config(self._kafka),
+                                     client_id=f"{self._client_id}-admin")
+        except KafkaError as exc:
+            raise BrokerUnavailableError(
+                f"Kafka unreachable at {self._kafka.bootstrap_servers}: {exc}"
+            ) from exc
+        try:
+            admin.create_topics({self.topic: {"num_partitions": self._kafka.articles_partitions}})
+            log.info("created topic topic=%s partitions=%s", self.topic,
+                     self._kafka.articles_partitions)
+        except TopicAlreadyExistsError:
+            pass
+        except KafkaError as exc:
+            raise BrokerUnavailableError(f"cannot create topic {self.topic}: {exc}") from exc
+        finally:
+            admin.close()
+
+    async def publish(self, articles: Sequence[Article]) -> PublishResult:
+        """Produce ``articles``; return which ids were acknowledged and which failed why."""
+        if not articles:
+            return PublishResult()
+        if self._producer is None:
+            raise RuntimeError("use Publisher as a context manager")
+        from kafka.errors import KafkaError
+
+        loop = asyncio.get_running_loop()
+        waiting: list[tuple[str, asyncio.Future[None]]] = []
+        result = PublishResult()
+        for article in articles:
+            done: asyncio.Future[None] = loop.create_future()
+
+            def settle(outcome: BaseException | None, fut: asyncio.Future[None] = done) -> None:
+                if fut.done():
+                    return
+                if outcome is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(outcome)
+
+            try:
+                sent = self._producer.send(self.topic, key=article.id.encode("ascii"),
+                                           value=encode_article(article))
+            except KafkaError as exc:
+                result.failed[article.id] = f"{type(exc).__name__}: {exc}"
+                continue
+            sent.add_callback(lambda _md, s=settle: loop.call_soon_threadsafe(s, None))
+            sent.add_errback(lambda exc, s=settle: loop.call_soon_threadsafe(s, exc))
+            waiting.append((article.id, done))
+        if waiting:
+            try:
+                outcomes = await asyncio.wait_for(
+                    asyncio.gather(*(f for _, f in waiting), return_exceptions=True),
+                    timeout=self._timeout_s + 30.0,
+                )
+            except TimeoutError as exc:
+                raise BrokerUnavailableError(
+                    f"Kafka did not acknowledge {len(waiting)} articles in time"
+                ) from exc
+            for (ident, _), outcome in zip(waiting, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    result.failed[ident] = f"{type(outcome).__name__}: {outcome}"
+                else:
+                    result.acked.append(ident)
+        if result.failed and not result.acked:
+            first = next(iter(result.failed.values()))
+            raise BrokerUnavailableError(
+                f"Kafka acknowledged none of {len(articles)} articles: {first}"
+            )
+        return result
+
+
+class DryRunPublisher:
+    """Prints each record as one JSON line and acknowledges it; no broker involved."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self._stream = stream or sys.stdout
+        self.count = 0
+
+    async def publish(self, articles: Sequence[Article]) -> PublishResult:
+        for article in articles:
+            self._stream.write(encode_article(article).decode("utf-8") + "\n")
+        self._stream.flush()
+        self.count += len(articles)
+        return PublishResult(acked=[a.id for a in articles])

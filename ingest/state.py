@@ -1,0 +1,127 @@
+"""Per-feed state (validators, seen ids, schedule, health) and its persistence.
+
+One JSON file per feed, ``<state_dir>/feeds/<feed id>.json``, replaced atomically (write a
+temporary file, then rename), so a poller killed at any point leaves either the old or the
+new state, never half of one. Pollers that share a state directory share the feeds' state:
+that is what lets one take over another's feeds without re-publishing them.
+
+The poller saves a feed's state only after Kafka acknowledged the feed's new articles.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from newsflow.errors import ConfigError
+
+__all__ = ["FeedState", "StateStore"]
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+
+
+class FeedState(BaseModel):
+    """Everything the poller remembers about one feed. Times are Unix epoch seconds."""
+
+    version: int = STATE_VERSION
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    seen: dict[str, int] = Field(default_factory=dict)  # article id -> first seen (epoch s)
+    # Schedule.
+    interval_s: float | None = None
+    rate_per_s: float | None = None  # smoothed rate of new items
+    next_poll_at: float = 0.0
+    last_poll_at: float | None = None
+    # Health.
+    last_status: int | None = None
+    last_success_at: float | None = None
+    last_error_at: float | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    disabled_reason: str | None = None
+    last_problem: str | None = None  # a recoverable parse problem (kept entries)
+    permanent_redirect: str | None = None
+    items_seen: int = 0  # articles produced over the feed's life
+    new_items: list[tuple[float, int]] = Field(default_factory=list)  # (when, how many), 24 h
+    saved_at: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if self.disabled_reason:
+            return "disabled"
+        if self.last_poll_at is None:
+            return "new"
+        if self.consecutive_failures:
+            return "failing"
+        return "ok"
+
+    def new_in_last(self, now: float, seconds: float = 86_400.0) -> int:
+        return sum(n for when, n in self.new_items if when >= now - seconds)
+
+
+class StateStore:
+    """Feed states as files under ``root``. Cheap enough to save after every poll."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._dir = self.root / "feeds"
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the poller state directory {self._dir}: "
+                              f"{exc.strerror}") from exc
+
+    def path(self, feed_id: str) -> Path:
+        return self._dir / f"{feed_id}.json"
+
+    def load(self, feed_id: str, url: str) -> FeedState:
+        """The stored state, or a fresh one (a corrupt file is moved aside, not trusted)."""
+        path = self.path(feed_id)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return FeedState(url=url)
+        try:
+            state = FeedState.model_validate_json(raw)
+        except ValidationError as exc:
+            aside = path.with_suffix(f".corrupt-{int(time.time())}")
+            path.replace(aside)
+            log.warning("feed state unreadable url=%s file=%s moved_to=%s error=%s",
+                        url, path, aside, exc.errors()[:1])
+            return FeedState(url=url)
+        if state.url != url:
+            state.url = url
+        return state
+
+    def save(self, feed_id: str, state: FeedState) -> None:
+        state.saved_at = time.time()
+        path = self.path(feed_id)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(state.model_dump_json().encode("utf-8"))
+        tmp.replace(path)
+
+    def items(self) -> Iterator[tuple[str, FeedState]]:
+        for path in sorted(self._dir.glob("*.json")):
+            try:
+                yield path.stem, FeedState.model_validate_json(path.read_bytes())
+            except (ValidationError, OSError, json.JSONDecodeError):
+                continue
+
+    def last_saved_at(self, feed_ids: set[str] | None = None) -> float | None:
+        """When the most recent of these feeds' states (default: all) was saved."""
+        latest: float | None = None
+        for fid, state in self.items():
+            if feed_ids is not None and fid not in feed_ids:
+                continue
+            if latest is None or state.saved_at > latest:
+                latest = state.saved_at
+        return latest
