@@ -86,7 +86,7 @@ def test_feed_to_search_and_tag_stream(
     feeds.write_text(f"feeds:\n  - url: {feed_server}/wire.xml\n    name: Wire\n")
 
     first = poll_once(env, feeds)
-    assert first["published"] == 2
+    assert first["new_articles"] == 2
 
     worker = start_worker()
     wait_for(lambda: len(indexed(es, alias)) == 2, 180, "both articles in Elasticsearch")
@@ -119,7 +119,7 @@ def test_feed_to_search_and_tag_stream(
 
     # Polling the same feed again publishes nothing and the index does not grow.
     second = poll_once(env, feeds)
-    assert second["published"] == 0
+    assert second["new_articles"] == 0
     count_before = len(indexed(es, alias))
     assert count_before == 2
 
