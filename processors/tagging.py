@@ -2,7 +2,8 @@
 
 Scoring, sentence by sentence. In each sentence every rule of a tag fires at most once, when
 one of its cues, one cue of each ``also`` group and its entity conditions are all found in
-that sentence (and each ``context`` group somewhere in the article). The sentence scores the
+that sentence (and each ``context`` group somewhere in the article), and none of its
+``unless`` cues is. The sentence scores the
 sum of the fired rules' weights; a fired negative rule subtracts its weight, or zeroes the
 sentence with ``veto``. The title's sentence is multiplied by ``scoring.title_weight``.
 The article's score is its best sentence plus ``support_weight`` times the others, so that a
@@ -27,6 +28,7 @@ __all__ = ["SentenceFacts", "Tagger", "tag_text"]
 
 # What may stand between two coordinated states: "China and Russia", "US-Philippine",
 # "Russia, China and Iran", "Moscow/Beijing".
+_STATE_AFTER_GAP = re.compile(r"\s+(?:the\s+)?")
 _JOINED_GAP = re.compile(r"\s*(?:,\s*and|,|and|&|/|-|\u2013|\u2014)?\s*")
 
 
@@ -41,6 +43,8 @@ class SentenceFacts:
     states: list[StateMention] = field(default_factory=list)
     labels: set[str] = field(default_factory=set)
     joined: list[tuple[StateMention, StateMention]] = field(default_factory=list)
+    # cue -> the state right after it ("troops in Poland": "troops in" -> "Poland")
+    state_after: dict[str, str] = field(default_factory=dict)
 
     @property
     def state_codes(self) -> set[str]:
@@ -74,10 +78,17 @@ class Tagger:
         for start, end in sentence_spans(text):
             tokens = tokenize(text, start, end)
             sentence = SentenceFacts(start, end, in_title=start < title_end)
-            for m in self._matcher.find(text, tokens):
+            matches = self._matcher.find(text, tokens)
+            for m in matches:
                 sentence.cues.setdefault(m.payload, text[m.start : m.end])
             sentence.states = self._gazetteer.state_mentions(text, tokens)
             sentence.joined = _joined_pairs(text, sentence.states)
+            starts = {s.start: s for s in sentence.states}
+            for m in matches:
+                follow = _STATE_AFTER_GAP.match(text, m.end, end)
+                state = starts.get(follow.end()) if follow else None
+                if state is not None:
+                    sentence.state_after.setdefault(m.payload, state.text)
             facts.append(sentence)
         _place_labels(text, entities, facts)
         return facts
@@ -175,6 +186,8 @@ def _first_match(group: Sequence[str], found: dict[str, str]) -> str | None:
 def _fires(rule: Rule, sentence: SentenceFacts, article_cues: set[str]) -> list[str] | None:
     """The surfaces that made ``rule`` fire in ``sentence``, or None if it does not."""
     surfaces: list[str] = []
+    if rule.unless and _first_match(rule.unless, sentence.cues) is not None:
+        return None
     if rule.cues:
         hit = _first_match(rule.cues, sentence.cues)
         if hit is None:
@@ -188,17 +201,22 @@ def _fires(rule: Rule, sentence: SentenceFacts, article_cues: set[str]) -> list[
     for group in rule.context:
         if not any(cue in article_cues for cue in group):
             return None
-    states = _entity_condition(rule.entities, sentence)
+    states = _entity_condition(rule, sentence)
     if states is None:
         return None
     surfaces.extend(states)
     return surfaces
 
 
-def _entity_condition(cond: EntityCondition, sentence: SentenceFacts) -> list[str] | None:
+def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
     """None when the condition fails; else a short description of what satisfied it."""
+    cond: EntityCondition = rule.entities
     if cond.empty:
         return []
+    if cond.state_after_cue:
+        followed = [sentence.state_after[c] for c in rule.cues if c in sentence.state_after]
+        if not followed:
+            return None
     codes = sentence.state_codes
     if cond.min_states and len(codes) < cond.min_states:
         return None

@@ -19,6 +19,7 @@ File shape (see processors/taxonomy.yaml for the real thing)::
             cues: ["joint exercise", "joint patrol*"]   # any one of these, in the sentence
             also: [[navy, naval, air force]]           # and one of each group, same sentence
             context: [[military, army]]                # and one of each group, anywhere
+            unless: [sale, sold]                       # but not if one of these is there
             entities: {min_states: 2}                  # and these entity conditions
         negatives:                         # same shape; veto zeroes the sentence,
           - {id: fitness, cues: [fitness, gym], veto: true}   # else weight is subtracted
@@ -92,6 +93,8 @@ class EntityCondition(_Model):
     states_any: frozenset[str] = frozenset()  # one of these states is mentioned
     states_all: frozenset[str] = frozenset()  # all of these states are mentioned
     labels_any: frozenset[str] = frozenset()  # an entity with one of these labels
+    # A state follows one of the rule's cues: "troops in Poland", "drills in Belarus".
+    state_after_cue: bool = False
 
     @field_validator("states_any", "states_all")
     @classmethod
@@ -117,6 +120,7 @@ class EntityCondition(_Model):
             or self.states_any
             or self.states_all
             or self.labels_any
+            or self.state_after_cue
         )
 
 
@@ -126,10 +130,11 @@ class Rule(_Model):
     cues: tuple[Cue, ...] = ()
     also: tuple[tuple[Cue, ...], ...] = ()
     context: tuple[tuple[Cue, ...], ...] = ()
+    unless: tuple[Cue, ...] = ()  # the rule does not fire in a sentence holding one of these
     entities: EntityCondition = Field(default_factory=EntityCondition)
     veto: bool = False
 
-    @field_validator("cues")
+    @field_validator("cues", "unless")
     @classmethod
     def _cues(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_check_cue(c) for c in value)
@@ -149,7 +154,7 @@ class Rule(_Model):
         return self
 
     def all_cues(self) -> list[str]:
-        found = list(self.cues)
+        found = [*self.cues, *self.unless]
         for group in (*self.also, *self.context):
             found.extend(group)
         return found
