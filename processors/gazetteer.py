@@ -266,7 +266,12 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
         places[state["name"]] = Place(state["name"], "GPE", "US", "region")
     places.update(countries)  # a country name wins over a city of the same name
     for region in places_doc.get("regions") or []:
-        place = Place(region["name"], region.get("label", "LOC"), region.get("country"), "region")
+        place = Place(
+            region["name"],
+            region.get("label", "LOC"),
+            region.get("country"),
+            region.get("kind", "region"),
+        )
         for name in [region["name"], *_as_list(region.get("aliases"))]:
             places[name] = place
 

@@ -43,8 +43,8 @@ class SentenceFacts:
     states: list[StateMention] = field(default_factory=list)
     labels: set[str] = field(default_factory=set)
     joined: list[tuple[StateMention, StateMention]] = field(default_factory=list)
-    # cue -> the state right after it ("troops in Poland": "troops in" -> "Poland")
-    state_after: dict[str, str] = field(default_factory=dict)
+    # cue -> the states right after it ("troops in Poland": "troops in" -> [Poland])
+    state_after: dict[str, list[StateMention]] = field(default_factory=dict)
 
     @property
     def state_codes(self) -> set[str]:
@@ -88,7 +88,7 @@ class Tagger:
                 follow = _STATE_AFTER_GAP.match(text, m.end, end)
                 state = starts.get(follow.end()) if follow else None
                 if state is not None:
-                    sentence.state_after.setdefault(m.payload, state.text)
+                    sentence.state_after.setdefault(m.payload, []).append(state)
             facts.append(sentence)
         _place_labels(text, entities, facts)
         return facts
@@ -115,6 +115,7 @@ class Tagger:
                 continue
             scored.sort(key=lambda item: (-item[0], item[1].start))
             total = scored[0][0] + scoring.support_weight * sum(s for s, _, _ in scored[1:])
+            total = _article_negatives(definition.negatives, facts, article_cues, total)
             if total < definition.threshold:
                 continue
             evidence = [
@@ -169,11 +170,27 @@ def _score_sentence(
     if score <= 0:
         return 0.0, []
     for rule in negatives:
-        if _fires(rule, sentence, article_cues) is not None:
+        if rule.scope == "sentence" and _fires(rule, sentence, article_cues) is not None:
             if rule.veto:
                 return 0.0, []
             score -= abs(rule.weight)
     return max(score, 0.0), cues
+
+
+def _article_negatives(
+    negatives: Sequence[Rule],
+    facts: Sequence[SentenceFacts],
+    article_cues: set[str],
+    total: float,
+) -> float:
+    for rule in negatives:
+        if rule.scope != "article":
+            continue
+        if any(_fires(rule, sentence, article_cues) is not None for sentence in facts):
+            if rule.veto:
+                return 0.0
+            total -= abs(rule.weight)
+    return total
 
 
 def _first_match(group: Sequence[str], found: dict[str, str]) -> str | None:
@@ -214,7 +231,13 @@ def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
     if cond.empty:
         return []
     if cond.state_after_cue:
-        followed = [sentence.state_after[c] for c in rule.cues if c in sentence.state_after]
+        followed = [
+            state
+            for cue in rule.cues
+            for state in sentence.state_after.get(cue, [])
+            if not (state.codes & cond.state_after_not)
+            and not (cond.state_after_places_only and state.kind == "nationality")
+        ]
         if not followed:
             return None
     codes = sentence.state_codes

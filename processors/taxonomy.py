@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -93,10 +93,15 @@ class EntityCondition(_Model):
     states_any: frozenset[str] = frozenset()  # one of these states is mentioned
     states_all: frozenset[str] = frozenset()  # all of these states are mentioned
     labels_any: frozenset[str] = frozenset()  # an entity with one of these labels
-    # A state follows one of the rule's cues: "troops in Poland", "drills in Belarus".
+    # A state follows one of the rule's cues: "troops in Poland", "drills in Belarus"...
     state_after_cue: bool = False
+    # ... and it is not one of these ("strikes inside Ukraine" belong to another tag).
+    state_after_not: frozenset[str] = frozenset()
+    # ... and it is a country, capital, metonym or alliance, not a nationality adjective
+    # ("over Estonia" is a place; "fears over North Korean tests" is not).
+    state_after_places_only: bool = False
 
-    @field_validator("states_any", "states_all")
+    @field_validator("states_any", "states_all", "state_after_not")
     @classmethod
     def _iso(cls, value: frozenset[str]) -> frozenset[str]:
         bad = sorted(v for v in value if not _COUNTRY.match(v))
@@ -133,6 +138,9 @@ class Rule(_Model):
     unless: tuple[Cue, ...] = ()  # the rule does not fire in a sentence holding one of these
     entities: EntityCondition = Field(default_factory=EntityCondition)
     veto: bool = False
+    # Negatives only: "article" checks the whole article and then subtracts from (or, with
+    # veto, cancels) the article's score: "arms sale" in the title makes it commercial.
+    scope: Literal["sentence", "article"] = "sentence"
 
     @field_validator("cues", "unless")
     @classmethod
@@ -178,6 +186,11 @@ class TagDefinition(_Model):
 
     @model_validator(mode="after")
     def _unique_rules(self) -> TagDefinition:
+        for rule in self.rules:
+            if rule.scope != "sentence" or rule.veto:
+                raise ValueError(
+                    f"tag {self.id!r} rule {rule.id!r}: scope and veto are for negatives"
+                )
         ids = [r.id for r in (*self.rules, *self.negatives)]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

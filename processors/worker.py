@@ -1,0 +1,155 @@
+"""`newsflow worker`: compose the app, its adapters and the agent, and run until a signal.
+
+Start-up is kept short: the Faust worker joins the group while the NLP model loads in a
+thread and the index template is put; "worker ready" is logged once all three are done.
+SIGTERM and SIGINT stop the worker cleanly: an in-flight batch is abandoned uncommitted
+(Kafka delivers it again), everything acknowledged before is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from newsflow.article import utc_now
+from newsflow.settings import Settings
+from processors.agents import Backoff, BatchHandler, Enriching, register_agents
+
+__all__ = ["Readiness", "load_enricher", "run_worker"]
+
+logger = logging.getLogger(__name__)
+
+
+class Readiness:
+    """Logs "worker ready" once, when every part reported in."""
+
+    PARTS = ("partitions", "enricher", "index")
+
+    def __init__(self, on_ready: Callable[[], None] | None = None) -> None:
+        self._done: set[str] = set()
+        self._on_ready = on_ready
+        self.ready = False
+        self.details: dict[str, str] = {}
+
+    def mark(self, part: str, detail: str = "") -> None:
+        self._done.add(part)
+        if detail:
+            self.details[part] = detail
+        if not self.ready and self._done >= set(self.PARTS):
+            self.ready = True
+            logger.info(
+                "worker ready %s", " ".join(f"{k}={v}" for k, v in sorted(self.details.items()))
+            )
+            if self._on_ready is not None:
+                self._on_ready()
+
+
+def load_enricher(settings: Settings) -> Enriching:
+    from processors.enrichment import Enricher
+
+    p = settings.processors
+    enricher = Enricher(p.spacy_model, p.taxonomy_file)
+    logger.info(
+        "enricher loaded model=%s taxonomy_version=%s", p.spacy_model, enricher.taxonomy_version
+    )
+    return enricher
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    enricher_factory: Callable[[Settings], Enriching] = load_enricher,
+) -> None:
+    """Run the worker in this process until SIGTERM/SIGINT (raises SystemExit)."""
+    import faust
+
+    from processors.app import build_app
+    from processors.forward import TopicProducer
+    from processors.index import ArticleIndex
+    from processors.metrics import ProcessorMetrics
+    from processors.topics import Topics
+
+    p = settings.processors
+    p.data_dir.mkdir(parents=True, exist_ok=True)
+    # One thread for the model (CPU-bound, not thread-safe to share), one for ES calls.
+    enrich_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-enrich")
+    io_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-es")
+    readiness = Readiness()
+
+    enricher_future: Future[Enriching] = enrich_pool.submit(enricher_factory, settings)
+    enricher_future.add_done_callback(
+        lambda f: (
+            readiness.mark("enricher", f"taxonomy_version={f.result().taxonomy_version}")
+            if not f.exception()
+            else None
+        )
+    )
+
+    async def get_enricher() -> Enriching:
+        return await asyncio.wrap_future(enricher_future)
+
+    async def run_cpu(fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(enrich_pool, functools.partial(fn, *args))
+
+    async def run_io(fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(io_pool, functools.partial(fn, *args))
+
+    metrics = ProcessorMetrics()
+    if p.metrics_port:
+        metrics.serve(p.metrics_port)
+        logger.info("metrics served port=%d", p.metrics_port)
+
+    app = build_app(settings)
+    topics = Topics(app, settings.kafka)
+    index = ArticleIndex(settings.elasticsearch)
+    handler = BatchHandler(
+        enricher=get_enricher,
+        index=index,
+        producer=TopicProducer(topics),
+        alias=settings.elasticsearch.alias,
+        tag_prefix=settings.kafka.tag_topic_prefix,
+        run_cpu=run_cpu,
+        run_io=run_io,
+        clock=utc_now,
+        backoff=Backoff(max_s=p.index_retry_max_s),
+        metrics=metrics,
+        taxonomy_check_interval_s=p.taxonomy_check_interval_s,
+    )
+    register_agents(app, topics, handler, batch_size=p.batch_size, within_s=p.batch_within_s)
+
+    @app.task
+    async def prepare_index() -> None:
+        await handler.prepare()
+        readiness.mark("index", f"alias={settings.elasticsearch.alias}")
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
+        mine = sorted(
+            f"{tp.topic}[{tp.partition}]"
+            for tp in assigned
+            if tp.topic == settings.kafka.articles_topic
+        )
+        logger.info("partitions assigned %s", ",".join(mine) or "none")
+        readiness.mark("partitions", f"topic={settings.kafka.articles_topic}")
+
+    worker = faust.Worker(
+        app,
+        loglevel=None,
+        quiet=True,  # no banner on stdout
+        redirect_stdouts=False,
+        override_logging=False,  # keep newsflow's logging set-up
+    )
+    worker.spinner = None  # it writes terminal escapes to stdout even when not a tty
+    try:
+        worker.execute_from_commandline()
+    finally:
+        enricher_future.cancel()
+        enrich_pool.shutdown(wait=False, cancel_futures=True)
+        io_pool.shutdown(wait=False, cancel_futures=True)
+        index.close()
