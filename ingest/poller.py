@@ -34,7 +34,7 @@ from ingest.fetch import FetchResult
 from ingest.metrics import IngestMetrics
 from ingest.normalize import FeedContext
 from ingest.parse import ParsedFeed
-from ingest.publish import Sink
+from ingest.publish import PublishResult, Sink
 from ingest.schedule import Policy, after_failure, after_success
 from ingest.state import FeedState, StateStore
 from newsflow.errors import BrokerUnavailableError, FeedError, TransientError
@@ -146,8 +146,10 @@ class Poller:
         self._owned: Callable[[str], bool] = lambda _fid: True
         self._sem = asyncio.Semaphore(max(1, settings.concurrency))
         self._lanes: dict[str, _Lane] = {}
-        self._active: set[str] = set()
-        self._inflight: dict[str, asyncio.Future[FeedOutcome]] = {}
+        # feed id -> generation; heap entries of an older generation are stale.
+        self._active: dict[str, int] = {}
+        self._inflight: dict[str, asyncio.Task[FeedOutcome]] = {}
+        self._publishing: set[str] = set()
         self._seq = itertools.count()
         self._summary = CycleSummary()
         self._stopping = False
@@ -175,8 +177,12 @@ class Poller:
         Called when the group takes feeds away, before another poller may start on them.
         """
         ids = set(feed_ids)
-        self._active -= ids
-        pending = [f for fid, f in self._inflight.items() if fid in ids]
+        for fid in ids:
+            self._active.pop(fid, None)
+        pending = [task for fid, task in self._inflight.items() if fid in ids]
+        for fid, task in self._inflight.items():
+            if fid in ids and fid not in self._publishing:
+                task.cancel()  # still fetching or parsing: nothing was produced yet
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
 
@@ -188,33 +194,36 @@ class Poller:
         if not self._continuous:
             return
         wanted = self._wanted()
-        for fid in wanted - self._active:
+        for fid in list(self._active):
+            if fid not in wanted:
+                del self._active[fid]
+        for fid in wanted - self._active.keys():
             spec = self._feeds[fid]
             state = self.store.load(fid, spec.url)
             if state.disabled_reason:
                 continue
-            self._schedule(spec, state.next_poll_at)
-            self._active.add(fid)
-        self._active &= wanted
+            self._active[fid] = gen = next(self._seq)
+            self._schedule(spec, state.next_poll_at, gen)
         for lane in self._lanes.values():
             lane.wake.set()
 
     # -- one feed ------------------------------------------------------------------------
 
     async def poll_feed(self, spec: FeedSpec) -> FeedOutcome:
-        """Poll one feed now. Raises BrokerUnavailableError (state untouched) if Kafka is."""
-        future: asyncio.Future[FeedOutcome] = asyncio.get_running_loop().create_future()
-        self._inflight[spec.id] = future
+        """Poll one feed now. Raises BrokerUnavailableError (state untouched) if Kafka is.
+
+        The poll runs as its own task so that ``release`` can cancel it while it is still
+        fetching or parsing (never once it has started publishing).
+        """
+        task = asyncio.get_running_loop().create_task(self._poll(spec))
+        self._inflight[spec.id] = task
         try:
-            outcome = await self._poll(spec)
-            future.set_result(outcome)
-            return outcome
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters in release() only need completion
-            raise
+            return await asyncio.shield(task)
         finally:
-            self._inflight.pop(spec.id, None)
+            if task.done():
+                self._inflight.pop(spec.id, None)
+            else:  # the caller was cancelled: the poll goes on and cleans up after itself
+                task.add_done_callback(lambda _t, fid=spec.id: self._inflight.pop(fid, None))
 
     async def _poll(self, spec: FeedSpec) -> FeedOutcome:
         m = self.metrics
@@ -267,8 +276,19 @@ class Poller:
         m.articles.labels("duplicate").inc(duplicates)
         m.articles.labels("skipped").inc(parsed.skipped)
         started = time.monotonic()
-        published = await self.sink.publish(list(fresh.values()))  # may raise: state untouched
-        m.publish_seconds.observe(time.monotonic() - started)
+        self._publishing.add(spec.id)
+        try:
+            # From here on the poll is not cancelled: it ends by saving what Kafka acked.
+            published = await self.sink.publish(list(fresh.values()))  # raises: state kept
+            m.publish_seconds.observe(time.monotonic() - started)
+            return self._published(spec, state, policy, result, parsed, published, duplicates)
+        finally:
+            self._publishing.discard(spec.id)
+
+    def _published(self, spec: FeedSpec, state: FeedState, policy: Policy,
+                   result: FetchResult, parsed: ParsedFeed, published: PublishResult,
+                   duplicates: int) -> FeedOutcome:
+        m = self.metrics
         m.articles.labels("produced").inc(len(published.acked))
         m.articles.labels("failed").inc(len(published.failed))
         for ident, reason in published.failed.items():
@@ -339,23 +359,23 @@ class Poller:
 
     # -- continuous ----------------------------------------------------------------------
 
-    def _schedule(self, spec: FeedSpec, due: float) -> None:
+    def _schedule(self, spec: FeedSpec, due: float, gen: int) -> None:
         lane = self._lanes.get(spec.host)
         if lane is None:
             lane = self._lanes[spec.host] = _Lane(spec.host)
             lane.task = asyncio.get_running_loop().create_task(self._run_lane(lane))
-        heapq.heappush(lane.heap, (due, next(self._seq), spec.id))
+        heapq.heappush(lane.heap, (due, gen, spec.id))
         lane.wake.set()
 
     async def _run_lane(self, lane: _Lane) -> None:
         while not self._stopping:
             lane.wake.clear()
-            while lane.heap and lane.heap[0][2] not in self._active:
-                heapq.heappop(lane.heap)
+            while lane.heap and self._active.get(lane.heap[0][2]) != lane.heap[0][1]:
+                heapq.heappop(lane.heap)  # released, removed or rescheduled
             if not lane.heap:
                 await lane.wake.wait()
                 continue
-            due, _, fid = lane.heap[0]
+            due, gen, fid = lane.heap[0]
             delay = max(due, lane.free_at) - self.clock()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
@@ -363,21 +383,27 @@ class Poller:
                 continue
             heapq.heappop(lane.heap)
             spec = self._feeds.get(fid)
-            if spec is None or fid not in self._active:
+            if spec is None or self._active.get(fid) != gen:
                 continue
             retry_after = None
             try:
                 async with self._sem:
-                    if fid not in self._active or self._stopping:
+                    if self._active.get(fid) != gen or self._stopping:
                         continue
                     outcome = await self.poll_feed(spec)
                 self._summary.add(outcome)
                 retry_after = outcome.retry_after
                 state = self.store.load(fid, spec.url)
                 if state.disabled_reason:
-                    self._active.discard(fid)
+                    self._active.pop(fid, None)
                     continue
                 next_due = state.next_poll_at
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the lane itself is being stopped
+                log.debug("poll released before publishing url=%s", spec.url)
+                continue
             except BrokerUnavailableError as exc:
                 log.error("Kafka unavailable, feed state kept url=%s error=%s", spec.url, exc)
                 next_due = self.clock() + 15.0
@@ -387,8 +413,8 @@ class Poller:
             finally:
                 lane.free_at = self.clock() + max(self.settings.min_host_gap_s,
                                                   retry_after or 0.0)
-            if fid in self._active:
-                heapq.heappush(lane.heap, (next_due, next(self._seq), fid))
+            if self._active.get(fid) == gen:
+                heapq.heappush(lane.heap, (next_due, gen, fid))
 
     async def run_forever(
         self,

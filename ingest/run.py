@@ -113,8 +113,9 @@ async def poll(
             return None
         from ingest.membership import GroupMembership
 
+        poller.set_ownership(lambda _fid: False)  # nothing until the group assigns a share
         membership = GroupMembership(settings.kafka, ps, poller, asyncio.get_running_loop())
-        with membership:
+        async with membership:
             await poller.run_forever(stop, on_summary, feed_file.reload)
     return None
 

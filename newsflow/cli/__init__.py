@@ -51,6 +51,7 @@ def cli(ctx: click.Context, config_file: Path | None, verbose: int, quiet: bool)
 _COMMAND_MODULES = (
     "stack",
     "poll",
+    "feeds",
 )
 
 
