@@ -175,8 +175,9 @@ class Gazetteer:
             surface = text[m.start : m.end]
             if m.payload.kind == "place":
                 continue
-            if m.phrase in self.stoplist and _inside_longer_name(text, m.start, m.end):
-                continue
+            ambiguous = m.phrase in self.stoplist or m.payload.kind == "capital"
+            if ambiguous and _inside_longer_name(text, m.start, m.end):
+                continue  # "Michael Jordan", "USS George Washington", "Washington Post"
             found.append(StateMention(surface, m.start, m.end, m.payload.codes, m.payload.kind))
         return found
 
@@ -193,10 +194,20 @@ class Gazetteer:
         ]
 
 
+# Capitalised words that start sentences or phrases without being part of a name.
+_NOT_NAME_WORDS = frozenset(
+    "In At From To The And But As On Of For With By Near Over Into Inside Outside After "
+    "Before Since While Why How When Where What Who Says Said Visits Visit".split()
+)
+
+
 def _inside_longer_name(text: str, start: int, end: int) -> bool:
-    before = re.search(r"[A-Z][\w.]* $", text[max(0, start - 40) : start])
-    after = re.match(r" [A-Z]", text[end : end + 2])
-    return bool(before or after)
+    before = re.search(r"([A-Z][\w.]*) $", text[max(0, start - 40) : start])
+    after = re.match(r" ([A-Z]\w*)", text[end : end + 40])
+    return bool(
+        (before and before.group(1) not in _NOT_NAME_WORDS)
+        or (after and after.group(1) not in _NOT_NAME_WORDS)
+    )
 
 
 def _country_tables(aliases: Mapping[str, Any]) -> tuple[dict[str, Place], dict[str, str]]:
