@@ -45,10 +45,10 @@ def address_category(address: IPAddress) -> str | None:
         return "unspecified"
     if address.version == 4 and address in _CGNAT:
         return "shared (carrier-grade NAT)"
-    if address.is_private:
-        return "private"
     if address.is_reserved:
         return "reserved"
+    if address.is_private:
+        return "private"
     if not address.is_global:
         return "non-global"
     return None

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ingest.feeds import FeedSpec
+from ingest.fetch import FetchResult
+from ingest.normalize import FeedContext
+from ingest.parse import ParsedFeed, parse_articles
+from ingest.poller import Poller
+from ingest.publish import PublishResult
+from ingest.state import StateStore
+from newsflow.article import Article
+from newsflow.errors import BrokerUnavailableError, RefusedError, TransientError
+from newsflow.settings import PollerSettings
+
+
+def rss(*links: str) -> bytes:
+    items = "".join(f"<item><title>T {link}</title><link>{link}</link></item>" for link in links)
+    return f'<rss version="2.0"><channel><title>f</title>{items}</channel></rss>'.encode()
+
+
+class FakeFetcher:
+    def __init__(self) -> None:
+        self.replies: dict[str, list[FetchResult | Exception]] = {}
+        self.calls: list[tuple[str, str | None]] = []
+
+    def add(self, url: str, *replies: FetchResult | Exception) -> None:
+        self.replies.setdefault(url, []).extend(replies)
+
+    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                    allow_private: bool = False) -> FetchResult:
+        self.calls.append((url, etag))
+        reply = self.replies[url].pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
+class InlineParser:
+    async def parse(self, body: bytes, headers: dict[str, str], feed: FeedContext,
+                    seen_at: datetime) -> ParsedFeed:
+        return parse_articles(body, headers, feed, seen_at, timedelta(hours=1))
+
+
+class FakeSink:
+    def __init__(self) -> None:
+        self.published: list[str] = []
+        self.down = False
+        self.reject: set[str] = set()
+
+    async def publish(self, articles: Sequence[Article]) -> PublishResult:
+        if self.down and articles:
+            raise BrokerUnavailableError("Kafka unreachable")
+        result = PublishResult()
+        for a in articles:
+            if a.url in self.reject:
+                result.failed[a.id] = "rejected"
+            else:
+                result.acked.append(a.id)
+                self.published.append(a.url)
+        return result
+
+
+def ok(url: str, body: bytes, etag: str | None = None) -> FetchResult:
+    return FetchResult(url=url, status=200, body=body, etag=etag)
+
+
+def not_modified(url: str) -> FetchResult:
+    return FetchResult(url=url, status=304)
+
+
+FEED = "https://f.example/rss"
+
+
+@pytest.fixture
+def parts(tmp_path: Path) -> tuple[FakeFetcher, FakeSink, StateStore]:
+    return FakeFetcher(), FakeSink(), StateStore(tmp_path)
+
+
+def poller(parts: tuple[FakeFetcher, FakeSink, StateStore], *feeds: str, **settings: object
+           ) -> Poller:
+    fetcher, sink, store = parts
+    conf = PollerSettings.model_validate({"min_host_gap_s": 0.0, **settings})
+    return Poller(conf, [FeedSpec(url=u) for u in feeds or (FEED,)], fetcher=fetcher,
+                  parser=InlineParser(), sink=sink, store=store)
+
+
+def run(p: Poller) -> object:
+    return asyncio.run(p.run_once())
+
+
+def test_second_poll_publishes_only_new_items(parts) -> None:  # type: ignore[no-untyped-def]
+    fetcher, sink, _store = parts
+    fetcher.add(FEED, ok(FEED, rss("https://n.example/1", "https://n.example/2"), '"e1"'),
+                ok(FEED, rss("https://n.example/2", "https://n.example/3"), '"e2"'),
+                not_modified(FEED))
+    p = poller(parts)
+    first = run(p)
+    assert first.new_articles == 2 and sink.published == ["https://n.example/1",
+                                                            "https://n.example/2"]
+    second = run(p)
+    assert second.new_articles == 1 and sink.published[-1] == "https://n.example/3"
+    assert second.duplicates == 1
+    third = run(p)
+    assert third.not_modified == 1 and len(sink.published) == 3
+    assert [etag for _, etag in fetcher.calls] == [None, '"e1"', '"e2"']
+
+
+def test_broker_down_leaves_state_untouched(parts) -> None:  # type: ignore[no-untyped-def]
+    fetcher, sink, store = parts
+    body = rss("https://n.example/1")
+    fetcher.add(FEED, ok(FEED, body, '"e1"'), ok(FEED, body, '"e1"'))
+    sink.down = True
+    p = poller(parts)
+    with pytest.raises(BrokerUnavailableError):
+        run(p)
+    state = store.load(FeedSpec(FEED).id, FEED)
+    assert state.seen == {} and state.etag is None and state.last_poll_at is None
+    sink.down = False
+    assert run(p).new_articles == 1  # offered again, once
+
+
+def test_partial_ack_retries_only_the_missing(parts) -> None:  # type: ignore[no-untyped-def]
+    fetcher, sink, store = parts
+    body = rss("https://n.example/1", "https://n.example/2")
+    fetcher.add(FEED, ok(FEED, body, '"e1"'), ok(FEED, body, '"e1"'))
+    sink.reject = {"https://n.example/2"}
+    p = poller(parts)
+    assert run(p).new_articles == 1
+    assert store.load(FeedSpec(FEED).id, FEED).etag is None  # not advanced: refetch in full
+    sink.reject = set()
+    assert run(p).new_articles == 1
+    assert sink.published == ["https://n.example/1", "https://n.example/2"]
+    assert fetcher.calls[1] == (FEED, None)
+
+
+def test_failures_become_health_and_disable(parts) -> None:  # type: ignore[no-untyped-def]
+    fetcher, _sink, store = parts
+    fetcher.add(FEED, TransientError("HTTP 503, Retry-After 30 s", retry_after=30.0),
+                RefusedError("refused: f.example resolves to private address 10.0.0.1"))
+    p = poller(parts, max_consecutive_failures=2)
+    first = run(p)
+    assert first.errors == 1 and first.error_feeds[FEED].startswith("HTTP 503")
+    state = store.load(FeedSpec(FEED).id, FEED)
+    assert state.status == "failing" and state.next_poll_at - state.last_poll_at >= 30
+    second = run(p)
+    assert second.disabled == 1
+    state = store.load(FeedSpec(FEED).id, FEED)
+    assert state.disabled_reason is not None and "10.0.0.1" in state.disabled_reason
+    assert run(p).feeds_polled == 0  # disabled feeds are skipped
+
+
+def test_unparseable_body_is_a_reason_not_a_crash(parts) -> None:  # type: ignore[no-untyped-def]
+    fetcher, _sink, store = parts
+    other = "https://g.example/rss"
+    fetcher.add(FEED, ok(FEED, b"<html><body>hello</body></html>"))
+    fetcher.add(other, ok(other, rss("https://n.example/9")))
+    summary = run(poller(parts, FEED, other))
+    assert summary.errors == 1 and summary.new_articles == 1
+    assert "HTML page" in (store.load(FeedSpec(FEED).id, FEED).last_error or "")
+
+
+def test_same_host_feeds_are_polled_one_at_a_time_with_a_gap(parts) -> None:  # type: ignore[no-untyped-def]
+    _fetcher, sink, store = parts
+    urls = [f"https://same.example/{n}" for n in range(3)]
+    times: list[float] = []
+    active = {"now": 0, "max": 0}
+
+    class Timed(FakeFetcher):
+        async def fetch(self, url: str, **kw: object) -> FetchResult:
+            active["now"] += 1
+            active["max"] = max(active["max"], active["now"])
+            times.append(asyncio.get_running_loop().time())
+            await asyncio.sleep(0.02)
+            active["now"] -= 1
+            return ok(url, rss(url + "/a"))
+
+    p = Poller(PollerSettings(min_host_gap_s=0.2), [FeedSpec(url=u) for u in urls],
+               fetcher=Timed(), parser=InlineParser(), sink=sink, store=store)
+    asyncio.run(p.run_once())
+    assert active["max"] == 1
+    assert all(b - a >= 0.2 for a, b in itertools.pairwise(times))
