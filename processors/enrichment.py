@@ -5,26 +5,34 @@ NER is CPU-bound) and ``newsflow enrich`` (batch JSON lines). It loads spaCy onc
 the components NER needs, the gazetteer and the taxonomy, and re-reads the taxonomy when
 the file changes (``reload_taxonomy_if_changed``), so analysts' edits apply without a restart.
 
-Offsets of entities and evidence index into ``Article.text_for_analysis()``.
+Offsets of entities and evidence index into ``Article.text_for_analysis()``. The batch face
+(``enrich_lines``) maps them back onto the record's own ``title`` or ``text`` string.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from newsflow.article import Article, Entity, Tag
-from newsflow.errors import ConfigError
+from newsflow.errors import ConfigError, SchemaError
 from processors.entities import extract_entities, mentions_from_doc
 from processors.gazetteer import Gazetteer, load_gazetteer
 from processors.tagging import Tagger
 from processors.taxonomy import load_taxonomy
 
-__all__ = ["Enricher", "load_ner_pipeline"]
+__all__ = [
+    "Enricher",
+    "article_to_record",
+    "enrich_lines",
+    "load_ner_pipeline",
+    "record_to_article",
+]
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +164,114 @@ class Enricher:
                 )
             )
         return enriched
+
+
+# -- the batch face: JSON lines {"id", "title", "text"} -------------------------------------
+
+#: The fields a record may carry for enrichment; everything else passes through untouched.
+RECORD_FIELDS = ("id", "title", "text")
+
+
+def record_to_article(record: Any, line_no: int, now: datetime) -> Article:
+    """Map one ``{"id", "title", "text"}`` record onto an Article (title + summary)."""
+    if not isinstance(record, dict):
+        raise SchemaError(f"line {line_no}: expected a JSON object, got {type(record).__name__}")
+    record_id = record.get("id")
+    if not isinstance(record_id, str | int) or isinstance(record_id, bool) or record_id == "":
+        raise SchemaError(f"line {line_no}: 'id' must be a non-empty string or integer")
+    fields: dict[str, str] = {}
+    for name in ("title", "text"):
+        value = record.get(name, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise SchemaError(f"line {line_no}: {name!r} must be a string")
+        fields[name] = value
+    if not (fields["title"].strip() or fields["text"].strip()):
+        raise SchemaError(f"line {line_no}: needs a non-empty 'title' or 'text'")
+    return Article(
+        id=str(record_id),
+        url="",
+        canonical_url="",
+        feed_url="",
+        source="",
+        title=fields["title"],
+        summary=fields["text"],
+        published_at=now,
+        seen_at=now,
+    )
+
+
+class _FieldMap:
+    """Maps offsets in ``text_for_analysis()`` (stripped title, blank line, stripped text)
+    back to the record's own ``title`` and ``text`` strings."""
+
+    def __init__(self, title: str, text: str) -> None:
+        stripped_title = title.strip()
+        self._title_len = len(stripped_title)
+        self._title_lead = len(title) - len(title.lstrip())
+        self._text_lead = len(text) - len(text.lstrip())
+        # text_for_analysis joins the non-empty parts with "\n\n".
+        self._text_base = self._title_len + 2 if stripped_title else 0
+
+    def __call__(self, start: int, end: int) -> tuple[str, int, int]:
+        if self._title_len and start < self._title_len:
+            return "title", start + self._title_lead, end + self._title_lead
+        shift = self._text_lead - self._text_base
+        return "text", start + shift, end + shift
+
+
+def article_to_record(record: dict[str, Any], article: Article) -> dict[str, Any]:
+    """The input record plus ``entities`` and ``tags``, offsets into ``title`` or ``text``
+    as each item's ``field`` says."""
+    where = _FieldMap(article.title, article.summary)
+    entities = []
+    for e in article.entities:
+        field, start, end = where(e.start, e.end)
+        entities.append({
+            "text": e.text, "label": e.label, "canonical": e.canonical, "count": e.count,
+            "field": field, "start": start, "end": end, "country_code": e.country_code,
+        })
+    tags = []
+    for t in article.tags:
+        evidence = []
+        for ev in t.evidence:
+            field, start, end = where(ev.start, ev.end)
+            evidence.append({
+                "sentence": ev.sentence, "field": field, "start": start, "end": end,
+                "cues": ev.cues, "score": ev.score,
+            })
+        tags.append({
+            "tag": t.tag, "score": t.score, "taxonomy_version": t.taxonomy_version,
+            "evidence": evidence,
+        })
+    return {**record, "entities": entities, "tags": tags}
+
+
+def enrich_lines(
+    lines: Iterable[str], enricher: Enricher, now: datetime, batch_size: int = PIPE_BATCH_SIZE
+) -> Iterator[dict[str, Any]]:
+    """Enrich JSON lines in batches; blank lines are skipped. A bad line raises SchemaError
+    naming its number (records of earlier batches have been yielded by then)."""
+    batch: list[tuple[dict[str, Any], Article]] = []
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"line {line_no}: not JSON: {exc.msg} (column {exc.colno})") from exc
+        batch.append((record, record_to_article(record, line_no, now)))
+        if len(batch) >= batch_size:
+            yield from _enrich_batch(batch, enricher, now)
+            batch = []
+    if batch:
+        yield from _enrich_batch(batch, enricher, now)
+
+
+def _enrich_batch(
+    batch: list[tuple[dict[str, Any], Article]], enricher: Enricher, now: datetime
+) -> Iterator[dict[str, Any]]:
+    enriched = enricher.enrich([article for _, article in batch], now)
+    for (record, _), article in zip(batch, enriched, strict=True):
+        yield article_to_record(record, article)

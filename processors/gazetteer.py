@@ -196,8 +196,40 @@ class Gazetteer:
 
 # Capitalised words that start sentences or phrases without being part of a name.
 _NOT_NAME_WORDS = frozenset(
-    "In At From To The And But As On Of For With By Near Over Into Inside Outside After "
-    "Before Since While Why How When Where What Who Says Said Visits Visit".split()
+    {
+        "In",
+        "At",
+        "From",
+        "To",
+        "The",
+        "And",
+        "But",
+        "As",
+        "On",
+        "Of",
+        "For",
+        "With",
+        "By",
+        "Near",
+        "Over",
+        "Into",
+        "Inside",
+        "Outside",
+        "After",
+        "Before",
+        "Since",
+        "While",
+        "Why",
+        "How",
+        "When",
+        "Where",
+        "What",
+        "Who",
+        "Says",
+        "Said",
+        "Visits",
+        "Visit",
+    }
 )
 
 

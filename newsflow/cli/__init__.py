@@ -52,6 +52,7 @@ _COMMAND_MODULES = (
     "stack",
     "poll",
     "feeds",
+    "enrich",
 )
 
 
