@@ -35,7 +35,7 @@ from ingest.metrics import IngestMetrics
 from ingest.normalize import FeedContext
 from ingest.parse import ParsedFeed
 from ingest.publish import PublishResult, Sink
-from ingest.schedule import Policy, after_failure, after_success
+from ingest.schedule import Policy, after_failure, after_success, recovered
 from ingest.state import FeedState, StateStore
 from newsflow.errors import BrokerUnavailableError, FeedError, TransientError
 from newsflow.settings import PollerSettings
@@ -48,6 +48,11 @@ log = logging.getLogger(__name__)
 class FetchPort(Protocol):
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
                     allow_private: bool = False) -> FetchResult: ...
+
+
+# (since epoch s, feed urls) -> {feed url: article ids found on the topic}; blocking.
+Recovery = Callable[[float, set[str]], dict[str, set[str]]]
+RECOVERY_MARGIN_S = 5.0  # producer clocks vs. the marker's clock
 
 
 class ParsePort(Protocol):
@@ -133,6 +138,7 @@ class Poller:
         sink: Sink,
         store: StateStore,
         metrics: IngestMetrics | None = None,
+        recovery: Recovery | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -141,6 +147,7 @@ class Poller:
         self.sink = sink
         self.store = store
         self.metrics = metrics or IngestMetrics()
+        self.recovery = recovery
         self.clock = clock
         self._feeds: dict[str, FeedSpec] = {}
         self._owned: Callable[[str], bool] = lambda _fid: True
@@ -150,6 +157,7 @@ class Poller:
         self._active: dict[str, int] = {}
         self._inflight: dict[str, asyncio.Task[FeedOutcome]] = {}
         self._publishing: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._seq = itertools.count()
         self._summary = CycleSummary()
         self._stopping = False
@@ -197,13 +205,21 @@ class Poller:
         for fid in list(self._active):
             if fid not in wanted:
                 del self._active[fid]
+        interrupted: list[tuple[FeedSpec, int]] = []
         for fid in wanted - self._active.keys():
             spec = self._feeds[fid]
             state = self.store.load(fid, spec.url)
             if state.disabled_reason:
                 continue
             self._active[fid] = gen = next(self._seq)
-            self._schedule(spec, state.next_poll_at, gen)
+            if state.publishing_since is not None:
+                interrupted.append((spec, gen))
+            else:
+                self._schedule(spec, state.next_poll_at, gen)
+        if interrupted:
+            task = asyncio.get_running_loop().create_task(self._recover_then_schedule(interrupted))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         for lane in self._lanes.values():
             lane.wake.set()
 
@@ -277,6 +293,9 @@ class Poller:
         m.articles.labels("skipped").inc(parsed.skipped)
         started = time.monotonic()
         self._publishing.add(spec.id)
+        if fresh:
+            state.publishing_since = now
+            self.store.save(spec.id, state)
         try:
             # From here on the poll is not cancelled: it ends by saving what Kafka acked.
             published = await self.sink.publish(list(fresh.values()))  # raises: state kept
@@ -319,11 +338,53 @@ class Poller:
             self._summary.disabled += 1
         return FeedOutcome(spec.url, "error", reason=reason, retry_after=retry_after)
 
+    # -- crash recovery ------------------------------------------------------------------
+
+    async def recover(self, specs: Iterable[FeedSpec]) -> int:
+        """Mark as seen what interrupted polls of these feeds did produce; returns how many.
+
+        A poll that died between Kafka's acknowledgement and its state save left
+        ``publishing_since`` set; the articles topic is read from that moment on.
+        """
+        marked = [(s, self.store.load(s.id, s.url)) for s in specs]
+        marked = [(s, st) for s, st in marked if st.publishing_since is not None]
+        if not marked:
+            return 0
+        if self.recovery is None:  # e.g. a dry run: nothing was produced anywhere
+            return 0
+        since = min(st.publishing_since or 0.0 for _, st in marked) - RECOVERY_MARGIN_S
+        urls = {s.url for s, _ in marked}
+        found = await asyncio.get_running_loop().run_in_executor(None, self.recovery, since, urls)
+        total = 0
+        for spec, _ in marked:
+            state = self.store.load(spec.id, spec.url)  # fresh: the marker may be gone by now
+            ids = found.get(spec.url, set())
+            total += len(ids - state.seen.keys())
+            self.store.save(spec.id, recovered(state, ids, self.clock()))
+            log.info("recovered interrupted poll url=%s found_on_topic=%s", spec.url, len(ids))
+        return total
+
+    async def _recover_then_schedule(self, items: list[tuple[FeedSpec, int]]) -> None:
+        try:
+            await self.recover([spec for spec, _ in items])
+        except BrokerUnavailableError as exc:
+            log.error("recovery read failed, will retry feeds=%s error=%s", len(items), exc)
+            await asyncio.sleep(15.0)
+            for spec, gen in items:
+                if self._active.get(spec.id) == gen:
+                    del self._active[spec.id]
+            self._reconcile()
+            return
+        for spec, gen in items:
+            if self._active.get(spec.id) == gen:
+                self._schedule(spec, self.store.load(spec.id, spec.url).next_poll_at, gen)
+
     # -- one cycle -----------------------------------------------------------------------
 
     async def run_once(self) -> CycleSummary:
         """Poll every enabled feed this poller owns once, now, within the host rules."""
         summary = self._summary = CycleSummary(started_at=self.clock())
+        await self.recover(self._feeds[fid] for fid in self._wanted())
         by_host: dict[str, list[FeedSpec]] = {}
         for fid in sorted(self._wanted()):
             spec = self._feeds[fid]

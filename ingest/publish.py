@@ -11,6 +11,7 @@ A ``DryRunPublisher`` prints the records as JSON lines instead and acknowledges 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -185,6 +186,70 @@ class Publisher:
                 f"Kafka acknowledged none of {len(articles)} articles: {first}"
             )
         return result
+
+
+    def produced_since(self, since: float, feed_urls: set[str]) -> dict[str, set[str]]:
+        """Article ids produced for these feeds at or after ``since`` (epoch seconds).
+
+        The recovery read after a crash between Kafka's acknowledgement and the state save:
+        it finds the articles that did reach the topic (broker timestamps are the
+        producer's send times), so that they are not produced a second time.
+        """
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.errors import KafkaError
+
+        found: dict[str, set[str]] = {}
+        try:
+            consumer = KafkaConsumer(**kafka_client_config(self._kafka), group_id=None,
+                                     enable_auto_commit=False,
+                                     client_id=f"{self._client_id}-recovery")
+        except KafkaError as exc:
+            raise BrokerUnavailableError(
+                f"Kafka unreachable for the recovery read: {exc}") from exc
+        try:
+            parts = [TopicPartition(self.topic, p)
+                     for p in sorted(consumer.partitions_for_topic(self.topic) or ())]
+            if not parts:
+                return found
+            consumer.assign(parts)
+            starts = consumer.offsets_for_times({tp: int(since * 1000) for tp in parts})
+            ends = consumer.end_offsets(parts)
+            todo = {}
+            for tp in parts:
+                start = starts.get(tp)
+                if start is not None and start.offset < ends[tp]:
+                    consumer.seek(tp, start.offset)
+                    todo[tp] = ends[tp]
+            consumer.pause(*[tp for tp in parts if tp not in todo])
+            while todo:
+                batch = consumer.poll(timeout_ms=1000)
+                for tp, records in batch.items():
+                    for record in records:
+                        if record.offset >= todo.get(tp, 0):
+                            continue
+                        feed_url = _feed_url_of(record.value)
+                        if feed_url in feed_urls and record.key:
+                            found.setdefault(feed_url, set()).add(record.key.decode("ascii"))
+                for tp in list(todo):
+                    if consumer.position(tp) >= todo[tp]:
+                        del todo[tp]
+                        consumer.pause(tp)
+        except KafkaError as exc:
+            raise BrokerUnavailableError(f"recovery read of {self.topic} failed: {exc}") from exc
+        finally:
+            consumer.close()
+        return found
+
+
+def _feed_url_of(value: bytes | None) -> str | None:
+    if not value:
+        return None
+    try:
+        data = json.loads(value)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    url = data.get("feed_url") if isinstance(data, dict) else None
+    return url if isinstance(url, str) else None
 
 
 class DryRunPublisher:

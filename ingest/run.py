@@ -25,7 +25,7 @@ from ingest.feeds import FeedSpec, load_feed_list
 from ingest.fetch import Fetcher
 from ingest.metrics import IngestMetrics
 from ingest.parsepool import ParserPool
-from ingest.poller import CycleSummary, Poller
+from ingest.poller import CycleSummary, Poller, Recovery
 from ingest.publish import DryRunPublisher, Publisher, Sink
 from ingest.state import StateStore
 from newsflow.settings import Settings
@@ -82,12 +82,14 @@ async def poll(
     ps = settings.poller
     async with AsyncExitStack() as stack:
         sync = stack.enter_context(ExitStack())
+        recovery: Recovery | None = None
         if options.dry_run:
             state_dir = Path(sync.enter_context(tempfile.TemporaryDirectory(prefix="newsflow-")))
             sink: Sink = DryRunPublisher(options.out)
         else:
             state_dir = ps.state_dir
-            sink = sync.enter_context(Publisher(settings.kafka))
+            publisher = sync.enter_context(Publisher(settings.kafka))
+            sink, recovery = publisher, publisher.produced_since
         store = StateStore(state_dir)
         metrics = IngestMetrics()
         if ps.metrics_port and not options.dry_run:
@@ -101,7 +103,7 @@ async def poll(
         ))
         fetcher = await stack.enter_async_context(Fetcher(ps))
         poller = Poller(ps, feed_file.specs, fetcher=fetcher, parser=parser, sink=sink,
-                        store=store, metrics=metrics)
+                        store=store, metrics=metrics, recovery=recovery)
         if options.once or options.dry_run:
             summary = await poller.run_once()
             on_summary(summary)

@@ -133,6 +133,7 @@ def after_success(
     state.last_status = status
     state.last_poll_at = now
     state.last_success_at = now
+    state.publishing_since = None
     state.consecutive_failures = 0
     state.next_poll_at = now + jitter(state.url, now, state.interval_s)
     return state
@@ -158,6 +159,19 @@ def after_failure(
                                  f"failures; last: {reason}")
     delay = backoff_delay(state.consecutive_failures, retry_after, policy)
     state.next_poll_at = now + max(jitter(state.url, now, delay), retry_after or 0.0)
+    return state
+
+
+def recovered(state: FeedState, ids: Iterable[str], now: float) -> FeedState:
+    """Mark ids found on the topic (produced before a crash, state never saved) as seen."""
+    stamp = int(now)
+    new = [i for i in ids if i not in state.seen]
+    for ident in new:
+        state.seen[ident] = stamp
+    if new:
+        state.items_seen += len(new)
+        state.new_items.append((now, len(new)))
+    state.publishing_since = None
     return state
 
 

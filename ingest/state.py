@@ -50,6 +50,10 @@ class FeedState(BaseModel):
     disabled_reason: str | None = None
     last_problem: str | None = None  # a recoverable parse problem (kept entries)
     permanent_redirect: str | None = None
+    # Set (and saved) just before new articles are produced, cleared with the state save
+    # that follows the acknowledgement: when found set, a poller died in between, and the
+    # topic is read back from this time to learn which of them did reach Kafka.
+    publishing_since: float | None = None
     items_seen: int = 0  # articles produced over the feed's life
     new_items: list[tuple[float, int]] = Field(default_factory=list)  # (when, how many), 24 h
     saved_at: float = 0.0

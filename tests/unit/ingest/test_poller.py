@@ -186,3 +186,51 @@ def test_same_host_feeds_are_polled_one_at_a_time_with_a_gap(parts) -> None:  # 
     asyncio.run(p.run_once())
     assert active["max"] == 1
     assert all(b - a >= 0.2 for a, b in itertools.pairwise(times))
+
+
+class DyingSink(FakeSink):
+    """Kafka acknowledges, then the process 'dies' before the state is saved."""
+
+    async def publish(self, articles: Sequence[Article]) -> PublishResult:
+        await super().publish(articles)
+        raise SystemExit("killed after the acknowledgement")
+
+
+def test_crash_between_ack_and_state_save_is_recovered_from_the_topic(
+        tmp_path: Path) -> None:
+    fetcher, store = FakeFetcher(), StateStore(tmp_path)
+    body = rss("https://n.example/1", "https://n.example/2")
+    fetcher.add(FEED, ok(FEED, body, '"e1"'), ok(FEED, body, '"e1"'))
+    dying = DyingSink()
+    first = Poller(PollerSettings(), [FeedSpec(url=FEED)], fetcher=fetcher,
+                   parser=InlineParser(), sink=dying, store=store)
+    with pytest.raises(SystemExit):
+        asyncio.run(first.run_once())
+    state = store.load(FeedSpec(FEED).id, FEED)
+    assert state.publishing_since is not None and state.seen == {}
+
+    produced = {a for a in dying.published}
+    asked: list[tuple[float, set[str]]] = []
+
+    def topic(since: float, urls: set[str]) -> dict[str, set[str]]:
+        asked.append((since, urls))
+        from newsflow.article import article_id
+        return {FEED: {article_id(u) for u in produced}}
+
+    sink = FakeSink()
+    second = Poller(PollerSettings(), [FeedSpec(url=FEED)], fetcher=fetcher,
+                    parser=InlineParser(), sink=sink, store=store, recovery=topic)
+    summary = asyncio.run(second.run_once())
+    assert summary.new_articles == 0 and sink.published == []  # no duplicate
+    assert asked and asked[0][1] == {FEED} and asked[0][0] <= state.publishing_since
+    assert store.load(FeedSpec(FEED).id, FEED).publishing_since is None
+
+
+def test_no_recovery_read_without_an_interrupted_poll(parts) -> None:  # type: ignore[no-untyped-def]
+    fetcher, sink, store = parts
+    fetcher.add(FEED, ok(FEED, rss("https://n.example/1")))
+    calls: list[float] = []
+    p = Poller(PollerSettings(), [FeedSpec(url=FEED)], fetcher=fetcher, parser=InlineParser(),
+               sink=sink, store=store, recovery=lambda since, urls: calls.append(since) or {})
+    asyncio.run(p.run_once())
+    assert calls == []
