@@ -30,6 +30,7 @@ _RELABEL_AS_PLACE = frozenset({"PRODUCT", "ORG", "FAC", "WORK_OF_ART", "EVENT", 
 _LEADING_THE = re.compile(r"^(?:the|The)\s+")
 _TRAILING = re.compile(r"(?:['\u2019]s|['\u2019])?[\s.,;:!?\"\u201d\u2019)\]]*$")
 _LEADING = re.compile(r"^[\s\"\u201c\u2018(\[]+")
+_INITIALS = re.compile(r"(?:^|\s)(?:[A-Z]\.)+[A-Z]$")
 _NAME_WORD = re.compile(r"^[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?$")
 
 
@@ -68,6 +69,7 @@ def resolve_mentions(text: str, mentions: Iterable[Mention], gazetteer: Gazettee
             resolved.append(mention)
     resolved.extend(_missed_places(text, resolved, gazetteer))
     resolved.sort(key=lambda m: (m.start, m.end))
+    resolved = _complete_surnames(text, resolved, gazetteer)
     return _merge_short_names(resolved)
 
 
@@ -107,6 +109,8 @@ def _trim(text: str, m: Mention) -> Mention | None:
     tail = _TRAILING.search(text[start:end])
     if tail and tail.start() > 0:
         end = start + tail.start()
+        if _INITIALS.search(text[start:end]) and text[end : end + 1] == ".":
+            end += 1  # "U.S." keeps its last dot
     surface = text[start:end]
     if not surface or not any(ch.isalpha() for ch in surface):
         return None
@@ -238,6 +242,102 @@ def _missed_places(text: str, found: Sequence[Mention], gz: Gazetteer) -> list[M
                 added.append(replace(m, canonical=_singular(m.text, gz), country_code=code))
                 covered.append((start, end))
     return added
+
+
+def _complete_surnames(text: str, mentions: list[Mention], gz: Gazetteer) -> list[Mention]:
+    """A one-word PERSON ("Corr") whose full name NER missed ("Anders Corr, founder of")
+    gets that full name when the text has exactly one "<Name> <word>" left uncovered."""
+    full = {m.canonical for m in mentions if m.label == "PERSON" and " " in m.canonical}
+    singles = {
+        m.canonical
+        for m in mentions
+        if m.label == "PERSON"
+        and " " not in m.canonical
+        and not any(
+            name.split()[0] == m.canonical or name.split()[-1] == m.canonical for name in full
+        )
+    }
+    if not singles:
+        return mentions
+    covered = [(m.start, m.end) for m in mentions]
+    added: list[Mention] = []
+    for word in sorted(singles):
+        found = {
+            (m.start(), m.end(), m.group(1))
+            for m in re.finditer(rf"\b([A-Z][a-z]+) {re.escape(word)}\b", text)
+            if _given_name_like(m.group(1), gz)
+            and all(m.end() <= s or m.start() >= e for s, e in covered)
+        }
+        if len({given for _, _, given in found}) == 1:
+            start, end, given = min(found)
+            added.append(Mention(text[start:end], "PERSON", start, end, f"{given} {word}"))
+    if not added:
+        return mentions
+    return sorted([*mentions, *added], key=lambda m: (m.start, m.end))
+
+
+def _given_name_like(word: str, gz: Gazetteer) -> bool:
+    return not (
+        word in gz.titles
+        or word in gz.org_words
+        or word in gz.generic_words
+        or gz.place(word) is not None
+        or gz.nationality(word) is not None
+        or word in _FUNCTION_WORDS
+    )
+
+
+# Capitalised words that begin sentences and clauses but are not given names.
+_FUNCTION_WORDS = frozenset(
+    {
+        "The",
+        "A",
+        "An",
+        "In",
+        "On",
+        "At",
+        "Of",
+        "For",
+        "With",
+        "By",
+        "To",
+        "From",
+        "And",
+        "But",
+        "Or",
+        "As",
+        "If",
+        "When",
+        "While",
+        "After",
+        "Before",
+        "Since",
+        "Says",
+        "Said",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "It",
+        "He",
+        "She",
+        "They",
+        "We",
+        "His",
+        "Her",
+        "Their",
+        "Its",
+        "Former",
+        "Then",
+        "Now",
+        "Also",
+        "However",
+    }
+)
 
 
 def _merge_short_names(mentions: list[Mention]) -> list[Mention]:
