@@ -94,13 +94,13 @@ def test_feed_to_search_and_tag_stream(
     docs = {doc["title"]: doc for doc in indexed(es, alias)}
     coop = docs[COOPERATION["title"]]
     other = docs[UNRELATED["title"]]
-    assert "military-cooperation" in coop["tag_names"]
-    coop_tag = next(t for t in coop["tags"] if t["tag"] == "military-cooperation")
+    assert "military-cooperation" in coop["tags"]
+    coop_tag = next(t for t in coop["tag_details"] if t["tag"] == "military-cooperation")
     assert coop_tag["evidence"], "a tag must carry its evidence"
     assert coop_tag["taxonomy_version"]
     entity_names = {e["canonical"] for e in coop["entities"]}
     assert {"China", "Russia", "Moscow"} <= entity_names
-    assert "military-cooperation" not in other["tag_names"]
+    assert "military-cooperation" not in other["tags"]
     # utm_* is not part of the canonical URL.
     assert "utm_source" not in coop["canonical_url"]
 
