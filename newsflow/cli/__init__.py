@@ -53,6 +53,8 @@ _COMMAND_MODULES = (
     "poll",
     "feeds",
     "enrich",
+    "worker",
+    "kibana",
 )
 
 
