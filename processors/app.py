@@ -50,8 +50,10 @@ def build_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         # acks=all for tag streams and dead letters: the batch is acked only after these.
         producer_acks=-1,
-        # On shutdown and rebalance, wait for in-flight batches (they are held, see agents).
-        stream_wait_empty=True,
+        # Do not wait for in-flight events on shutdown or rebalance: a held batch (see
+        # agents) may wait for Elasticsearch indefinitely, and SIGTERM must still stop the
+        # worker. The held batch is simply not committed and is delivered again.
+        stream_wait_empty=False,
         # 0 disables Faust's web server (tests run several workers side by side).
         web_enabled=bool(processors.web_port),
         web_port=processors.web_port or 6066,

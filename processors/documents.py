@@ -37,6 +37,7 @@ __all__ = [
     "entity_names",
     "index_pattern",
     "index_template",
+    "mapping_field_paths",
 ]
 
 MAPPING_VERSION = 1
@@ -175,6 +176,23 @@ def index_template(
         },
         "_meta": {"managed_by": "newsflow", "mapping_version": MAPPING_VERSION},
     }
+
+
+def mapping_field_paths(mappings: Mapping[str, Any]) -> set[str]:
+    """Every field path a mapping declares, sub-fields included (``title.keyword``)."""
+    paths: set[str] = set()
+
+    def walk(properties: Mapping[str, Any], prefix: str) -> None:
+        for name, spec in properties.items():
+            path = f"{prefix}{name}"
+            paths.add(path)
+            for sub in spec.get("fields", {}):
+                paths.add(f"{path}.{sub}")
+            if "properties" in spec:
+                walk(spec["properties"], f"{path}.")
+
+    walk(mappings.get("properties", {}), "")
+    return paths
 
 
 def entity_names(entities: Iterable[Entity]) -> dict[str, list[str]]:

@@ -26,7 +26,12 @@ from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 
 from newsflow.errors import ConfigError, NewsflowError, SearchUnavailableError
 from newsflow.settings import ElasticsearchSettings
-from processors.documents import backing_index, index_pattern, index_template
+from processors.documents import (
+    backing_index,
+    index_pattern,
+    index_template,
+    mapping_field_paths,
+)
 
 __all__ = ["ArticleIndex", "BulkOutcome", "IndexRequest", "ItemFailure"]
 
@@ -321,7 +326,7 @@ class ArticleIndex:
             raise _translate(exc, f"reading the mapping of {self.alias}") from exc
         fields: set[str] = set()
         for index_body in response.values():
-            _collect_fields(index_body["mappings"].get("properties", {}), "", fields)
+            fields |= mapping_field_paths(index_body["mappings"])
         return fields
 
     def health(self) -> dict[str, Any]:
@@ -331,12 +336,3 @@ class ArticleIndex:
         except Exception as exc:
             raise _translate(exc, "cluster health") from exc
 
-
-def _collect_fields(properties: Mapping[str, Any], prefix: str, into: set[str]) -> None:
-    for name, spec in properties.items():
-        path = f"{prefix}{name}"
-        into.add(path)
-        for sub in spec.get("fields", {}):
-            into.add(f"{path}.{sub}")
-        if "properties" in spec:
-            _collect_fields(spec["properties"], f"{path}.", into)
