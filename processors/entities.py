@@ -220,10 +220,12 @@ def _looks_like_person(text: str, m: Mention, gz: Gazetteer) -> bool:
 
 
 def _missed_places(text: str, found: Sequence[Mention], gz: Gazetteer) -> list[Mention]:
-    covered = [(m.start, m.end) for m in found]
+    taken = bytearray(len(text))  # 1 where a mention already covers the character
+    for m in found:
+        taken[m.start : m.end] = b"\x01" * (m.end - m.start)
 
     def free(start: int, end: int) -> bool:
-        return all(end <= s or start >= e for s, e in covered)
+        return not any(taken[start:end])
 
     tokens = tokenize(text)
     added: list[Mention] = []
@@ -234,13 +236,13 @@ def _missed_places(text: str, found: Sequence[Mention], gz: Gazetteer) -> list[M
             if m is not None:
                 code = place.country_code if place.kind == "country" else None
                 added.append(replace(m, canonical=place.name, country_code=code))
-                covered.append((start, end))
+                taken[start:end] = b"\x01" * (end - start)
     for start, end, code in gz.missed_nationalities(text, tokens):
         if free(start, end):
             m = _trim(text, Mention(text[start:end], "NORP", start, end))
             if m is not None:
                 added.append(replace(m, canonical=_singular(m.text, gz), country_code=code))
-                covered.append((start, end))
+                taken[start:end] = b"\x01" * (end - start)
     return added
 
 

@@ -17,6 +17,7 @@ Phrase syntax (used in taxonomy.yaml and the curated lists):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -57,6 +58,7 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
     ]
 
 
+@functools.lru_cache(maxsize=1 << 16)  # hot: every token of every sentence, few distinct words
 def fold(word: str, plurals: bool = True) -> str:
     """Fold possessives (and, with plurals, regular plurals) so that cue and text meet
     half-way. Deliberately weak (no stemming): "drilling" must not match "drill".
