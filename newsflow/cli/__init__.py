@@ -54,6 +54,8 @@ _COMMAND_MODULES = (
     "feeds",
     "enrich",
     "worker",
+    "search",
+    "subscribe",
     "kibana",
 )
 

@@ -1,0 +1,84 @@
+"""`newsflow subscribe TAG...`: print articles as they arrive on tag streams."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+import click
+
+from newsflow.cli.context import CliContext, pass_cli
+
+__all__ = ["command"]
+
+
+@click.command(name="subscribe")
+@click.argument("tags", nargs=-1, required=True)
+@click.option("--group", help="Consumer group name: commit what was printed, and resume "
+                              "after it when started again with the same name.")
+@click.option("--from-beginning", is_flag=True,
+              help="Start at the oldest article kept (a group: only on its first start).")
+@click.option("--since", help="Start at articles forwarded at or after this time "
+                              "(2025-06-01, ISO time, or 7d/24h/90m ago).")
+@click.option("--max", "max_messages", type=click.IntRange(min=1),
+              help="Stop after this many articles.")
+@click.option("--timeout", "idle_timeout_s", type=click.FloatRange(min=0),
+              help="Stop after this many seconds without a new article.")
+@click.option("--json", "as_json", is_flag=True, help="One article record (JSON) per line.")
+@pass_cli
+def command(
+    cli_ctx: CliContext,
+    tags: tuple[str, ...],
+    group: str | None,
+    from_beginning: bool,
+    since: str | None,
+    max_messages: int | None,
+    idle_timeout_s: float | None,
+    as_json: bool,
+) -> None:
+    """Follow the tag streams news.tag.TAG (e.g. military-cooperation) and print each article
+    as it arrives. Without --group, starts at new articles (or --from-beginning / --since) and
+    commits nothing. With --group NAME, each printed article is committed, so a restarted
+    subscriber with the same NAME resumes exactly after the last one it printed.
+
+    Runs until Ctrl-C/SIGTERM, --max or --timeout; exits 0.
+    """
+    from newsflow.cli.search import parse_when_option
+    from processors.subscribe import TagSubscriber
+
+    # kafka-python warns about its own slow I/O ticks at WARNING: noise for a terminal user.
+    logging.getLogger("kafka.net").setLevel(logging.ERROR)
+    if from_beginning and since:
+        raise click.UsageError("use either --from-beginning or --since")
+    since_at = parse_when_option(since, "--since")
+    settings = cli_ctx.settings()
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    previous_int = signal.signal(signal.SIGINT, stop)
+    try:
+        with TagSubscriber(settings.kafka, tags, group=group, from_beginning=from_beginning,
+                           since=since_at) as subscriber:
+            for delivery in subscriber.deliveries(
+                max_messages=max_messages, idle_timeout_s=idle_timeout_s,
+                should_stop=lambda: stopping,
+            ):
+                if delivery.article is None:
+                    click.echo(f"newsflow: skipping undecodable message at "
+                               f"{delivery.position}: {delivery.error}", err=True)
+                elif as_json:
+                    cli_ctx.emit_json(delivery.article.model_dump(mode="json"))
+                else:
+                    a = delivery.article
+                    tag = delivery.topic.removeprefix(settings.kafka.tag_topic_prefix)
+                    click.echo(f"{a.published_at:%Y-%m-%d %H:%M}  [{tag}]  {a.source}  "
+                               f"{a.title}\n    {a.url}")
+                subscriber.commit(delivery)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
