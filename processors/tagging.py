@@ -3,13 +3,13 @@
 Scoring, sentence by sentence. In each sentence every rule of a tag fires at most once, when
 one of its cues, one cue of each ``also`` group and its entity conditions are all found in
 that sentence (and each ``context`` group somewhere in the article), and none of its
-``unless`` cues is. The sentence scores the
-sum of the fired rules' weights; a fired negative rule subtracts its weight, or zeroes the
-sentence with ``veto``. The title's sentence is multiplied by ``scoring.title_weight``.
-The article's score is its best sentence plus ``support_weight`` times the others, so that a
-topic the article keeps returning to outranks a passing mention. A tag is emitted when the
-article's score reaches the tag's threshold; its evidence is the best sentences with the cues
-that fired in them.
+``unless`` cues is. The sentence scores the sum of the fired rules' weights; a fired
+negative rule subtracts its weight, or zeroes the sentence with ``veto`` (negatives with
+``scope: article`` act on the article's score instead). The title's sentence is multiplied
+by ``scoring.title_weight``. The article's score is its best sentence plus
+``support_weight`` times the others, so that a topic the article keeps returning to
+outranks a passing mention. A tag is emitted when the article's score reaches the tag's
+threshold; its evidence is the best sentences with the cues that fired in them.
 """
 
 from __future__ import annotations
