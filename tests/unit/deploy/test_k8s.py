@@ -344,9 +344,14 @@ def test_kafka_is_kraft_with_node_pools_and_a_plain_listener(objects: list[Obj])
     listener = one([{"kind": "L", "metadata": {"name": x["name"]}, **x}
                     for x in kafka["spec"]["kafka"]["listeners"]], "L", "plain")
     assert (listener["port"], listener["tls"]) == (9092, False)
-    for _deployment, container in newsflow_containers(objects):
+    peers = [p["podSelector"]["matchLabels"] for p in listener["networkPolicyPeers"]
+             if "podSelector" in p]
+    for deployment, container in newsflow_containers(objects):
         env = container_env(objects, container)
         assert env["NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS"] == f"{cluster}-kafka-bootstrap:9092"
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert any(peer.items() <= labels.items() for peer in peers), (
+            f"{deployment['metadata']['name']} may not reach Kafka through its NetworkPolicy")
     config = kafka["spec"]["kafka"]["config"]
     brokers = broker_count(objects)
     assert config["default.replication.factor"] <= brokers
