@@ -22,6 +22,8 @@ KEDA_VERSION=v2.21.0
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${NEWSFLOW_K8S_CACHE:-/var/tmp/newsflow/cache/k8s}"
 mkdir -p "$CACHE"
+# Outside any go.mod, so that `go` touches no module of the caller's.
+cd "$CACHE"
 export GOFLAGS=-modcacherw
 
 log() { echo "fetch.sh: $*" >&2; }
