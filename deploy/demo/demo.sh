@@ -83,8 +83,11 @@ sys.exit(f"only {count}/{expected} indexed after 300 s; see the worker log")
 PY
 
 say "4/4 results"
-echo "\$ newsflow search \"military cooperation\" --tag $TAG"
-"$NEWSFLOW" search "military cooperation" --tag "$TAG"
+echo "\$ newsflow search --tag $TAG"
+"$NEWSFLOW" search --tag "$TAG"
+echo
+echo "\$ newsflow search \"joint drills\""
+"$NEWSFLOW" search "joint drills" --limit 3
 echo
 echo "\$ newsflow subscribe $TAG --from-beginning --max 20 --timeout 5"
 "$NEWSFLOW" subscribe "$TAG" --from-beginning --max 20 --timeout 5
