@@ -167,8 +167,10 @@ class Fetcher:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(connect=s.connect_timeout_s, read=s.read_timeout_s,
                                   write=s.read_timeout_s, pool=s.total_timeout_s),
+            # httpcore scans its whole pool for each request: with thousands of hosts a
+            # big keep-alive pool costs more CPU than the connections it saves.
             limits=httpx.Limits(max_connections=max(4, s.concurrency * 2),
-                                max_keepalive_connections=max(4, s.concurrency),
+                                max_keepalive_connections=min(16, s.concurrency),
                                 keepalive_expiry=s.min_host_gap_s + 10.0),
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment would bypass the pinning

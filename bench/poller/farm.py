@@ -1,0 +1,129 @@
+"""A local feed farm: many loopback hosts (127.10.x.y), a few feeds each, one process.
+
+A minimal asyncio HTTP/1.1 server (keep-alive, GET only) so that the farm costs little CPU
+next to the poller it feeds. Modes, switched through a control file the parent writes:
+``new:<n>`` serves generation n of every feed (all items new when n changes, ETag
+"g<n>"); a request whose If-None-Match equals the current ETag gets 304. The farm exits
+by itself after ``--lifetime`` seconds, whatever happens to its parent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from email.utils import formatdate
+from pathlib import Path
+
+
+def hosts(count: int) -> list[str]:
+    """127.10.0.1, 127.10.0.2, ... (skipping .0 and .255)."""
+    out: list[str] = []
+    n = 0
+    while len(out) < count:
+        third, fourth = divmod(n, 254)
+        out.append(f"127.10.{third}.{fourth + 1}")
+        n += 1
+    return out
+
+
+def feed_body(host: str, path: str, generation: int, items: int) -> bytes:
+    now = formatdate(time.time(), usegmt=True)
+    parts = [f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+             f"<title>Farm {host}{path}</title><link>http://{host}/</link>"
+             f"<language>en</language><lastBuildDate>{now}</lastBuildDate>"]
+    for i in range(items):
+        parts.append(
+            f"<item><title>Generation {generation} story {i} from {host}{path}</title>"
+            f"<link>https://farm.test/{host}{path}/g{generation}/{i}?utm_source=rss</link>"
+            f"<guid>https://farm.test/{host}{path}/g{generation}/{i}</guid>"
+            f"<pubDate>{now}</pubDate>"
+            f"<description>&lt;p&gt;Ministers from two countries met on the {i}th day to "
+            f"discuss joint exercises, logistics and a framework for cooperation; "
+            f"officials said talks would continue.&lt;/p&gt;</description></item>")
+    parts.append("</channel></rss>")
+    return "".join(parts).encode()
+
+
+class Farm:
+    def __init__(self, control: Path, items: int) -> None:
+        self.control = control
+        self.items = items
+        self.generation = 0
+        self._checked = 0.0
+        self.requests = 0
+        self.not_modified = 0
+
+    def current(self) -> int:
+        now = time.monotonic()
+        if now - self._checked > 0.2:
+            self._checked = now
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                self.generation = int(self.control.read_text().split(":")[1])
+        return self.generation
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host = writer.get_extra_info("sockname")[0]
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {k.lower(): v.strip() for k, _, v in
+                           (line.partition(":") for line in lines[1:] if line)}
+                generation = self.current()
+                etag = f'"g{generation}"'
+                self.requests += 1
+                if headers.get("if-none-match") == etag:
+                    self.not_modified += 1
+                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n"
+                                 "Content-Length: 0\r\n\r\n".encode())
+                else:
+                    body = feed_body(host, path, generation, self.items)
+                    writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; "
+                                 f"charset=utf-8\r\nETag: {etag}\r\nContent-Length: "
+                                 f"{len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+
+async def serve(count: int, port: int, control: Path, items: int, lifetime: float,
+                ready: Path) -> None:
+    farm = Farm(control, items)
+    servers = [await asyncio.start_server(farm.handle, host, port, backlog=64)
+               for host in hosts(count)]
+    ready.write_text(str(os.getpid()))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.call_later(lifetime, stop.set)  # bounded in time, whatever the parent does
+    await stop.wait()
+    for server in servers:
+        server.close()
+    Path(str(ready) + ".stats").write_text(f"{farm.requests} {farm.not_modified}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hosts", type=int, required=True)
+    parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--items", type=int, default=5)
+    parser.add_argument("--control", type=Path, required=True)
+    parser.add_argument("--ready", type=Path, required=True)
+    parser.add_argument("--lifetime", type=float, default=900.0)
+    args = parser.parse_args()
+    asyncio.run(serve(args.hosts, args.port, args.control, args.items, args.lifetime,
+                      args.ready))
+
+
+if __name__ == "__main__":
+    main()
