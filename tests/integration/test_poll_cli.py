@@ -171,3 +171,43 @@ def test_malformed_feeds_yield_articles_or_a_health_reason(
     assert health["fifty-mb"]["reason"] == "body larger than the 10485760 bytes cap (aborted)"
     assert summary["errors"] == 3 and summary["new_articles"] == sum(produced.values())
     assert len(topic_keys(kafka_topic)) == sum(produced.values())
+
+
+def test_continuous_poll_serves_metrics_and_stops_on_sigterm(
+    server: FeedServer, env: dict[str, str], kafka_topic: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    import signal
+    import socket
+
+    import httpx
+
+    server.routes["/wire.rss"] = lambda req: Reply(200, (FIXTURES / "wire.rss").read_bytes())
+    feeds = feed_list(tmp_path, server.url("/wire.rss"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [NEWSFLOW, "poll", "--feeds", str(feeds), "--standalone", "--metrics-port", str(port)],
+        env={**env, "NEWSFLOW_POLLER__SUMMARY_INTERVAL_S": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        text = ""
+        while 'newsflow_ingest_articles_total{status="produced"} 2.0' not in text:
+            assert time.monotonic() < deadline, text[-2000:]
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.5)
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                continue
+        assert 'newsflow_ingest_fetches_total{status="200"} 1.0' in text
+        assert "newsflow_ingest_poll_lateness_seconds_bucket" in text
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "polled 1 feeds" in out and "2 new articles" in out
+    assert len(topic_keys(kafka_topic)) == 2

@@ -234,3 +234,18 @@ def test_no_recovery_read_without_an_interrupted_poll(parts) -> None:  # type: i
                sink=sink, store=store, recovery=lambda since, urls: calls.append(since) or {})
     asyncio.run(p.run_once())
     assert calls == []
+
+
+def test_metrics_count_outcomes(parts) -> None:  # type: ignore[no-untyped-def]
+    fetcher, _sink, _store = parts
+    fetcher.add(FEED, ok(FEED, rss("https://n.example/1", "https://n.example/2")),
+                not_modified(FEED))
+    p = poller(parts)
+    run(p)
+    run(p)
+    value = p.metrics.registry.get_sample_value
+    assert value("newsflow_ingest_fetches_total", {"status": "200"}) == 1
+    assert value("newsflow_ingest_fetches_total", {"status": "304"}) == 1
+    assert value("newsflow_ingest_not_modified_total") == 1
+    assert value("newsflow_ingest_articles_total", {"status": "produced"}) == 2
+    assert value("newsflow_ingest_feeds", {"status": "ok"}) == 1
