@@ -79,6 +79,9 @@ def _retry_after(exc: ApiError) -> float | None:
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ApiError):
         return f"{exc.meta.status} {exc.message}"
+    if isinstance(exc, TransportError):
+        # str() is only "Connection error"; the message names host and cause.
+        return f"{type(exc).__name__}: {exc.message}"[:300]
     return f"{type(exc).__name__}: {exc}"
 
 

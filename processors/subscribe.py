@@ -29,50 +29,12 @@ from typing import Any
 from newsflow.article import Article, decode_article
 from newsflow.errors import BrokerUnavailableError, ConfigError, SchemaError
 from newsflow.settings import KafkaSettings
+from processors.provision import ensure_topics, kafka_client_options
 from processors.routing import tag_topic_name
 
-__all__ = ["Delivery", "TagSubscriber", "ensure_topics", "kafka_client_options"]
+__all__ = ["Delivery", "TagSubscriber"]
 
 logger = logging.getLogger(__name__)
-
-
-def kafka_client_options(kafka: KafkaSettings) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "bootstrap_servers": [s.strip() for s in kafka.bootstrap_servers.split(",")],
-        "security_protocol": kafka.security_protocol,
-    }
-    if kafka.sasl_mechanism:
-        options["sasl_mechanism"] = kafka.sasl_mechanism
-        options["sasl_plain_username"] = kafka.sasl_username
-        if kafka.sasl_password is not None:
-            options["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
-    return options
-
-
-def ensure_topics(kafka: KafkaSettings, topics: Sequence[str], partitions: int) -> None:
-    """Create the topics that do not exist yet (a tag nobody was tagged with so far)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-    try:
-        admin = KafkaAdminClient(**kafka_client_options(kafka))
-    except KafkaError as exc:
-        raise BrokerUnavailableError(f"cannot reach Kafka at {kafka.bootstrap_servers}: "
-                                     f"{exc}") from exc
-    try:
-        existing = set(admin.list_topics())
-        missing = [t for t in topics if t not in existing]
-        if missing:
-            try:
-                admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
-                logger.info("tag topics created topics=%s", ",".join(missing))
-            except TopicAlreadyExistsError:
-                pass
-    except KafkaError as exc:
-        raise BrokerUnavailableError(f"creating tag topics failed: {exc}") from exc
-    finally:
-        admin.close()
 
 
 @dataclass(frozen=True)

@@ -71,10 +71,15 @@ def run_worker(
     from processors.forward import TopicProducer
     from processors.index import ArticleIndex
     from processors.metrics import ProcessorMetrics
+    from processors.provision import ensure_topics
     from processors.topics import Topics
 
     p = settings.processors
     p.data_dir.mkdir(parents=True, exist_ok=True)
+    # Faust does not create the source topic; a group subscribed to a missing topic would
+    # sit idle until its next metadata refresh.
+    ensure_topics(settings.kafka, [settings.kafka.articles_topic],
+                  settings.kafka.articles_partitions)
     # One thread for the model (CPU-bound, not thread-safe to share), one for ES calls.
     enrich_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-enrich")
     io_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-es")

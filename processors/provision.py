@@ -1,0 +1,60 @@
+"""Kafka topics that must exist before a consumer subscribes (kafka-python admin client).
+
+A consumer group subscribed to a topic that does not exist yet gets no partitions and only
+notices the topic at its next metadata refresh (minutes later); creating the topics first,
+with our partition counts, avoids that and Kafka's auto-created single partition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from newsflow.errors import BrokerUnavailableError
+from newsflow.settings import KafkaSettings
+
+__all__ = ["ensure_topics", "kafka_client_options"]
+
+logger = logging.getLogger(__name__)
+
+
+def kafka_client_options(kafka: KafkaSettings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "bootstrap_servers": [s.strip() for s in kafka.bootstrap_servers.split(",")],
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        options["sasl_mechanism"] = kafka.sasl_mechanism
+        options["sasl_plain_username"] = kafka.sasl_username
+        if kafka.sasl_password is not None:
+            options["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
+    return options
+
+
+def ensure_topics(kafka: KafkaSettings, topics: Sequence[str], partitions: int) -> None:
+    """Create those of ``topics`` that do not exist yet (idempotent)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    try:
+        admin = KafkaAdminClient(**kafka_client_options(kafka))
+    except KafkaError as exc:
+        raise BrokerUnavailableError(f"cannot reach Kafka at {kafka.bootstrap_servers}: "
+                                     f"{exc}") from exc
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            try:
+                # Replication -1: the broker's default.replication.factor.
+                admin.create_topics([NewTopic(t, partitions, -1) for t in missing])
+                logger.info("topics created topics=%s partitions=%d", ",".join(missing),
+                            partitions)
+            except TopicAlreadyExistsError:
+                pass
+    except KafkaError as exc:
+        raise BrokerUnavailableError(f"creating topics failed: {exc}") from exc
+    finally:
+        admin.close()
