@@ -127,6 +127,7 @@ class TagSubscriber:
                     seek_since(list(assigned))
 
             consumer.subscribe(self.topics, listener=Listener())
+            logger.info("subscribed topics=%s group=%s", ",".join(self.topics), self._group)
         else:
             partitions = [TopicPartition(topic, p) for topic in self.topics
                           for p in sorted(self._partitions_for(topic))]
@@ -139,6 +140,9 @@ class TagSubscriber:
                 consumer.seek_to_end(*partitions)
                 for tp in partitions:  # resolve now, so that later arrivals are not skipped
                     consumer.position(tp)
+            logger.info("subscribed topics=%s start=%s", ",".join(self.topics),
+                        since.isoformat() if since else
+                        "beginning" if self._from_beginning else "end")
 
     def _partitions_for(self, topic: str) -> set[int]:
         deadline = time.monotonic() + 30

@@ -56,6 +56,7 @@ _COMMAND_MODULES = (
     "worker",
     "search",
     "subscribe",
+    "stats",
     "kibana",
 )
 

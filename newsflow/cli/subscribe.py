@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from types import FrameType
 
 import click
@@ -78,6 +79,9 @@ def command(
                     tag = delivery.topic.removeprefix(settings.kafka.tag_topic_prefix)
                     click.echo(f"{a.published_at:%Y-%m-%d %H:%M}  [{tag}]  {a.source}  "
                                f"{a.title}\n    {a.url}")
+                # Out of our buffer before the offset is committed: a committed article
+                # must have reached the reader.
+                sys.stdout.flush()
                 subscriber.commit(delivery)
     finally:
         signal.signal(signal.SIGTERM, previous)
