@@ -57,6 +57,7 @@ _COMMAND_MODULES = (
     "search",
     "subscribe",
     "stats",
+    "retag",
     "kibana",
 )
 

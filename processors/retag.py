@@ -1,0 +1,171 @@
+"""`newsflow retag`: apply the current taxonomy to stored articles.
+
+Tags are recomputed from the stored text and entities (no NLP model needed: the tagger is
+pure), documents whose tags or taxonomy version changed are re-indexed in place (same backing
+index, same _id), and articles that *gained* a tag are published to that tag's stream, so
+subscribers hear about stories that the new taxonomy now covers. Lost tags are only counted:
+a tag stream is an append-only feed of arrivals.
+
+By default only documents tagged by another taxonomy version are looked at; ``everything``
+re-evaluates all of them (e.g. after a gazetteer change that keeps the version).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from newsflow.article import Article, Entity, Tag
+from newsflow.errors import SearchUnavailableError
+from processors.documents import article_document, article_from_document
+from processors.index import BulkOutcome, IndexRequest
+from processors.routing import Route, route_article
+
+__all__ = ["RetagReport", "Retagging", "retag_article", "retag_query", "run_retag"]
+
+logger = logging.getLogger(__name__)
+
+
+class Retagging(Protocol):
+    @property
+    def version(self) -> str: ...
+
+    def tag(self, text: str, entities: Sequence[Entity] = (), *, title_end: int = 0) -> list[Tag]:
+        ...
+
+
+class RetagIndex(Protocol):
+    def scan(self, query: Mapping[str, Any], *, batch_size: int = 500
+             ) -> Iterator[tuple[str, dict[str, Any]]]: ...
+
+    def bulk_index(self, requests: Sequence[IndexRequest]) -> BulkOutcome: ...
+
+
+class RouteSender(Protocol):
+    def send_all(self, routes: Sequence[Route]) -> int: ...
+
+
+def retag_article(article: Article, tagger: Retagging) -> tuple[Article, list[str], list[str]]:
+    """The article with tags from ``tagger``, plus the tag names gained and lost. Pure."""
+    tags = tagger.tag(article.text_for_analysis(), article.entities,
+                      title_end=len(article.title.strip()))
+    before, after = set(article.tag_names), {t.tag for t in tags}
+    gained = [t.tag for t in tags if t.tag not in before]
+    lost = sorted(before - after)
+    return article.model_copy(update={"tags": tags}), gained, lost
+
+
+def retag_query(*, version: str, since: datetime | None, everything: bool) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = []
+    if since is not None:
+        filters.append({"range": {"published_at": {"gte": since.isoformat()}}})
+    must_not = [] if everything else [{"term": {"taxonomy_version": version}}]
+    return {"bool": {"filter": filters, "must_not": must_not}}
+
+
+@dataclass
+class RetagReport:
+    taxonomy_version: str
+    scanned: int = 0
+    changed: int = 0
+    reindexed: int = 0
+    published: int = 0
+    rejected: list[str] = field(default_factory=list)
+    gained: dict[str, int] = field(default_factory=dict)
+    lost: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "taxonomy_version": self.taxonomy_version, "scanned": self.scanned,
+            "changed": self.changed, "reindexed": self.reindexed,
+            "published": self.published, "rejected": self.rejected,
+            "gained": self.gained, "lost": self.lost,
+        }
+
+
+def run_retag(
+    *,
+    index: RetagIndex,
+    sender: RouteSender,
+    tagger: Retagging,
+    tag_prefix: str,
+    now: datetime,
+    since: datetime | None = None,
+    everything: bool = False,
+    dry_run: bool = False,
+    batch_size: int = 200,
+    retries: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RetagReport:
+    report = RetagReport(taxonomy_version=tagger.version)
+    query = retag_query(version=tagger.version, since=since, everything=everything)
+    pending: list[tuple[IndexRequest, list[Route]]] = []
+
+    def flush() -> None:
+        if not pending or dry_run:
+            pending.clear()
+            return
+        requests = [request for request, _ in pending]
+        outcome = _bulk_with_retries(index, requests, retries, sleep)
+        indexed = set(outcome.indexed)
+        report.reindexed += len(indexed)
+        for failure in outcome.rejected:
+            report.rejected.append(failure.doc_id)
+            logger.warning("retag: document rejected id=%s reason=%s", failure.doc_id,
+                           failure.describe()[:300])
+        # Announce gained tags only for what Elasticsearch now holds.
+        routes = [r for request, rs in pending if request.doc_id in indexed for r in rs]
+        report.published += sender.send_all(routes)
+        pending.clear()
+
+    for backing, source in index.scan(query, batch_size=batch_size):
+        report.scanned += 1
+        article = article_from_document(source)
+        retagged, gained, lost = retag_article(article, tagger)
+        if retagged.tags == article.tags and source.get("taxonomy_version") == tagger.version:
+            continue
+        if gained or lost:
+            report.changed += 1
+        for tag in gained:
+            report.gained[tag] = report.gained.get(tag, 0) + 1
+        for tag in lost:
+            report.lost[tag] = report.lost.get(tag, 0) + 1
+        # Keep indexed_at: re-tagging is not re-indexing the story.
+        document = article_document(retagged, taxonomy_version=tagger.version,
+                                    indexed_at=article.indexed_at or now)
+        routes, _ = route_article(retagged, tag_prefix, tags=set(gained))
+        pending.append((IndexRequest(article.id, backing, document), routes))
+        if len(pending) >= batch_size:
+            flush()
+    flush()
+    return report
+
+
+def _bulk_with_retries(
+    index: RetagIndex, requests: list[IndexRequest], retries: int,
+    sleep: Callable[[float], None],
+) -> BulkOutcome:
+    result = BulkOutcome()
+    pending = requests
+    for attempt in range(retries + 1):
+        try:
+            outcome = index.bulk_index(pending)
+        except SearchUnavailableError as exc:
+            if attempt == retries:
+                raise
+            logger.warning("retag: waiting for elasticsearch (%s), retry %d", exc, attempt + 1)
+            sleep(min(2.0 ** attempt, 30.0))
+            continue
+        result.indexed += outcome.indexed
+        result.rejected += outcome.rejected
+        retry_ids = {f.doc_id for f in outcome.retryable}
+        pending = [r for r in pending if r.doc_id in retry_ids]
+        if not pending:
+            return result
+        if attempt < retries:
+            sleep(min(2.0 ** attempt, 30.0))
+    raise SearchUnavailableError(f"Elasticsearch kept asking to retry {len(pending)} documents")

@@ -1,0 +1,139 @@
+"""processors.retag with a fake tagger, index and sender."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from newsflow.article import Article, Entity, Tag, article_id, decode_article
+from newsflow.errors import SearchUnavailableError
+from processors.documents import article_document
+from processors.index import BulkOutcome, IndexRequest, ItemFailure
+from processors.retag import retag_article, retag_query, run_retag
+from processors.routing import Route
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+EARLIER = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class WordTagger:
+    """Tags 'sanctions' when the word is in the text, 'military-aid' for 'weapons'."""
+
+    version = "2.0"
+
+    def tag(self, text: str, entities: Sequence[Entity] = (), *, title_end: int = 0
+            ) -> list[Tag]:
+        tags = []
+        for word, tag in (("sanction", "sanctions"), ("weapons", "military-aid")):
+            if word in text.lower():
+                tags.append(Tag(tag=tag, score=1.0, taxonomy_version=self.version))
+        return tags
+
+
+def article(n: int, title: str, tags: Sequence[str] = (), version: str = "1.0",
+            score: float = 0.5) -> Article:
+    url = f"https://e.com/{n}"
+    return Article(id=article_id(url), url=url, canonical_url=url, feed_url="https://e.com/f",
+                   source="e.com", title=title, published_at=EARLIER, seen_at=EARLIER,
+                   indexed_at=EARLIER,
+                   tags=[Tag(tag=t, score=score, taxonomy_version=version) for t in tags])
+
+
+class FakeIndex:
+    def __init__(self, docs: list[tuple[Article, str]], *, unavailable: int = 0,
+                 reject: set[str] | None = None) -> None:
+        self.docs = {a.id: ("idx-" + a.id[:4], article_document(
+            a, taxonomy_version=version, indexed_at=EARLIER)) for a, version in docs}
+        self.unavailable = unavailable
+        self.reject = reject or set()
+        self.queries: list[Mapping[str, Any]] = []
+        self.written: list[IndexRequest] = []
+
+    def scan(self, query: Mapping[str, Any], *, batch_size: int = 500
+             ) -> Iterator[tuple[str, dict[str, Any]]]:
+        self.queries.append(query)
+        yield from list(self.docs.values())
+
+    def bulk_index(self, requests: Sequence[IndexRequest]) -> BulkOutcome:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise SearchUnavailableError("down")
+        outcome = BulkOutcome()
+        for r in requests:
+            if r.doc_id in self.reject:
+                outcome.rejected.append(ItemFailure(r.doc_id, 400, "x", "bad"))
+            else:
+                self.written.append(r)
+                outcome.indexed.append(r.doc_id)
+        return outcome
+
+
+class FakeSender:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def send_all(self, routes: Sequence[Route]) -> int:
+        self.routes.extend(routes)
+        return len(routes)
+
+
+def run(index: FakeIndex, sender: FakeSender, **kwargs: Any) -> Any:
+    return run_retag(index=index, sender=sender, tagger=WordTagger(), tag_prefix="news.tag.",
+                     now=NOW, sleep=lambda s: None, **kwargs)
+
+
+def test_retag_article_reports_gained_and_lost() -> None:
+    old = article(1, "EU adds sanctions on weapons makers", tags=["military-aid", "taiwan"])
+    new, gained, lost = retag_article(old, WordTagger())
+    assert new.tag_names == ["sanctions", "military-aid"]
+    assert gained == ["sanctions"] and lost == ["taiwan"]
+
+
+def test_changed_documents_are_reindexed_in_place_and_gained_tags_published() -> None:
+    gains = article(1, "New sanctions announced")
+    same = article(2, "Shipment of weapons", tags=["military-aid"], version="2.0", score=1.0)
+    stale = article(3, "Shipment of weapons", tags=["military-aid"])  # same tags, old version
+    loses = article(4, "Bakery opens", tags=["sanctions"])
+    index = FakeIndex([(gains, "1.0"), (same, "2.0"), (stale, "1.0"), (loses, "1.0")])
+    sender = FakeSender()
+
+    report = run(index, sender)
+
+    assert report.scanned == 4 and report.changed == 2
+    assert {r.doc_id for r in index.written} == {gains.id, stale.id, loses.id}
+    written = {r.doc_id: r for r in index.written}
+    assert written[gains.id].index == index.docs[gains.id][0]  # same backing index
+    assert written[gains.id].document["tags"] == ["sanctions"]
+    assert written[gains.id].document["taxonomy_version"] == "2.0"
+    assert written[gains.id].document["indexed_at"] == "2026-11-01T00:00:00Z"
+    assert written[loses.id].document["tags"] == []
+    assert [(r.topic, decode_article(r.value).id) for r in sender.routes] == \
+        [("news.tag.sanctions", gains.id)]
+    assert report.gained == {"sanctions": 1} and report.lost == {"sanctions": 1}
+    assert report.published == 1 and report.reindexed == 3
+
+
+def test_dry_run_writes_and_publishes_nothing() -> None:
+    index = FakeIndex([(article(1, "sanctions"), "1.0")])
+    sender = FakeSender()
+    report = run(index, sender, dry_run=True)
+    assert report.changed == 1 and index.written == [] and sender.routes == []
+
+
+def test_rejected_documents_are_not_announced_and_es_outages_are_retried() -> None:
+    bad, good = article(1, "sanctions one"), article(2, "sanctions two")
+    index = FakeIndex([(bad, "1.0"), (good, "1.0")], unavailable=2, reject={bad.id})
+    sender = FakeSender()
+    report = run(index, sender)
+    assert report.rejected == [bad.id]
+    assert [decode_article(r.value).id for r in sender.routes] == [good.id]
+
+
+def test_query_skips_current_version_unless_everything() -> None:
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    q = retag_query(version="2.0", since=since, everything=False)
+    assert q["bool"]["must_not"] == [{"term": {"taxonomy_version": "2.0"}}]
+    assert q["bool"]["filter"] == [{"range": {"published_at": {"gte": since.isoformat()}}}]
+    assert retag_query(version="2.0", since=None, everything=True) == \
+        {"bool": {"filter": [], "must_not": []}}
