@@ -1,0 +1,33 @@
+"""processors.streams: SSE positions and framing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from processors.streams import decode_position, encode_position, sse_comment, sse_event
+
+
+@pytest.mark.parametrize("positions", [{0: 0}, {0: 42}, {0: 42, 1: 17, 10: 3}])
+def test_positions_round_trip(positions: dict[int, int]) -> None:
+    assert decode_position(encode_position(positions)) == positions
+
+
+def test_position_is_sorted_by_partition() -> None:
+    assert encode_position({2: 5, 0: 1}) == "0:1,2:5"
+
+
+@pytest.mark.parametrize("text", ["", "garbage", "0:", ":5", "0:-1", "a:1", "0:1,x"])
+def test_bad_positions_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a stream position"):
+        decode_position(text)
+
+
+def test_sse_event_is_one_data_line_and_ends_with_a_blank_line() -> None:
+    frame = sse_event("0:3", {"title": "two\nlines"})
+    lines = frame.split("\n")
+    assert lines[:3] == ["id: 0:3", "event: article", 'data: {"title": "two\\nlines"}']
+    assert frame.endswith("\n\n")
+    assert json.loads(lines[2][6:]) == {"title": "two\nlines"}
+    assert sse_comment("keep-alive") == ": keep-alive\n\n"
