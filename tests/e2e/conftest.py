@@ -50,7 +50,9 @@ def feed_server(feed_dir: Path) -> Iterator[str]:
 def newsflow_env(tmp_path: Path) -> dict[str, str]:
     """Environment for `newsflow` subprocesses, isolated from other tests' topics/indices."""
     run = uuid.uuid4().hex[:10]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+    # Keep where the servers are (a run against another stack sets these); drop the rest.
+    keep = {"NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS", "NEWSFLOW_ELASTICSEARCH__URL"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_") or k in keep}
     env.update({
         "NEWSFLOW_KAFKA__ARTICLES_TOPIC": f"e2e-{run}.articles",
         "NEWSFLOW_KAFKA__DEADLETTER_TOPIC": f"e2e-{run}.deadletter",
