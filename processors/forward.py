@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from newsflow.errors import BrokerUnavailableError
-from processors.agents import OutMessage
+from processors.ports import OutMessage
 
 if TYPE_CHECKING:
     from processors.topics import Topics

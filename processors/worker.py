@@ -17,7 +17,9 @@ from typing import Any
 
 from newsflow.article import utc_now
 from newsflow.settings import Settings
-from processors.agents import Backoff, BatchHandler, Enriching, register_agents
+from processors.agents import register_agents
+from processors.batches import BatchHandler
+from processors.ports import Backoff, Enriching
 
 __all__ = ["Readiness", "load_enricher", "run_worker"]
 

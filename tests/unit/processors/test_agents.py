@@ -11,17 +11,12 @@ import pytest
 
 from newsflow.article import Article, Entity, Tag, article_id, decode_article, encode_article
 from newsflow.errors import BrokerUnavailableError, SearchUnavailableError
-from processors.agents import (
-    Backoff,
-    BatchHandler,
-    OutMessage,
-    Received,
-    hold,
-    release,
-)
+from processors.agents import hold, release
+from processors.batches import BatchHandler
 from processors.deadletter import decode_dead_letter
 from processors.index import BulkOutcome, IndexRequest, ItemFailure
 from processors.metrics import ProcessorMetrics
+from processors.ports import Backoff, OutMessage, Received
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
