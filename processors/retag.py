@@ -109,17 +109,17 @@ def run_retag(
         if not pending or dry_run:
             pending.clear()
             return
+        # Publish the gained tags first, index second: the index write stamps the new
+        # taxonomy version, after which a later run skips the article. A failure between
+        # the two steps must therefore repeat a message (at-least-once), never lose one.
+        report.published += sender.send_all([r for _, rs in pending for r in rs])
         requests = [request for request, _ in pending]
         outcome = _bulk_with_retries(index, requests, retries, sleep)
-        indexed = set(outcome.indexed)
-        report.reindexed += len(indexed)
+        report.reindexed += len(outcome.indexed)
         for failure in outcome.rejected:
             report.rejected.append(failure.doc_id)
             logger.warning("retag: document rejected id=%s reason=%s", failure.doc_id,
                            failure.describe()[:300])
-        # Announce gained tags only for what Elasticsearch now holds.
-        routes = [r for request, rs in pending if request.doc_id in indexed for r in rs]
-        report.published += sender.send_all(routes)
         pending.clear()
 
     for backing, source in index.scan(query, batch_size=batch_size):

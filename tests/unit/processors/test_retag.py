@@ -6,8 +6,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from newsflow.article import Article, Entity, Tag, article_id, decode_article
-from newsflow.errors import SearchUnavailableError
+from newsflow.errors import BrokerUnavailableError, SearchUnavailableError
 from processors.documents import article_document
 from processors.index import BulkOutcome, IndexRequest, ItemFailure
 from processors.retag import retag_article, retag_query, run_retag
@@ -121,13 +123,32 @@ def test_dry_run_writes_and_publishes_nothing() -> None:
     assert report.changed == 1 and index.written == [] and sender.routes == []
 
 
-def test_rejected_documents_are_not_announced_and_es_outages_are_retried() -> None:
+def test_es_outages_are_retried_and_rejections_reported() -> None:
     bad, good = article(1, "sanctions one"), article(2, "sanctions two")
     index = FakeIndex([(bad, "1.0"), (good, "1.0")], unavailable=2, reject={bad.id})
     sender = FakeSender()
     report = run(index, sender)
     assert report.rejected == [bad.id]
-    assert [decode_article(r.value).id for r in sender.routes] == [good.id]
+    assert report.reindexed == 1
+    # Announced before indexing (see the next test), so the rejected one was announced too.
+    assert sorted(decode_article(r.value).id for r in sender.routes) == sorted([bad.id, good.id])
+
+
+class FailingSender(FakeSender):
+    def send_all(self, routes: Sequence[Route]) -> int:
+        raise BrokerUnavailableError("kafka down")
+
+
+def test_a_kafka_failure_leaves_the_index_untouched_so_a_rerun_announces_again() -> None:
+    gained = article(1, "sanctions one")
+    index = FakeIndex([(gained, "1.0")])
+    with pytest.raises(BrokerUnavailableError):
+        run(index, FailingSender())
+    assert index.docs[gained.id][1]["taxonomy_version"] == "1.0"
+    sender = FakeSender()
+    report = run(index, sender)
+    assert [decode_article(r.value).id for r in sender.routes] == [gained.id]
+    assert report.published == 1
 
 
 def test_query_skips_current_version_unless_everything() -> None:
