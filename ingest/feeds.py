@@ -129,11 +129,11 @@ def parse_duration(value: Any, what: str) -> float:
 def _check_url(url: Any, where: str) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"{where}: 'url' must be a non-empty string")
-    url = url.strip()
-    parts = urlsplit(url)
+    cleaned: str = url.strip()
+    parts = urlsplit(cleaned)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{where}: {url!r} is not an http(s) URL")
-    return url
+        raise ConfigError(f"{where}: {cleaned!r} is not an http(s) URL")
+    return cleaned
 
 
 def _labels(value: Any, where: str) -> tuple[str, ...]:

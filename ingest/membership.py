@@ -115,7 +115,7 @@ class GroupMembership:
 
         membership = self
 
-        class Listener(ConsumerRebalanceListener):
+        class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             def on_partitions_revoked(self, revoked: Any) -> None:
                 membership._revoked({tp.partition for tp in revoked})
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -244,7 +245,10 @@ class Poller:
             if task.done():
                 self._inflight.pop(spec.id, None)
             else:  # the caller was cancelled: the poll goes on and cleans up after itself
-                task.add_done_callback(lambda _t, fid=spec.id: self._inflight.pop(fid, None))
+                task.add_done_callback(functools.partial(self._forget_inflight, spec.id))
+
+    def _forget_inflight(self, feed_id: str, _task: object) -> None:
+        self._inflight.pop(feed_id, None)
 
     async def _poll(self, spec: FeedSpec) -> FeedOutcome:
         m = self.metrics

@@ -61,7 +61,7 @@ def register_agents(
     batch_size: int,
     within_s: float,
     on_batch: Callable[[BatchReport], None] | None = None,
-) -> faust.types.AgentT:
+) -> faust.types.AgentT[bytes]:
     from mode import CrashingSupervisor
 
     # A crash stops the worker (the held batch stays uncommitted) instead of restarting an
@@ -70,7 +70,10 @@ def register_agents(
         topics.articles, name="newsflow.index-articles", supervisor_strategy=CrashingSupervisor
     )
     async def index_articles(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(batch_size, within=within_s):
+        # take_events is faust-streaming's (not in the StreamT protocol's stubs).
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+            batch_size, within=within_s
+        ):
             held = hold(events)
             report = await handler.handle([received_from_event(e) for e in events])
             release(held)

@@ -232,16 +232,18 @@ def _missed_places(text: str, found: Sequence[Mention], gz: Gazetteer) -> list[M
     for start, end, place in gz.missed_places(text, tokens):
         if free(start, end):
             surface = text[start:end]
-            m = _trim(text, Mention(surface, place.label, start, end))
-            if m is not None:
+            trimmed = _trim(text, Mention(surface, place.label, start, end))
+            if trimmed is not None:
                 code = place.country_code if place.kind == "country" else None
-                added.append(replace(m, canonical=place.name, country_code=code))
+                added.append(replace(trimmed, canonical=place.name, country_code=code))
                 taken[start:end] = b"\x01" * (end - start)
     for start, end, code in gz.missed_nationalities(text, tokens):
         if free(start, end):
-            m = _trim(text, Mention(text[start:end], "NORP", start, end))
-            if m is not None:
-                added.append(replace(m, canonical=_singular(m.text, gz), country_code=code))
+            group = _trim(text, Mention(text[start:end], "NORP", start, end))
+            if group is not None:
+                added.append(
+                    replace(group, canonical=_singular(group.text, gz), country_code=code)
+                )
                 taken[start:end] = b"\x01" * (end - start)
     return added
 

@@ -211,7 +211,7 @@ class ArticleIndex:
             raise _unavailable(exc, "bulk request") from exc
         except Exception as exc:
             raise _unavailable(exc, "bulk request") from exc
-        return self._outcome(requests, response)
+        return self._outcome(requests, response.body)
 
     def _split(self, requests: Sequence[IndexRequest]) -> BulkOutcome:
         if len(requests) == 1:

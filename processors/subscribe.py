@@ -117,7 +117,7 @@ class TagSubscriber:
                 consumer.seek(tp, hit.offset if hit is not None else ends[tp])
 
         if self._group:
-            class Listener(ConsumerRebalanceListener):
+            class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
                 def on_partitions_revoked(self, revoked: Any) -> None:
                     pass
 
