@@ -102,6 +102,7 @@ class GroupMembership:
                 f"Kafka unreachable at {self._kafka.bootstrap_servers}: {exc}") from exc
         try:
             admin.create_topics({topic: {"num_partitions": self._settings.assignment_partitions,
+                                         "replication_factor": self._kafka.replication_factor,
                                          "configs": {"retention.ms": "3600000"}}})
         except TopicAlreadyExistsError:
             pass

@@ -124,7 +124,10 @@ class Publisher:
                 f"Kafka unreachable at {self._kafka.bootstrap_servers}: {exc}"
             ) from exc
         try:
-            admin.create_topics({self.topic: {"num_partitions": self._kafka.articles_partitions}})
+            admin.create_topics({self.topic: {
+                "num_partitions": self._kafka.articles_partitions,
+                "replication_factor": self._kafka.replication_factor,
+            }})
             log.info("created topic topic=%s partitions=%s", self.topic,
                      self._kafka.articles_partitions)
         except TopicAlreadyExistsError:

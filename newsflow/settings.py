@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -76,6 +84,9 @@ class KafkaSettings(_Group):
     # Partitions are the unit of parallelism for workers; 4 leaves room to scale out locally.
     articles_partitions: int = 4
     tag_partitions: int = 1
+    # Replicas of every topic newsflow creates itself (articles, tag streams, dead letters,
+    # the pollers' assignment topic, Faust's own topics). 1 for one broker; 3 on a cluster.
+    replication_factor: int = Field(default=1, ge=1)
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
@@ -100,6 +111,17 @@ class ElasticsearchSettings(_Group):
     # Per monthly backing index; one node locally, so no replicas.
     shards: int = 1
     replicas: int = 0
+    # TLS (https URLs only): a CA bundle to trust, e.g. ECK's <name>-es-http-certs-public
+    # ca.crt; verify_certs=False turns verification off (never in production).
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+
+    @model_validator(mode="after")
+    def _ca_needs_https(self) -> ElasticsearchSettings:
+        # The client refuses TLS options on http URLs; say so when the settings load.
+        if self.ca_certs is not None and not self.url.startswith("https://"):
+            raise ValueError(f"ca_certs is set but url is not https: {self.url}")
+        return self
 
 
 class PollerSettings(_Group):
@@ -145,7 +167,13 @@ class ProcessorSettings(_Group):
     batch_size: int = 200
     batch_within_s: float = 1.0
     web_port: int = 16066  # Faust's web server; 0 disables it
+    # Address of Faust's web server and the metrics server; containers set 0.0.0.0 so that
+    # probes and Prometheus reach them from outside the pod.
+    web_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    # How long the group waits for a silent worker (killed, partitioned) before giving its
+    # partitions to the others. The broker's minimum is 6 s by default; Faust's default 60 s.
+    session_timeout_s: float = Field(default=60.0, ge=6.0, le=90.0)
     index_retry_max_s: float = 30.0
     # Faust's working directory (it keeps no tables here while the store is memory://).
     data_dir: Path = Path("/var/tmp/newsflow/processors")
@@ -163,6 +191,8 @@ class KibanaSettings(_Group):
     password: SecretStr | None = None
     space: str | None = None
     objects_file: Path = REPO_ROOT / "deploy" / "kibana" / "newsflow.ndjson"
+    # A CA bundle to trust for an https URL (ECK: <name>-kb-http-certs-public ca.crt).
+    ca_certs: Path | None = None
 
 
 class StackSettings(_Group):

@@ -45,7 +45,7 @@ def build_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=kafka.articles_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=kafka.replication_factor,
         # A new group starts from the oldest article, never skips what is already there.
         consumer_auto_offset_reset="earliest",
         # acks=all for tag streams and dead letters: the batch is acked only after these.
@@ -54,9 +54,13 @@ def build_app(settings: Settings) -> faust.App:
         # agents) may wait for Elasticsearch indefinitely, and SIGTERM must still stop the
         # worker. The held batch is simply not committed and is delivered again.
         stream_wait_empty=False,
+        # A worker that dies without leaving keeps its partitions this long; heartbeats must
+        # come well within it (Kafka's rule of thumb: a third).
+        broker_session_timeout=processors.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, processors.session_timeout_s / 3),
         # 0 disables Faust's web server (tests run several workers side by side).
         web_enabled=bool(processors.web_port),
         web_port=processors.web_port or 6066,
-        web_bind="127.0.0.1",
+        web_bind=processors.web_host,
         web_in_thread=False,
     )

@@ -33,7 +33,7 @@ from processors.documents import (
     mapping_field_paths,
 )
 
-__all__ = ["ArticleIndex", "BulkOutcome", "IndexRequest", "ItemFailure"]
+__all__ = ["ArticleIndex", "BulkOutcome", "IndexRequest", "ItemFailure", "tls_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,19 @@ def _translate(exc: Exception, what: str) -> NewsflowError:
     return NewsflowError(f"{what}: {_describe(exc)}")
 
 
+def tls_options(settings: ElasticsearchSettings) -> dict[str, Any]:
+    """The client's TLS arguments (only what is set: it refuses TLS options on http URLs)."""
+    options: dict[str, Any] = {"verify_certs": settings.verify_certs}
+    if settings.ca_certs is not None:
+        if not settings.ca_certs.exists():
+            raise ConfigError(f"elasticsearch.ca_certs: no such file {settings.ca_certs}")
+        options["ca_certs"] = str(settings.ca_certs)
+    if not settings.verify_certs:
+        options["ssl_show_warn"] = False  # warned once below, not on every request
+        logger.warning("elasticsearch certificate verification is off (verify_certs=false)")
+    return options
+
+
 class ArticleIndex:
     """Articles in Elasticsearch: the alias over monthly backing indices."""
 
@@ -125,6 +138,7 @@ class ArticleIndex:
             # The caller retries with backoff and logs what it waits for.
             max_retries=0,
             retry_on_timeout=False,
+            **tls_options(settings),
         )
         self._known_indices: set[str] = set()
 

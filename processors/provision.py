@@ -35,7 +35,6 @@ def kafka_client_options(kafka: KafkaSettings) -> dict[str, Any]:
 def ensure_topics(kafka: KafkaSettings, topics: Sequence[str], partitions: int) -> None:
     """Create those of ``topics`` that do not exist yet (idempotent)."""
     from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     try:
@@ -48,10 +47,11 @@ def ensure_topics(kafka: KafkaSettings, topics: Sequence[str], partitions: int) 
         missing = [t for t in topics if t not in existing]
         if missing:
             try:
-                # Replication -1: the broker's default.replication.factor.
-                admin.create_topics([NewTopic(t, partitions, -1) for t in missing])
-                logger.info("topics created topics=%s partitions=%d", ",".join(missing),
-                            partitions)
+                admin.create_topics({t: {"num_partitions": partitions,
+                                         "replication_factor": kafka.replication_factor}
+                                     for t in missing})
+                logger.info("topics created topics=%s partitions=%d replication=%d",
+                            ",".join(missing), partitions, kafka.replication_factor)
             except TopicAlreadyExistsError:
                 pass
     except KafkaError as exc:

@@ -109,8 +109,8 @@ def run_worker(
 
     metrics = ProcessorMetrics()
     if p.metrics_port:
-        metrics.serve(p.metrics_port)
-        logger.info("metrics served port=%d", p.metrics_port)
+        metrics.serve(p.metrics_port, p.web_host)
+        logger.info("metrics served host=%s port=%d", p.web_host, p.metrics_port)
 
     app = build_app(settings)
     topics = Topics(app, settings.kafka)

@@ -19,15 +19,24 @@ class KibanaImportError(NewsflowError):
 
 def import_saved_objects(
     url: str, ndjson: Path, *, space: str | None = None, auth: tuple[str, str] | None = None,
-    overwrite: bool = True, timeout_s: float = 60.0,
+    overwrite: bool = True, timeout_s: float = 60.0, ca_certs: Path | None = None,
 ) -> dict[str, Any]:
     """POST the ndjson to Kibana's saved-objects import API; return its JSON answer.
 
+    ``ca_certs``: a CA bundle to trust for an https URL (else the system's).
     Raises KibanaImportError when Kibana cannot be reached, answers non-2xx, or reports
     objects that failed to import.
     """
+    import ssl
+
     import httpx
 
+    verify: ssl.SSLContext | bool = True
+    if ca_certs is not None:
+        try:
+            verify = ssl.create_default_context(cafile=str(ca_certs))
+        except (OSError, ssl.SSLError) as exc:
+            raise KibanaImportError(f"cannot load the CA bundle {ca_certs}: {exc}") from exc
     base = url.rstrip("/") + (f"/s/{space}" if space else "")
     try:
         response = httpx.post(
@@ -37,6 +46,7 @@ def import_saved_objects(
             files={"file": (ndjson.name, ndjson.read_bytes(), "application/ndjson")},
             auth=auth,
             timeout=timeout_s,
+            verify=verify,
         )
     except httpx.HTTPError as exc:
         raise KibanaImportError(f"cannot reach Kibana at {url}: {exc}") from exc
@@ -75,7 +85,7 @@ def import_command(cli_ctx: CliContext, url: str | None, objects_file: Path | No
         auth = (settings.username, settings.password.get_secret_value())
     answer = import_saved_objects(
         url or settings.url, objects_file or settings.objects_file,
-        space=space or settings.space, auth=auth,
+        space=space or settings.space, auth=auth, ca_certs=settings.ca_certs,
     )
     if as_json:
         CliContext.emit_json(answer)

@@ -17,7 +17,7 @@ __all__ = ["command"]
 @click.option("--within", "within_s", type=click.FloatRange(min=0.01), default=None,
               help="Seconds to wait for a batch to fill (default: processors.batch_within_s).")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
-              help="Serve Prometheus metrics on this port (127.0.0.1).")
+              help="Serve Prometheus metrics on this port (on processors.web_host).")
 @click.option("--web-port", type=click.IntRange(1, 65535), default=None,
               help="Port of Faust's own web server (default: processors.web_port).")
 @pass_cli
