@@ -105,6 +105,27 @@ def newsflow_containers(objects: list[Obj]) -> list[tuple[Obj, Obj]]:
     return pairs
 
 
+def kibana_import(objects: list[Obj]) -> tuple[Obj, Obj]:
+    """The Job that runs `newsflow kibana import`, and its container."""
+    job = one(objects, "Job", "newsflow-kibana-import")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    return job, container
+
+
+def mounted_secret(pod: Obj, container: Obj, path: str) -> tuple[str, str]:
+    """(Secret name, key) of the secret volume item that ``path`` in the container reads."""
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for mount in container.get("volumeMounts", []):
+        prefix = mount["mountPath"].rstrip("/") + "/"
+        secret = volumes[mount["name"]].get("secret")
+        if secret and path.startswith(prefix):
+            rel = path[len(prefix):]
+            for item in secret.get("items", []):
+                if item["path"] == rel:
+                    return secret["secretName"], item["key"]
+    raise AssertionError(f"{path} is not a file of a mounted Secret")
+
+
 def container_env(objects: list[Obj], container: Obj) -> dict[str, Any]:
     """NAME -> value (str) or valueFrom (dict), envFrom ConfigMaps first, as the kubelet does."""
     env: dict[str, Any] = {}
@@ -159,7 +180,7 @@ def test_every_object_validates_against_its_schema(objects: list[Obj], validator
 
 
 def test_every_custom_resource_has_its_crd_schema(objects: list[Obj], validator: Any) -> None:
-    builtin = ("v1", "apps/v1", "policy/v1")
+    builtin = ("v1", "apps/v1", "policy/v1", "batch/v1")
     custom = {(o["apiVersion"], o["kind"]) for o in objects if o["apiVersion"] not in builtin}
     assert custom == {
         ("kafka.strimzi.io/v1", "Kafka"), ("kafka.strimzi.io/v1", "KafkaNodePool"),
@@ -193,6 +214,10 @@ BREAKAGES = [
     ("ScaledObject", "newsflow-worker", "no triggers", lambda o: o["spec"].pop("triggers")),
     ("ScaledObject", "newsflow-worker", "misspelt metadata",
      lambda o: o["metadata"].update(lables={})),
+    ("Job", "newsflow-kibana-import", "misspelt spec field",
+     lambda o: o["spec"].update(backofLimit=3)),
+    ("Job", "newsflow-kibana-import", "restartPolicy not a string",
+     lambda o: o["spec"]["template"]["spec"].update(restartPolicy=1)),
 ]
 
 
@@ -317,18 +342,22 @@ def test_secrets_only_through_secret_refs(objects: list[Obj]) -> None:
     assert not every(objects, "Secret"), "no Secret is kept in the manifests"
 
 
-def test_elasticsearch_password_is_the_eck_generated_secret(objects: list[Obj]) -> None:
+def test_elasticsearch_over_tls_with_the_eck_ca_and_password(objects: list[Obj]) -> None:
     es = one(objects, "Elasticsearch")
     name = es["metadata"]["name"]
+    # ECK's self-signed HTTP certificate is on (its SANs include the Service name below).
+    assert es["spec"]["http"]["tls"]["selfSignedCertificate"].get("disabled") is not True
     for deployment, container in newsflow_containers(objects):
         env = container_env(objects, container)
-        assert env["NEWSFLOW_ELASTICSEARCH__URL"] == f"http://{name}-es-http:9200"
+        assert env["NEWSFLOW_ELASTICSEARCH__URL"] == f"https://{name}-es-http:9200"
         assert env["NEWSFLOW_ELASTICSEARCH__USERNAME"] == "elastic"
-        if deployment["metadata"]["name"] != "newsflow-poller":
-            ref = env["NEWSFLOW_ELASTICSEARCH__PASSWORD"]["secretKeyRef"]
-            assert ref == {"name": f"{name}-es-elastic-user", "key": "elastic"}
-    # HTTP without TLS is what that URL needs (see elasticsearch.yaml for why).
-    assert es["spec"]["http"]["tls"]["selfSignedCertificate"]["disabled"] is True
+        if deployment["metadata"]["name"] == "newsflow-poller":
+            continue  # the poller never talks to Elasticsearch
+        ref = env["NEWSFLOW_ELASTICSEARCH__PASSWORD"]["secretKeyRef"]
+        assert ref == {"name": f"{name}-es-elastic-user", "key": "elastic"}
+        pod = deployment["spec"]["template"]["spec"]
+        ca = env["NEWSFLOW_ELASTICSEARCH__CA_CERTS"]
+        assert mounted_secret(pod, container, ca) == (f"{name}-es-http-certs-public", "ca.crt")
 
 
 # -------------------------------------------------------------- Kafka, topics, autoscaling
@@ -355,6 +384,9 @@ def test_kafka_is_kraft_with_node_pools_and_a_plain_listener(objects: list[Obj])
     config = kafka["spec"]["kafka"]["config"]
     brokers = broker_count(objects)
     assert config["default.replication.factor"] <= brokers
+    # Topics newsflow creates itself get as many replicas as the declared ones.
+    replication = int(env_config_map(objects)["NEWSFLOW_KAFKA__REPLICATION_FACTOR"])
+    assert replication == config["default.replication.factor"]
     assert config["offsets.topic.replication.factor"] <= brokers
     assert config["min.insync.replicas"] <= config["default.replication.factor"]
     assert config["min.insync.replicas"] < brokers or brokers == 1, "one broker may be down"
@@ -423,7 +455,8 @@ def test_elasticsearch_shards_and_replicas_fit_the_nodes(objects: list[Obj]) -> 
 
 
 def test_pods_are_hardened_and_probed(objects: list[Obj]) -> None:
-    for deployment, container in newsflow_containers(objects):
+    job = [kibana_import(objects)]
+    for deployment, container in newsflow_containers(objects) + job:
         name = deployment["metadata"]["name"]
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
@@ -438,14 +471,25 @@ def test_pods_are_hardened_and_probed(objects: list[Obj]) -> None:
         resources = container["resources"]
         assert {"cpu", "memory"} <= set(resources["requests"]), name
         assert "memory" in resources["limits"], name
+        if deployment["kind"] == "Job":
+            continue  # one-shot: nothing to probe
         for probe in ("livenessProbe", "readinessProbe"):
             assert probe in container, f"{name} has no {probe}"
 
 
 def test_probes_use_the_ports_newsflow_serves(objects: list[Obj]) -> None:
     worker = one(objects, "Deployment", "newsflow-worker")["spec"]["template"]["spec"]
-    probe = worker["containers"][0]["livenessProbe"]["exec"]["command"]
-    assert f"127.0.0.1:{DEFAULTS.processors.web_port}/" in " ".join(probe)
+    container = worker["containers"][0]
+    env = container_env(objects, container)
+    # Faust's web server and the metrics listen on the pod's address (settings web_host).
+    assert env["NEWSFLOW_PROCESSORS__WEB_HOST"] == "0.0.0.0"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["web"] == DEFAULTS.processors.web_port
+    assert "NEWSFLOW_PROCESSORS__WEB_PORT" not in env
+    metrics_port = int(container["args"][container["args"].index("--metrics-port") + 1])
+    assert ports["metrics"] == metrics_port
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/", "port": "web"}, probe
     api = one(objects, "Deployment", "newsflow-api")["spec"]["template"]["spec"]["containers"][0]
     env = container_env(objects, api)
     assert int(env["NEWSFLOW_API__PORT"]) == DEFAULTS.api.port == 8088
@@ -490,3 +534,52 @@ def test_overlays_scale_in_order(rendered: dict[str, list[Obj]]) -> None:
     assert [broker_count(o) for o in (small, base, large)] == [1, 3, 6]
     most = [one(o, "ScaledObject")["spec"]["maxReplicaCount"] for o in (small, base, large)]
     assert most == sorted(most) and all(m <= p for m, p in zip(most, by_size, strict=True))
+
+
+# ------------------------------------------------------------------ Kibana saved objects
+
+
+def test_kibana_import_job_runs_the_real_command_against_eck_kibana(
+    objects: list[Obj], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    job, container = kibana_import(objects)
+    kibana = one(objects, "Kibana")["metadata"]["name"]
+    es = one(objects, "Elasticsearch")["metadata"]["name"]
+    assert container["image"] == IMAGE and "command" not in container
+    command = resolve(container["args"])
+    assert command.name == "import" and container["args"][:2] == ["kibana", "import"]
+
+    env = container_env(objects, container)
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("NEWSFLOW_")]:
+        monkeypatch.delenv(name)
+    for key, value in env.items():
+        assert key.startswith("NEWSFLOW_"), key
+        monkeypatch.setenv(key, value if isinstance(value, str) else "from-a-secret")
+    settings = load_settings().kibana
+    assert settings.url == f"https://{kibana}-kb-http:5601"
+    assert settings.username == "elastic"
+    assert env["NEWSFLOW_KIBANA__PASSWORD"] == {
+        "secretKeyRef": {"name": f"{es}-es-elastic-user", "key": "elastic"}}
+    pod = job["spec"]["template"]["spec"]
+    assert settings.ca_certs is not None
+    assert mounted_secret(pod, container, str(settings.ca_certs)) == (
+        f"{kibana}-kb-http-certs-public", "ca.crt")
+    # The image has the saved objects where the Job looks for them.
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copied = re.search(r"^COPY deploy/kibana (\S+)$", dockerfile, re.MULTILINE)
+    assert copied, "the Dockerfile copies deploy/kibana into the image"
+    assert settings.objects_file == Path(copied.group(1)) / "newsflow.ndjson"
+    assert (ROOT / "deploy" / "kibana" / "newsflow.ndjson").is_file()
+
+
+def test_kibana_import_job_retries_and_ends(objects: list[Obj]) -> None:
+    job, _ = kibana_import(objects)
+    spec = job["spec"]
+    # Kibana comes up minutes after the first apply: the Job must retry for that long...
+    assert spec["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
+    assert spec["backoffLimit"] >= 8, "10 s x 2^n back-off: 8 attempts cover ~15 minutes"
+    # ...and end, and go away so that the next apply runs the (idempotent) import again.
+    assert spec["activeDeadlineSeconds"] > 0
+    assert spec["ttlSecondsAfterFinished"] > 0
+
