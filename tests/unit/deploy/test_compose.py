@@ -5,6 +5,7 @@ long-running service needs a healthcheck, and dependencies must name existing se
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from newsflow.cli import cli
+from newsflow.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -68,6 +70,25 @@ def test_long_running_services_have_healthchecks(name: str) -> None:
             assert "healthcheck" in SERVICES[dependency], (
                 f"{name} waits for {dependency} to be healthy, but it has no healthcheck"
             )
+
+
+@pytest.mark.parametrize("name", sorted(NEWSFLOW_SERVICES))
+def test_each_newsflow_service_environment_builds_valid_settings(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray ./newsflow.yaml
+    for key in [k for k in os.environ if k.startswith("NEWSFLOW_")]:
+        monkeypatch.delenv(key)
+    for key, value in (NEWSFLOW_SERVICES[name].get("environment") or {}).items():
+        monkeypatch.setenv(key, str(value))
+    load_settings()  # extra="forbid": a misspelt key is a ConfigError
+
+
+def test_worker_healthcheck_asks_faust_web_server_where_it_listens() -> None:
+    worker = SERVICES["worker"]
+    port = worker["environment"].get("NEWSFLOW_PROCESSORS__WEB_PORT",
+                                     Settings().processors.web_port)
+    assert f"localhost:{port}/" in " ".join(worker["healthcheck"]["test"])
 
 
 def test_named_volumes_are_declared() -> None:
