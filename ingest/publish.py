@@ -85,6 +85,7 @@ class Publisher:
                 client_id=self._client_id,
                 acks="all",
                 enable_idempotence=True,
+                max_request_size=self._kafka.max_message_bytes,
                 linger_ms=20,  # batches across the feeds polled at the same moment
                 max_block_ms=int(self._timeout_s * 1000),
                 request_timeout_ms=int(self._timeout_s * 1000),

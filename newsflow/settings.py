@@ -84,6 +84,10 @@ class KafkaSettings(_Group):
     # Partitions are the unit of parallelism for workers; 4 leaves room to scale out locally.
     articles_partitions: int = 4
     tag_partitions: int = 1
+    # The largest message newsflow produces (articles, tag-stream copies, dead letters).
+    # Keep it at or under the broker's message.max.bytes (8 MiB in deploy/local, compose
+    # and k8s); dead letters are cut to fit, so a huge record never stalls the worker.
+    max_message_bytes: int = 8 * 1024 * 1024
     # Replicas of every topic newsflow creates itself (articles, tag streams, dead letters,
     # the pollers' assignment topic, Faust's own topics). 1 for one broker; 3 on a cluster.
     replication_factor: int = Field(default=1, ge=1)

@@ -50,6 +50,7 @@ def build_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         # acks=all for tag streams and dead letters: the batch is acked only after these.
         producer_acks=-1,
+        producer_max_request_size=kafka.max_message_bytes,
         # Do not wait for in-flight events on shutdown or rebalance: a held batch (see
         # agents) may wait for Elasticsearch indefinitely, and SIGTERM must still stop the
         # worker. The held batch is simply not committed and is delivered again.

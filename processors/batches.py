@@ -41,7 +41,7 @@ from processors.ports import (
     Received,
     RunBlocking,
 )
-from processors.routing import route_articles
+from processors.routing import Route, route_articles
 
 __all__ = ["BatchHandler"]
 
@@ -69,12 +69,14 @@ class BatchHandler:
         backoff: Backoff | None = None,
         metrics: ProcessorMetrics | None = None,
         taxonomy_check_interval_s: float = 10.0,
+        max_message_bytes: int | None = None,
     ) -> None:
         self._enricher = enricher
         self._index = index
         self._producer = producer
         self._alias = alias
         self._tag_prefix = tag_prefix
+        self._max_message_bytes = max_message_bytes
         # CPU-heavy enrichment and blocking ES calls run off the event loop, each on its
         # own executor so that a slow bulk does not queue behind the model or vice versa.
         self._run_cpu = run_cpu
@@ -123,8 +125,12 @@ class BatchHandler:
         routes, skipped = route_articles(indexed, self._tag_prefix)
         for article_id, tag in skipped:
             logger.warning("tag cannot name a topic, not forwarded id=%s tag=%s", article_id, tag)
+        routes = self._fitting_routes(routes, contexts, now, letters)
         messages = [OutMessage(r.tag, r.key, r.value) for r in routes]
-        messages += [OutMessage(None, letter.key, encode_dead_letter(letter)) for letter in letters]
+        messages += [
+            OutMessage(None, letter.key, encode_dead_letter(letter, self._max_message_bytes))
+            for letter in letters
+        ]
         t0 = time.monotonic()
         await self._retry(
             "kafka",
@@ -243,6 +249,44 @@ class BatchHandler:
             requests.append(IndexRequest(article.id, index, document))
             contexts[article.id] = (received, article)
         return requests, contexts
+
+    def _fitting_routes(
+        self,
+        routes: list[Route],
+        contexts: dict[str, tuple[Received, Article]],
+        now: datetime,
+        letters: list[DeadLetter],
+    ) -> list[Route]:
+        """Routes that fit in one Kafka message. An enriched article can outgrow the limit
+        (entities and evidence are added to it); it is indexed, but its tag-stream copy
+        becomes a dead letter instead of stalling the stream on a send that cannot work."""
+        fitting: list[Route] = []
+        refused: set[str] = set()
+        for route in routes:
+            if not _too_large(route, self._max_message_bytes):
+                fitting.append(route)
+                continue
+            if route.article_id in refused:
+                continue
+            refused.add(route.article_id)
+            received, _article = contexts[route.article_id]
+            logger.warning("article too large for its tag streams id=%s bytes=%d limit=%s",
+                           route.article_id, len(route.value), self._max_message_bytes)
+            letters.append(DeadLetter(
+                reason=(f"enriched article is {len(route.value)} bytes, over the "
+                        f"{self._max_message_bytes}-byte message limit of the tag streams; "
+                        "it is indexed but not forwarded"),
+                stage="route",
+                error="MessageTooLarge",
+                topic=received.topic,
+                partition=received.partition,
+                offset=received.offset,
+                key=received.key,
+                original=received.value,
+                failed_at=now,
+                article_id=route.article_id,
+            ))
+        return fitting
 
     async def _index_all(
         self,
@@ -382,6 +426,10 @@ def _letter(
         failed_at=now,
         article_id=article_id,
     )
+
+
+def _too_large(route: Route, limit: int | None) -> bool:
+    return limit is not None and len(route.key) + len(route.value) > limit
 
 
 def _last_per_id(

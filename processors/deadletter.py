@@ -5,15 +5,22 @@ A dead letter on ``news.deadletter`` is JSON, keyed like the original message::
     {"reason": "...", "stage": "decode|enrich|index|route", "error": "SchemaError",
      "source": {"topic": "news.articles", "partition": 0, "offset": 42},
      "article_id": "…" | null, "failed_at": "2025-…Z",
-     "original": "<the value as text, when it is UTF-8>" | null,
-     "original_b64": "<the exact original bytes, base64>"}
+     "original": "<the value as text, when it is valid UTF-8>" | null,
+     "original_b64": "<the exact bytes, base64, when they are not UTF-8>" | null,
+     "original_size": 1234, "original_sha256": "…", "original_truncated": false}
 
-``original_b64`` is always there, so a fixed record can be replayed byte for byte.
+The original is kept once: as text when it is valid UTF-8 (which re-encodes to the very same
+bytes), else as base64 — so a fixed record can be replayed byte for byte, and the dead
+letter of a 5 MB article is not three times its size. A dead letter must always fit in one
+Kafka message (``max_bytes``), or the worker could never get past the record that caused
+it; when it would not fit, the original is cut to a prefix and ``original_truncated`` is
+true (size and SHA-256 still describe the whole).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,36 +54,68 @@ def _reason(text: str) -> str:
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
-def encode_dead_letter(letter: DeadLetter) -> bytes:
-    original_text: str | None
-    try:
-        original_text = letter.original.decode("utf-8") if letter.original is not None else None
-    except UnicodeDecodeError:
-        original_text = None
-    record: dict[str, Any] = {
-        "reason": _reason(letter.reason),
-        "stage": letter.stage,
-        "error": letter.error,
-        "source": {
-            "topic": letter.topic,
-            "partition": letter.partition,
-            "offset": letter.offset,
-        },
-        "article_id": letter.article_id,
-        "failed_at": letter.failed_at.isoformat(),
-        "original": original_text,
-        "original_b64": (
-            base64.b64encode(letter.original).decode("ascii")
-            if letter.original is not None
-            else None
-        ),
+def _original_fields(original: bytes | None, limit: int | None) -> dict[str, Any]:
+    if original is None:
+        return {"original": None, "original_b64": None, "original_size": 0,
+                "original_sha256": None, "original_truncated": False}
+    kept = original if limit is None else original[:max(limit, 0)]
+    fields: dict[str, Any] = {
+        "original": None,
+        "original_b64": None,
+        "original_size": len(original),
+        "original_sha256": hashlib.sha256(original).hexdigest(),
+        "original_truncated": len(kept) < len(original),
     }
-    return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    try:
+        # errors="ignore" only drops a multi-byte character split by the cut.
+        text = kept.decode("utf-8") if kept is original else kept.decode("utf-8", "ignore")
+        original.decode("utf-8")
+        fields["original"] = text
+    except UnicodeDecodeError:
+        fields["original_b64"] = base64.b64encode(kept).decode("ascii")
+    return fields
+
+
+def encode_dead_letter(letter: DeadLetter, max_bytes: int | None = None) -> bytes:
+    """The JSON record; at most ``max_bytes`` long (the original is cut to fit)."""
+
+    def encode(limit: int | None) -> bytes:
+        record: dict[str, Any] = {
+            "reason": _reason(letter.reason),
+            "stage": letter.stage,
+            "error": letter.error,
+            "source": {
+                "topic": letter.topic,
+                "partition": letter.partition,
+                "offset": letter.offset,
+            },
+            "article_id": letter.article_id,
+            "failed_at": letter.failed_at.isoformat(),
+            **_original_fields(letter.original, limit),
+        }
+        return json.dumps(record, ensure_ascii=False).encode("utf-8")
+
+    encoded = encode(None)
+    if max_bytes is None or len(encoded) <= max_bytes or letter.original is None:
+        return encoded
+    # JSON escaping and base64 make the record larger than the bytes it keeps: shrink the
+    # kept prefix until it fits (a few rounds at most).
+    limit = len(letter.original)
+    while len(encoded) > max_bytes and limit > 0:
+        # Scale the kept prefix by how much the record overshoots (escaping and base64
+        # cost a roughly constant factor per byte), with a little margin.
+        limit = max(0, int(limit * max_bytes / len(encoded) * 0.99) - 64)
+        encoded = encode(limit)
+    return encoded
 
 
 def decode_dead_letter(raw: bytes) -> dict[str, Any]:
     """The record as a dict, with ``original_bytes`` restored (for tools and tests)."""
     record: dict[str, Any] = json.loads(raw.decode("utf-8"))
-    b64 = record.get("original_b64")
-    record["original_bytes"] = base64.b64decode(b64) if b64 is not None else None
+    if record.get("original") is not None:
+        record["original_bytes"] = record["original"].encode("utf-8")
+    elif record.get("original_b64") is not None:
+        record["original_bytes"] = base64.b64decode(record["original_b64"])
+    else:
+        record["original_bytes"] = None
     return record

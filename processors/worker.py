@@ -127,6 +127,7 @@ def run_worker(
         backoff=Backoff(max_s=p.index_retry_max_s),
         metrics=metrics,
         taxonomy_check_interval_s=p.taxonomy_check_interval_s,
+        max_message_bytes=settings.kafka.max_message_bytes,
     )
     register_agents(app, topics, handler, batch_size=p.batch_size, within_s=p.batch_within_s)
 

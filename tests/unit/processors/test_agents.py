@@ -128,7 +128,8 @@ async def direct(fn: Callable[..., Any], *args: Any) -> Any:
 
 class Handler:
     def __init__(self, index: FakeIndex | None = None,
-                 producer: FakeProducer | None = None) -> None:
+                 producer: FakeProducer | None = None,
+                 max_message_bytes: int | None = None) -> None:
         self.enricher = FakeEnricher()
         self.index = index or FakeIndex()
         self.producer = producer or FakeProducer()
@@ -146,6 +147,7 @@ class Handler:
             alias="news-articles", tag_prefix="news.tag.", run_cpu=direct, run_io=direct,
             clock=lambda: NOW, sleep=sleep, backoff=Backoff(first_s=0.5, max_s=4),
             metrics=self.metrics, taxonomy_check_interval_s=0,
+            max_message_bytes=max_message_bytes,
         )
 
     def run(self, batch: list[Received]) -> Any:
@@ -264,6 +266,19 @@ def test_oversized_id_is_dead_lettered_before_the_bulk() -> None:
     assert h.index.calls == []
     [letter] = h.producer.dead_letters()
     assert letter["stage"] == "index" and "512" in letter["reason"]
+
+
+def test_an_article_too_large_for_its_tag_stream_is_indexed_and_dead_lettered() -> None:
+    big = make_article(1, "joint patrol").model_copy(update={"content": "word " * 2_000})
+    small = make_article(2, "joint exercise")
+    h = Handler(max_message_bytes=6_000)
+    report = h.run([rec(0, big), rec(1, small)])
+    assert report.indexed == 2  # searchable all the same
+    assert [a.id for _tag, a in h.producer.tag_messages()] == [small.id]
+    [letter] = h.producer.dead_letters()
+    assert letter["stage"] == "route" and letter["article_id"] == big.id
+    assert "message limit" in letter["reason"]
+    assert all(len(m.value) <= 6_000 for m in h.producer.sent)
 
 
 @pytest.mark.parametrize(("attempt", "low", "high"), [(1, 0.25, 0.5), (2, 0.5, 1.0),
