@@ -13,7 +13,7 @@ help:
 	@echo "make demo       bring up the local stack, poll the bundled sample feeds, index, search, subscribe"
 	@echo "make test       install, bring the stack up, run all tests (unit, integration, e2e), bring it down"
 	@echo "make test-fast  unit tests only (no servers)"
-	@echo "make lint       ruff"
+	@echo "make lint       ruff and mypy --strict"
 
 install: $(STAMP)
 
@@ -34,6 +34,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 stack-up: $(STAMP)
 	$(BIN)/newsflow stack up

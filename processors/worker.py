@@ -131,12 +131,12 @@ def run_worker(
     )
     register_agents(app, topics, handler, batch_size=p.batch_size, within_s=p.batch_within_s)
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is not typed
     async def prepare_index() -> None:
         await handler.prepare()
         readiness.mark("index", f"alias={settings.elasticsearch.alias}")
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # signal stubs too narrow
     async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
         mine = sorted(
             f"{tp.topic}[{tp.partition}]"
