@@ -1,0 +1,195 @@
+"""The benchmark's feed farm: many RSS feeds on loopback hosts (127.20.x.y), one process.
+
+Items are released over time at an offered rate. A phase, read from the control file when
+it changes (JSON: {"phase", "run", "t0", "count", "rate", "window", "full_text"}), releases
+item i at ``t0 + i / rate`` (all at t0 when rate is 0: a burst) on feed ``i % feeds``; each
+feed lists its newest ``window`` released items, newest first, with an ETag so that an
+unchanged feed answers 304. Item XML is rendered once per phase, so serving costs little
+CPU next to the pipeline it feeds. Counters (feed bodies and items served, 304s) go to
+``--stats`` every second. The farm exits by itself after ``--lifetime`` seconds.
+
+    python -m bench.e2e.farm --hosts 20 --feeds 60 --port 18580 --control FILE --ready FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from bench.e2e.wire import WireItem, make_item
+
+__all__ = ["feed_urls", "hosts"]
+
+_HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
+         'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+         "<title>Bench wire {feed}</title><link>https://wire.example.com/</link>"
+         "<description>newsflow e2e benchmark</description><language>en</language>")
+_TAIL = "</channel></rss>"
+
+
+def hosts(count: int) -> list[str]:
+    """127.20.0.1, 127.20.0.2, ... (skipping .0 and .255)."""
+    return [f"127.20.{n // 254}.{n % 254 + 1}" for n in range(count)]
+
+
+def feed_urls(n_hosts: int, n_feeds: int, port: int) -> list[str]:
+    names = hosts(n_hosts)
+    return [f"http://{names[f % n_hosts]}:{port}/f{f}.xml" for f in range(n_feeds)]
+
+
+def _item_xml(item: WireItem, released: float) -> str:
+    link = escape(item.link)
+    when = format_datetime(datetime.fromtimestamp(released, UTC))
+    parts = [f"<item><title>{escape(item.title)}</title><link>{link}</link>"
+             f"<guid>{link}</guid><pubDate>{when}</pubDate>"
+             f"<description>{escape(item.summary)}</description>"]
+    if item.body:
+        html = "".join(f"<p>{escape(p)}</p>" for p in item.body.split("\n\n"))
+        parts.append(f"<content:encoded><![CDATA[{html}]]></content:encoded>")
+    parts.append("</item>")
+    return "".join(parts)
+
+
+class Farm:
+    def __init__(self, control: Path, feeds: int, window: int) -> None:
+        self.control = control
+        self.feeds = feeds
+        self.window = window
+        self.phase: dict[str, object] = {}
+        self.xml: list[str] = []
+        self._mtime = 0.0
+        self._checked = 0.0
+        self.requests = 0
+        self.not_modified = 0
+        self.bodies = 0
+        self.items_served = 0
+
+    def _reload(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < 0.1:
+            return
+        self._checked = now
+        with contextlib.suppress(OSError, ValueError):
+            mtime = self.control.stat().st_mtime
+            if mtime == self._mtime:
+                return
+            phase = json.loads(self.control.read_text())
+            self._mtime = mtime
+            t0, rate = float(phase["t0"]), float(phase["rate"])
+            self.xml = [
+                _item_xml(make_item(i, run=str(phase["run"]), full_text=bool(phase["full_text"]),
+                                    seed=int(phase.get("seed", 7))),
+                          t0 + (i / rate if rate > 0 else 0.0))
+                for i in range(int(phase["count"]))
+            ]
+            self.window = int(phase.get("window", self.window))
+            self.phase = phase
+
+    def released(self, feed: int) -> list[int]:
+        """Indexes of the items feed ``feed`` lists now, newest first."""
+        if not self.phase:
+            return []
+        t0, rate = float(self.phase["t0"]), float(self.phase["rate"])  # type: ignore[arg-type]
+        if time.time() < t0:
+            return []
+        out_of = len(self.xml) if rate <= 0 else min(len(self.xml),
+                                                    int((time.time() - t0) * rate) + 1)
+        if out_of <= feed:
+            return []
+        last = feed + ((out_of - 1 - feed) // self.feeds) * self.feeds
+        return list(range(last, -1, -self.feeds))[: self.window]
+
+    def body(self, feed: int) -> tuple[str, bytes]:
+        self._reload()
+        shown = self.released(feed)
+        etag = f'"{self.phase.get("phase", "none")}-{shown[0] if shown else -1}"'
+        body = _HEAD.format(feed=feed) + "".join(self.xml[i] for i in shown) + _TAIL
+        return etag, body.encode("utf-8")
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {k.lower(): v.strip() for k, _, v in
+                           (line.partition(":") for line in lines[1:] if line)}
+                self.requests += 1
+                try:
+                    feed = int(path.split("?")[0].removeprefix("/f").removesuffix(".xml"))
+                except ValueError:
+                    writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                    await writer.drain()
+                    continue
+                etag, body = self.body(feed)
+                if headers.get("if-none-match") == etag:
+                    self.not_modified += 1
+                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n"
+                                 "Content-Length: 0\r\n\r\n".encode())
+                else:
+                    self.bodies += 1
+                    self.items_served += body.count(b"<item>")
+                    writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; "
+                                 f"charset=utf-8\r\nETag: {etag}\r\nContent-Length: "
+                                 f"{len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    farm = Farm(args.control, args.feeds, args.window)
+    servers = [await asyncio.start_server(farm.handle, host, args.port, backlog=128)
+               for host in hosts(args.hosts)]
+    args.ready.write_text(str(os.getpid()))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.call_later(args.lifetime, stop.set)  # bounded, whatever happens to the parent
+
+    async def stats() -> None:
+        while True:
+            tmp = args.stats.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"requests": farm.requests, "bodies": farm.bodies,
+                                       "items_served": farm.items_served,
+                                       "not_modified": farm.not_modified}))
+            tmp.replace(args.stats)
+            await asyncio.sleep(1.0)
+
+    writer = asyncio.create_task(stats())
+    await stop.wait()
+    writer.cancel()
+    for server in servers:
+        server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--feeds", type=int, default=60)
+    parser.add_argument("--window", type=int, default=20, help="items a feed lists")
+    parser.add_argument("--port", type=int, default=18580)
+    parser.add_argument("--control", type=Path, required=True)
+    parser.add_argument("--ready", type=Path, required=True)
+    parser.add_argument("--stats", type=Path, required=True)
+    parser.add_argument("--lifetime", type=float, default=1800.0)
+    asyncio.run(serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""CPU time and memory of processes and their children, read from /proc (Linux)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ProcStat", "descendants", "sample", "tree_sample"]
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    cpu_s: float  # user + system seconds so far
+    rss_kb: int  # resident now
+    peak_rss_kb: int  # VmHWM: the most it was ever resident
+
+
+def sample(pid: int) -> ProcStat | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    values = {line.split(":")[0]: line.split()[1] for line in status if line.startswith("Vm")}
+    return ProcStat((int(fields[11]) + int(fields[12])) / _TICK,
+                    int(values.get("VmRSS", 0)), int(values.get("VmHWM", 0)))
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, grandchildren, ...)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def tree_sample(pid: int) -> tuple[ProcStat | None, list[ProcStat]]:
+    """The process itself and each of its descendants (e.g. a poller's parser processes)."""
+    kids = [s for s in (sample(p) for p in descendants(pid)) if s is not None]
+    return sample(pid), kids

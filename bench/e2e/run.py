@@ -1,0 +1,587 @@
+"""End-to-end benchmark: feed farm -> `newsflow poll` -> Kafka -> `newsflow worker` ->
+Elasticsearch and tag streams, all on this machine, against the shared local stack.
+
+    .venv/bin/python -m bench.e2e.run [--articles 6000] [--full-text] [--workers 2]
+
+Phases (one set of poller and worker processes for all of them, unique topics and index):
+1. burst: ``--articles`` articles appear at once on the feeds (each feed lists all of its
+   share), as after an outage or a backfill: the poller fetches them in a few polls and the
+   workers drain the backlog at their best. Sustained e2e throughput = the rate at which
+   documents became searchable between 10 % and 90 % of the phase's articles.
+2. steady: the feeds release ``--rate`` articles/s (the 200/s goal by default) for
+   ``--steady-seconds``; feeds list their newest ``--window`` items (polled every second),
+   so the poller re-parses items it has seen, as on real feeds ("items parsed per
+   article" in the table). If the pipeline cannot keep up the backlog and freshness grow.
+3. latency: the same at ``--latency-rate`` (half the goal by default).
+For each phase: freshness p50/p95/p99 from seen_at (the poll that fetched the item) to
+searchable (observed with an ids query every 0.2 s; see observe.py) and to delivered on
+each tag stream (a consumer in this process), split into poll -> Kafka -> batch start ->
+searchable; worker time per hop (the workers' Prometheus metrics); CPU seconds per process.
+Then each stage alone on the same kind of articles (bench/e2e/stages.py) and the ratio
+burst e2e / slowest stage. Peak memory (VmHWM) per process comes from /proc.
+
+Items are feed-sized (title + ~60-word summary) or, with --full-text, ~800-word stories.
+Settings of the pipeline can be changed through the environment as usual (e.g.
+NEWSFLOW_PROCESSORS__BATCH_SIZE=100, NEWSFLOW_ELASTICSEARCH__REFRESH_INTERVAL=500ms); they
+are passed to every process. Bounded: every wait has a timeout, ``--max-seconds`` caps the
+run, the farm stops itself; topics, index and temporary files are removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.e2e import observe, procs, stages
+from bench.e2e.farm import feed_urls
+from bench.e2e.wire import make_item
+
+REPO = Path(__file__).resolve().parents[2]
+NEWSFLOW = [sys.executable, "-m", "newsflow.cli.__main__"]
+_BATCH_LINE = re.compile(r"^(\S+ \S+) INFO processors\.agents: batch done received=(\d+)")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+@dataclass
+class Proc:
+    role: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    full_text: bool
+    offered_rate: float
+    articles: int
+    searchable: int = 0
+    throughput: float = math.nan
+    fresh_search: list[float] = field(default_factory=list)
+    fresh_tag: list[float] = field(default_factory=list)
+    tag_duplicates: int = 0
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+    batches: int = 0
+    mean_batch: float = math.nan
+    # Where the time goes, per sampled article (seconds): poll -> Kafka (seen_at to the
+    # producer's timestamp), Kafka -> batch start (indexed_at), batch start -> searchable.
+    segments: dict[str, list[float]] = field(default_factory=dict)
+    # Worker time in the phase, summed over workers (seconds): batches, and per hop.
+    worker_time: dict[str, float] = field(default_factory=dict)
+    farm: dict[str, int] = field(default_factory=dict)  # feed bodies, items served, 304s
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.run = uuid.uuid4().hex[:8]
+        self.tmp = Path(tempfile.mkdtemp(prefix="newsflow-bench-e2e-"))
+        self.procs: list[Proc] = []
+        self.deadline = time.monotonic() + args.max_seconds
+        names = {
+            "NEWSFLOW_KAFKA__ARTICLES_TOPIC": f"bench-{self.run}.articles",
+            "NEWSFLOW_KAFKA__DEADLETTER_TOPIC": f"bench-{self.run}.deadletter",
+            "NEWSFLOW_KAFKA__TAG_TOPIC_PREFIX": f"bench-{self.run}.tag.",
+            "NEWSFLOW_ELASTICSEARCH__ALIAS": f"bench-{self.run}-articles",
+            "NEWSFLOW_ELASTICSEARCH__TEMPLATE_NAME": f"bench-{self.run}-articles",
+            "NEWSFLOW_PROCESSORS__APP_ID": f"bench-{self.run}-processors",
+            "NEWSFLOW_PROCESSORS__WEB_PORT": "0",
+            "NEWSFLOW_PROCESSORS__DATA_DIR": str(self.tmp / "processors"),
+            "NEWSFLOW_POLLER__GROUP_ID": f"bench-{self.run}-poller",
+            "NEWSFLOW_POLLER__ASSIGNMENT_TOPIC": f"bench-{self.run}.assignment",
+            "NEWSFLOW_POLLER__MIN_HOST_GAP_S": "0",
+            "NEWSFLOW_ALLOW_HOSTS": "127.20.0.0/16",
+        }
+        self.env = {**os.environ, **names}
+        from newsflow.settings import load_settings
+
+        saved = dict(os.environ)
+        os.environ.update(names)
+        try:
+            self.settings = load_settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.urls = feed_urls(args.hosts, args.feeds, args.port)
+        self.control = self.tmp / "phase.json"
+
+    # -- processes ----------------------------------------------------------------------
+
+    def spawn(self, role: str, args: list[str], env: dict[str, str] | None = None) -> Proc:
+        log = self.tmp / f"{role}.log"
+        with log.open("wb") as out:
+            popen = subprocess.Popen(args, env=env or self.env, cwd=REPO, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        proc = Proc(role, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def wait(self, what: str, predicate: Any, timeout: float) -> None:
+        end = min(time.monotonic() + timeout, self.deadline)
+        while time.monotonic() < end:
+            if predicate():
+                return
+            for proc in self.procs:
+                if proc.popen.poll() is not None and proc.role != "stage":
+                    raise RuntimeError(f"{proc.role} exited:\n{proc.text()[-2000:]}")
+            time.sleep(0.2)
+        raise TimeoutError(f"timed out waiting for {what}")
+
+    def start(self) -> None:
+        a = self.args
+        ready = self.tmp / "farm.ready"
+        self.farm = self.spawn("farm", [
+            sys.executable, "-m", "bench.e2e.farm", "--hosts", str(a.hosts), "--feeds",
+            str(a.feeds), "--window", str(a.window), "--port", str(a.port), "--control",
+            str(self.control), "--ready", str(ready), "--stats", str(self.tmp / "farm.json"),
+            "--lifetime", str(a.max_seconds + 60)])
+        self.wait("the feed farm", ready.exists, 30)
+        self.pollers = []
+        for n in range(a.pollers):
+            feeds = self.tmp / f"feeds-{n}.yaml"
+            mine = self.urls[n::a.pollers]
+            feeds.write_text("defaults:\n  min_interval: 1\n  max_interval: 1\nfeeds:\n"
+                             + "".join(f"  - {u}\n" for u in mine))
+            env = {**self.env, "NEWSFLOW_POLLER__STATE_DIR": str(self.tmp / f"state-{n}")}
+            self.pollers.append(self.spawn(f"poller-{n}", [
+                *NEWSFLOW, "poll", "--feeds", str(feeds), "--standalone"], env))
+        self.workers = [
+            self.spawn(f"worker-{n}", [*NEWSFLOW, "worker"], {
+                **self.env, "NEWSFLOW_PROCESSORS__METRICS_PORT": str(a.metrics_port + n)})
+            for n in range(a.workers)]
+        self.wait("the workers", lambda: all("worker ready" in w.text() for w in self.workers),
+                  180)
+        # Every worker must own partitions (a late joiner triggers a rebalance first).
+        time.sleep(3)
+        self.search = observe.SearchWatcher(self.settings.elasticsearch.url,
+                                            self.settings.elasticsearch.alias)
+        self.tags = observe.TagWatcher(self.settings.kafka.bootstrap_servers,
+                                       self.settings.kafka.tag_topic_prefix,
+                                       f"bench-{self.run}-observer")
+        self.articles = observe.TagWatcher(self.settings.kafka.bootstrap_servers,
+                                           self.settings.kafka.articles_topic,
+                                           f"bench-{self.run}-observer-articles")
+        self.search.start()
+        self.tags.start()
+        self.articles.start()
+
+    def stop_pipeline(self) -> None:
+        for proc in [*self.pollers, *self.workers]:
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        for proc in [*self.pollers, *self.workers]:
+            try:
+                proc.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+
+    def cleanup(self) -> None:
+        for watcher in ("search", "tags", "articles"):
+            with contextlib.suppress(Exception):
+                getattr(self, watcher).stop()
+        for proc in self.procs:
+            if proc.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        from elasticsearch import Elasticsearch
+        from kafka import KafkaAdminClient
+
+        es = Elasticsearch(self.settings.elasticsearch.url, request_timeout=30)
+        with contextlib.suppress(Exception):
+            es.options(ignore_status=404).indices.delete(index=f"bench-{self.run}-*")
+            es.options(ignore_status=404).indices.delete_index_template(
+                name=f"bench-{self.run}-*")
+        es.close()
+        with contextlib.suppress(Exception):
+            admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_servers)
+            mine = [t for t in admin.list_topics() if t.startswith(f"bench-{self.run}")]
+            if mine:
+                admin.delete_topics(mine)
+            with contextlib.suppress(Exception):
+                admin.delete_groups([f"bench-{self.run}-processors",
+                                     f"bench-{self.run}-observer",
+                                     f"bench-{self.run}-observer-articles"])
+            admin.close()
+        if self.args.keep_logs:
+            print(f"logs kept in {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- phases -------------------------------------------------------------------------
+
+    def cpu_now(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for proc in [self.farm, *self.pollers, *self.workers]:
+            me, kids = procs.tree_sample(proc.pid)
+            out[proc.role] = (me.cpu_s if me else 0.0) + sum(k.cpu_s for k in kids)
+        for name, pid in self.server_pids().items():
+            stat = procs.sample(pid)
+            out[name] = stat.cpu_s if stat else 0.0
+        out["bench (observers)"] = procs.sample(os.getpid()).cpu_s  # type: ignore[union-attr]
+        return out
+
+    def server_pids(self) -> dict[str, int]:
+        home = self.settings.stack.home
+        pids: dict[str, int] = {}
+        for name, path in (("kafka", home / "kafka" / "kafka.pid"),
+                           ("elasticsearch", home / "elasticsearch" / "es.pid")):
+            with contextlib.suppress(OSError, ValueError):
+                pids[name] = int(path.read_text().strip())
+        return pids
+
+    def farm_stats(self) -> dict[str, int]:
+        with contextlib.suppress(OSError, ValueError):
+            return dict(json.loads((self.tmp / "farm.json").read_text()))
+        return {}
+
+    def phase(self, name: str, count: int, rate: float, full_text: bool,
+              window: int) -> PhaseResult:
+        """Offer ``count`` articles at ``rate``/s (0: all at once) and measure them."""
+        from ingest.normalize import canonical_url
+        from newsflow.article import article_id
+
+        result = PhaseResult(name, full_text, rate, count)
+        phase_run = f"{self.run}{name[0]}"
+        ids = [article_id(canonical_url(make_item(i, run=phase_run).link) or "")
+               for i in range(count)]
+        idset = set(ids)
+        step = max(1, round((rate or count / 10) / self.args.sample_per_s))
+        baseline = self.search.counts[-1][1] if self.search.counts else 0
+        duplicates0 = self.tags.duplicates
+        t0 = time.time() + 2.0
+        self.control.write_text(json.dumps({"phase": name, "run": phase_run, "t0": t0,
+                                            "count": count, "rate": rate, "window": window,
+                                            "full_text": full_text}))
+        cpu0, wall0, metrics0 = self.cpu_now(), time.time(), self.worker_metrics()
+        farm0 = self.farm_stats()
+        expected_done = t0 + (count / rate if rate > 0 else 0.0)
+        added = 0
+        last_progress, last_count = time.monotonic(), baseline
+        while time.monotonic() < self.deadline:
+            if time.time() < t0:
+                released = 0
+            else:
+                released = count if rate <= 0 else min(count, int((time.time() - t0) * rate) + 1)
+            if released > added:
+                self.search.expect([ids[n] for n in range(added, released) if n % step == 0])
+                added = released
+            current = self.search.counts[-1][1] if self.search.counts else 0
+            if current > last_count:
+                last_progress, last_count = time.monotonic(), current
+            if current - baseline >= count and self.search.pending() == 0:
+                break
+            if time.time() > expected_done and time.monotonic() - last_progress > 30:
+                print(f"  {name}: no progress for 30 s, stopping the phase", file=sys.stderr)
+                break
+            time.sleep(0.1)
+        time.sleep(2)  # the last tag deliveries
+        wall1, cpu1, metrics1 = time.time(), self.cpu_now(), self.worker_metrics()
+        result.worker_time = {k: v - metrics0.get(k, 0.0) for k, v in metrics1.items()}
+        farm1 = self.farm_stats()
+        result.farm = {k: farm1.get(k, 0) - farm0.get(k, 0) for k in farm1}
+        result.seconds = wall1 - wall0
+        result.cpu = {k: cpu1[k] - cpu0.get(k, 0.0) for k in cpu1}
+        result.searchable = max(0, self.search.counts[-1][1] - baseline)
+        result.throughput = self._throughput(baseline, count)
+        produced = {doc_id: ts for (_t, doc_id), (_a, _s, ts)
+                    in list(self.articles.delivered.items())}
+        segments: dict[str, list[float]] = {"poll → Kafka": [], "Kafka → batch start": [],
+                                            "batch start → searchable": []}
+        for doc_id, (visible, seen, indexed) in list(self.search.visible.items()):
+            if doc_id in idset:
+                result.fresh_search.append(visible - seen)
+                if doc_id in produced:
+                    segments["poll → Kafka"].append(produced[doc_id] - seen)
+                    segments["Kafka → batch start"].append(indexed - produced[doc_id])
+                segments["batch start → searchable"].append(visible - indexed)
+        result.segments = segments
+        for (_topic, doc_id), (delivered, seen, _ts) in list(self.tags.delivered.items()):
+            if doc_id in idset:
+                result.fresh_tag.append(delivered - seen)
+        result.tag_duplicates = self.tags.duplicates - duplicates0
+        print(f"  {name}: tag messages seen so far {self.tags.messages}, "
+              f"articles messages {self.articles.messages}", file=sys.stderr)
+        result.batches, result.mean_batch = self._batches(wall0, wall1)
+        return result
+
+    def worker_metrics(self) -> dict[str, float]:
+        """Seconds the workers spent in batches and in each hop so far (summed)."""
+        total: dict[str, float] = {}
+        wanted = {
+            "newsflow_processors_batch_seconds_sum": "batches",
+            "newsflow_processors_batch_seconds_count": "batch count",
+            'newsflow_processors_hop_seconds_sum{hop="enrich"}': "enrich",
+            'newsflow_processors_hop_seconds_sum{hop="index"}': "index",
+            'newsflow_processors_hop_seconds_sum{hop="forward"}': "forward",
+        }
+        for n in range(len(self.workers)):
+            for name, value in observe.scrape_metrics(self.args.metrics_port + n).items():
+                if name in wanted:
+                    total[wanted[name]] = total.get(wanted[name], 0.0) + value
+        return total
+
+    def _throughput(self, baseline: int, count: int) -> float:
+        """Documents/s between 10 % and 90 % of the phase's articles being searchable."""
+        series = [(t, c - baseline) for t, c in self.search.counts]
+
+        def crossing(level: float) -> float | None:
+            prev = None
+            for t, c in series:
+                if c >= level:
+                    if prev is None or c == prev[1]:
+                        return t
+                    return prev[0] + (t - prev[0]) * (level - prev[1]) / (c - prev[1])
+                prev = (t, c)
+            return None
+
+        lo, hi = crossing(0.1 * count), crossing(0.9 * count)
+        if lo is None or hi is None or hi <= lo:
+            return math.nan
+        return 0.8 * count / (hi - lo)
+
+    def _batches(self, since: float, until: float) -> tuple[int, float]:
+        sizes: list[int] = []
+        for worker in self.workers:
+            for line in worker.text().splitlines():
+                match = _BATCH_LINE.match(line)
+                if not match:
+                    continue
+                at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                if since <= at <= until:
+                    sizes.append(int(match.group(2)))
+        return len(sizes), (sum(sizes) / len(sizes) if sizes else math.nan)
+
+    def memory(self) -> list[tuple[str, int, int]]:
+        """(process, peak RSS kB, current RSS kB) for every pipeline process of the run."""
+        rows: list[tuple[str, int, int]] = []
+        for proc in [self.farm, *self.pollers, *self.workers]:
+            me, kids = procs.tree_sample(proc.pid)
+            if me:
+                rows.append((proc.role, me.peak_rss_kb, me.rss_kb))
+            for n, kid in enumerate(kids):
+                rows.append((f"{proc.role} child {n}", kid.peak_rss_kb, kid.rss_kb))
+        for name, pid in self.server_pids().items():
+            stat = procs.sample(pid)
+            if stat:
+                rows.append((f"{name} (shared stack)", stat.peak_rss_kb, stat.rss_kb))
+        return rows
+
+    # -- standalone stages --------------------------------------------------------------
+
+    def stages(self, full_text: bool) -> list[stages.StageResult]:
+        a = self.args
+        count = a.feeds * a.window
+        self.control.write_text(json.dumps({"phase": "stages", "run": f"{self.run}s",
+                                            "t0": time.time() - 60, "count": count,
+                                            "rate": 1e9, "full_text": full_text}))
+        time.sleep(0.5)
+        feeds = self.tmp / "feeds-all.yaml"
+        feeds.write_text("feeds:\n" + "".join(f"  - {u}\n" for u in self.urls))
+        settings = self.settings.model_copy(deep=True)
+        settings.poller.allow_hosts = ["127.20.0.0/16"]
+        settings.poller.min_host_gap_s = 0
+        results = []
+        poll_result, articles = stages.poll_stage(settings, feeds)
+        results.append(poll_result)
+        articles = articles[: a.stage_articles]
+        results.append(stages.produce_stage(settings, f"bench-{self.run}.stage-produce",
+                                            articles, chunk=max(1, round(a.rate / a.feeds))))
+        batch = settings.processors.batch_size
+        enrich_result, enriched, version = stages.enrich_stage(settings, articles, a.workers,
+                                                               batch)
+        results.append(enrich_result)
+        settings.elasticsearch.alias = f"bench-{self.run}-stage"
+        settings.elasticsearch.template_name = f"bench-{self.run}-stage"
+        results.append(stages.index_stage(settings, enriched, version, a.workers, batch))
+        return results
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+def _ms(values: list[float], q: float) -> str:
+    v = percentile(values, q)
+    return "-" if math.isnan(v) else f"{v:.2f}"
+
+
+def report(args: argparse.Namespace, phases: list[PhaseResult],
+           stage_results: list[stages.StageResult], memory: list[tuple[str, int, int]],
+           settings: Any) -> str:
+    kind = "full-text (~800 words)" if args.full_text else "feed-sized (title + ~60 words)"
+    lines = [
+        f"newsflow e2e benchmark — {kind}; cores: {os.cpu_count()}; "
+        f"pollers: {args.pollers}; workers: {args.workers}; feeds: {args.feeds} on "
+        f"{args.hosts} hosts; batch_size={settings.processors.batch_size} "
+        f"within={settings.processors.batch_within_s}s "
+        f"refresh_interval={settings.elasticsearch.refresh_interval}; load average at the "
+        f"end {os.getloadavg()[0]:.1f} (other work on the machine shares the 2 cores)",
+        "",
+        "| phase | offered/s | articles | searchable | e2e articles/s | poll→searchable "
+        "p50/p95/p99 s | poll→tag stream p50/p95/p99 s | batches (mean size) | items parsed "
+        "per article |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in phases:
+        lines.append(
+            f"| {p.name} | {p.offered_rate or 'burst'} | {p.articles} | {p.searchable} | "
+            f"{p.throughput:.1f} | {_ms(p.fresh_search, 50)} / {_ms(p.fresh_search, 95)} / "
+            f"{_ms(p.fresh_search, 99)} (n={len(p.fresh_search)}) | {_ms(p.fresh_tag, 50)} / "
+            f"{_ms(p.fresh_tag, 95)} / {_ms(p.fresh_tag, 99)} (n={len(p.fresh_tag)}) | "
+            f"{p.batches} ({p.mean_batch:.0f}) | "
+            f"{p.farm.get('items_served', 0) / max(1, p.searchable):.1f} |")
+    if stage_results:
+        slowest = min(stage_results, key=lambda s: s.rate)
+        capacity = next((p for p in phases if p.name == "burst"), None)
+        lines += ["", "| stage alone | articles | seconds | articles/s | detail |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {s.name} | {s.articles} | {s.seconds:.2f} | {s.rate:.1f} | {s.detail} |"
+                  for s in stage_results]
+        if capacity and not math.isnan(capacity.throughput):
+            lines.append(f"\ne2e / slowest stage ({slowest.name}): {capacity.throughput:.1f} / "
+                         f"{slowest.rate:.1f} = {capacity.throughput / slowest.rate:.2f}")
+    if phases:
+        names = list(phases[0].segments)
+        lines += ["", "Where an article's time goes (sampled articles; seconds p50 / p95):", "",
+                  "| phase | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for p in phases:
+            lines.append(f"| {p.name} | " + " | ".join(
+                f"{_ms(p.segments[n], 50)} / {_ms(p.segments[n], 95)}" for n in names) + " |")
+    lines += ["", "Worker time per phase, summed over workers (seconds; share of wall time x "
+              "workers):", "", "| phase | wall | in batches | enrich | index | forward |",
+              "|---|---|---|---|---|---|"]
+    for p in phases:
+        capacity_s = max(1e-9, p.seconds * args.workers)
+        cells = [f"{p.worker_time.get(k, 0):.1f} ({100 * p.worker_time.get(k, 0) / capacity_s:.0f}"
+                 "%)" for k in ("batches", "enrich", "index", "forward")]
+        lines.append(f"| {p.name} | {p.seconds:.1f} | " + " | ".join(cells) + " |")
+    lines += ["", "CPU seconds per phase (per 1000 articles):", ""]
+    names = sorted({k for p in phases for k in p.cpu})
+    lines.append("| process | " + " | ".join(p.name for p in phases) + " |")
+    lines.append("|---|" + "---|" * len(phases))
+    for name in names:
+        cells = [f"{p.cpu.get(name, 0):.1f} ({1000 * p.cpu.get(name, 0) / max(1, p.articles):.1f})"
+                 for p in phases]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| process | peak RSS MiB | RSS now MiB |", "|---|---|---|"]
+    lines += [f"| {n} | {peak / 1024:.0f} | {now / 1024:.0f} |" for n, peak, now in memory]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=None,
+                        help="articles of the burst phase (default 6000; 1500 full-text)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="offered articles/s in the steady phase (default 200, the goal; "
+                             "40 full-text)")
+    parser.add_argument("--latency-rate", type=float, default=None,
+                        help="offered articles/s in the latency phase (default 100, half the "
+                             "goal; 20 full-text)")
+    parser.add_argument("--steady-seconds", type=float, default=45.0,
+                        help="how long the steady and latency phases offer articles")
+    parser.add_argument("--full-text", action="store_true", help="~800-word items")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pollers", type=int, default=1)
+    parser.add_argument("--feeds", type=int, default=50)
+    parser.add_argument("--hosts", type=int, default=25)
+    parser.add_argument("--window", type=int, default=20, help="items per feed")
+    parser.add_argument("--port", type=int, default=18580)
+    parser.add_argument("--metrics-port", type=int, default=18610,
+                        help="Prometheus port of worker 0 (worker n: +n)")
+    parser.add_argument("--sample-per-s", type=float, default=50.0,
+                        help="articles per second whose freshness is tracked")
+    parser.add_argument("--stage-articles", type=int, default=None,
+                        help="articles for the standalone stages (default 2000; 400 "
+                             "full-text)")
+    parser.add_argument("--phases", default="burst,steady,latency")
+    parser.add_argument("--no-stages", action="store_true")
+    parser.add_argument("--max-seconds", type=float, default=900.0)
+    parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    full = args.full_text
+    args.articles = args.articles or (1500 if full else 6000)
+    args.rate = args.rate or (40.0 if full else 200.0)
+    args.latency_rate = args.latency_rate or (20.0 if full else 100.0)
+    args.stage_articles = args.stage_articles or (400 if full else 2000)
+
+    bench = Bench(args)
+    phases: list[PhaseResult] = []
+    stage_results: list[stages.StageResult] = []
+    try:
+        bench.start()
+        for name in args.phases.split(","):
+            if name == "burst":
+                phases.append(bench.phase("burst", args.articles, 0.0, full,
+                                          math.ceil(args.articles / args.feeds)))
+            elif name == "steady":
+                phases.append(bench.phase("steady", int(args.rate * args.steady_seconds),
+                                          args.rate, full, args.window))
+            elif name == "latency":
+                phases.append(bench.phase("latency", int(args.latency_rate * args.steady_seconds),
+                                          args.latency_rate, full, args.window))
+            else:
+                parser.error(f"unknown phase {name}")
+            print(f"phase {name} done", file=sys.stderr)
+        memory = bench.memory()
+        bench.stop_pipeline()
+        if not args.no_stages:
+            stage_results = bench.stages(full)
+        me = procs.sample(os.getpid())
+        if me:
+            memory.append(("bench (observers; stages in process)", me.peak_rss_kb, me.rss_kb))
+        text = report(args, phases, stage_results, memory, bench.settings)
+        print(text)
+        if args.json:
+            args.json.write_text(json.dumps({
+                "args": vars(args) | {"json": str(args.json)},
+                "phases": [{k: v for k, v in p.__dict__.items()
+                            if k not in ("fresh_search", "fresh_tag", "segments")}
+                           | {f"search_p{q}": percentile(p.fresh_search, q) for q in (50, 95, 99)}
+                           | {f"tag_p{q}": percentile(p.fresh_tag, q) for q in (50, 95, 99)}
+                           for p in phases],
+                "stages": [s.__dict__ | {"rate": s.rate} for s in stage_results],
+                "memory": memory}, default=str, indent=1))
+    finally:
+        bench.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
