@@ -1,4 +1,4 @@
-"""Feed bytes to article records: defuse, parse with feedparser, normalise.
+"""Feed bytes to article records: defuse, parse (feedparser-rs or feedparser), normalise.
 
 feedparser is given the bytes with the response headers (so that the HTTP charset counts)
 and never a string (a string that looks like a URL would make it fetch). Before that, the
@@ -7,6 +7,11 @@ declarations and, when expat refuses an entity amplification, its fallback parse
 them anyway (a 1 MB entity referenced 3,000 times took 54 s and 8.7 GB here). Without the
 subset, undefined entities make the XML not well-formed and feedparser's loose parser keeps
 the entries with the references left as text.
+
+With ``fast=True`` the defused body goes to feedparser-rs first (ingest/fastparse.py), and to
+feedparser wherever that answer is doubtful; both give the same articles
+(tests/unit/ingest/test_parse_equivalence.py). A body whose DTD subset was removed always
+goes to feedparser.
 
 Outcomes: entries -> articles; a recoverable "bozo" feed keeps its entries (the problem is
 noted); a body that yields no entries and is not a valid empty feed raises FeedError with a
@@ -24,6 +29,7 @@ from typing import Any
 import feedparser
 
 from ingest.defuse import defuse_xml
+from ingest.fastparse import fast_parse
 from ingest.normalize import FeedContext, LanguageDetector, normalize_entry, primary_language
 from newsflow.article import Article
 from newsflow.errors import FeedError
@@ -44,6 +50,8 @@ class ParsedFeed:
     language: str | None = None
     version: str = ""
     problem: str = ""  # a recoverable problem (bozo) that did not cost the entries
+    parser: str = "feedparser"  # or "feedparser-rs"
+    fallback: str = ""  # why feedparser parsed it although the fast parser was asked
 
 
 _HTML_SNIFF = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)",
@@ -77,21 +85,34 @@ def parse_feed(
     *,
     detect_language: LanguageDetector | None = None,
     future_tolerance: timedelta = timedelta(hours=1),
+    fast: bool = False,
 ) -> ParsedFeed:
-    """Parse one response body into articles, or raise FeedError saying why none came out."""
+    """Parse one response body into articles, or raise FeedError saying why none came out.
+
+    ``fast``: try feedparser-rs first, feedparser where its answer is doubtful.
+    """
     if not body.strip():
         raise FeedError("empty body", url=feed.feed_url)
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     safe_body, defused = defuse_xml(body)
-    response_headers = {k.lower(): v for k, v in headers.items()}
-    # feedparser resolves relative links against Content-Location.
-    response_headers.setdefault("content-location", feed.feed_url)
-    parsed = feedparser.parse(
-        safe_body,
-        response_headers=response_headers,
-        sanitize_html=False,  # we reduce everything to plain text ourselves
-        resolve_relative_uris=False,
-    )
+    parsed: Mapping[str, Any] | None = None
+    fallback = ""
+    if fast:
+        if defused:
+            fallback = "DTD internal subset removed"
+        else:
+            quick = fast_parse(safe_body, headers, max_entries=MAX_ENTRIES)
+            parsed, fallback = quick.parsed, quick.fallback
+    if parsed is None:
+        response_headers = {k.lower(): v for k, v in headers.items()}
+        # feedparser resolves relative links against Content-Location.
+        response_headers.setdefault("content-location", feed.feed_url)
+        parsed = feedparser.parse(
+            safe_body,
+            response_headers=response_headers,
+            sanitize_html=False,  # we reduce everything to plain text ourselves
+            resolve_relative_uris=False,
+        )
     entries = list(parsed.get("entries") or ())
     meta = parsed.get("feed") or {}
     problem = _bozo_text(parsed) if parsed.get("bozo") else ""
@@ -119,6 +140,8 @@ def parse_feed(
         language=language,
         version=str(parsed.get("version") or ""),
         problem=problem,
+        parser="feedparser" if fallback or not fast else "feedparser-rs",
+        fallback=fallback,
     )
     if len(entries) > MAX_ENTRIES:
         result.problem = "; ".join(
@@ -144,10 +167,11 @@ def parse_articles(
     feed: FeedContext,
     seen_at: datetime,
     future_tolerance: timedelta = timedelta(hours=1),
+    fast: bool = False,
 ) -> ParsedFeed:
     """parse_feed with the language detector: the function parser processes run."""
-    return parse_feed(body, headers, feed, seen_at,
-                      detect_language=detect_language, future_tolerance=future_tolerance)
+    return parse_feed(body, headers, feed, seen_at, detect_language=detect_language,
+                      future_tolerance=future_tolerance, fast=fast)
 
 
 def detect_language(text: str) -> str | None:

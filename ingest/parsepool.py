@@ -5,6 +5,12 @@ while the event loop keeps fetching. Each worker limits its address space (RLIMI
 each parse has a wall-clock alarm: a hostile body that slips past the cap and the DTD
 defence costs one FeedError, not the poller. A worker that dies (out of memory, a crash in
 C code) costs the same, and the pool is rebuilt.
+
+The alarm's handler is Python: it runs only when control comes back to the interpreter.
+feedparser-rs (``fast=True``) parses a whole body in one native call, so each parse also
+re-arms a CPU-time limit (RLIMIT_CPU) a little above the alarm: a parse stuck in native
+code gets SIGXCPU, which ends the worker (a dead worker, handled as above). In Rust, an
+allocation over RLIMIT_AS aborts the process rather than raising MemoryError: the same.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from ingest.normalize import FeedContext
 from ingest.parse import ParsedFeed, parse_articles
 from newsflow.errors import FeedError
 
-__all__ = ["ParserPool"]
+__all__ = ["ParserPool", "cpu_backstop"]
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +54,29 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
     raise _ParseTimeoutError
 
 
+def cpu_backstop(timeout_s: float) -> None:
+    """Let this process use at most ~2 x timeout_s more CPU seconds before SIGXCPU ends it.
+
+    A backstop for native code the alarm cannot interrupt; re-armed before every parse.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime + 2 * timeout_s) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard == resource.RLIM_INFINITY or soft <= hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
 def _parse_job(
     body: bytes, headers: dict[str, str], feed: FeedContext, seen_at: datetime,
-    tolerance_s: float, timeout_s: float,
+    tolerance_s: float, timeout_s: float, fast: bool = False,
 ) -> ParsedFeed:
+    cpu_backstop(timeout_s)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
-        return parse_articles(body, headers, feed, seen_at, timedelta(seconds=tolerance_s))
+        return parse_articles(body, headers, feed, seen_at, timedelta(seconds=tolerance_s),
+                              fast=fast)
     except _ParseTimeoutError:
         raise FeedError(f"parsing took longer than {timeout_s:g} s (aborted)",
                         url=feed.feed_url) from None
@@ -72,17 +93,19 @@ class ParserPool:
     """``async with ParserPool(workers=2) as pool: await pool.parse(...)``.
 
     ``workers=0`` parses in a thread of this process (no isolation; for small runs and
-    tests).
+    tests). ``fast``: feedparser-rs first, feedparser where its answer is doubtful
+    (``poller.fast_parser``).
     """
 
     def __init__(
         self, workers: int | None = None, *, timeout_s: float = 30.0, memory_mb: int = 2048,
-        future_tolerance_s: float = 3600.0,
+        future_tolerance_s: float = 3600.0, fast: bool = True,
     ) -> None:
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.future_tolerance_s = future_tolerance_s
+        self.fast = fast
         self._executor: Executor | None = None
 
     def _start(self) -> Executor | None:
@@ -114,13 +137,13 @@ class ParserPool:
         if self._executor is None:
             return await loop.run_in_executor(
                 None, parse_articles, body, dict(headers), feed, seen_at,
-                timedelta(seconds=self.future_tolerance_s),
+                timedelta(seconds=self.future_tolerance_s), self.fast,
             )
         executor = self._executor
         try:
             return await loop.run_in_executor(
                 executor, _parse_job, body, dict(headers), feed, seen_at,
-                self.future_tolerance_s, self.timeout_s,
+                self.future_tolerance_s, self.timeout_s, self.fast,
             )
         except BrokenProcessPool as exc:
             if self._executor is executor:  # the first to notice rebuilds it

@@ -99,7 +99,7 @@ async def poll(
             workers = 0  # a handful of feeds is not worth starting processes for
         parser = await stack.enter_async_context(ParserPool(
             workers, timeout_s=ps.parse_timeout_s, memory_mb=ps.parse_memory_mb,
-            future_tolerance_s=ps.future_tolerance_s,
+            future_tolerance_s=ps.future_tolerance_s, fast=ps.fast_parser,
         ))
         fetcher = await stack.enter_async_context(Fetcher(ps))
         poller = Poller(ps, feed_file.specs, fetcher=fetcher, parser=parser, sink=sink,

@@ -151,6 +151,9 @@ class PollerSettings(_Group):
     parse_workers: int | None = None
     parse_timeout_s: float = 30.0
     parse_memory_mb: int = 2048
+    # feedparser-rs first, feedparser wherever its answer is doubtful (ingest/fastparse.py);
+    # False: feedparser only.
+    fast_parser: bool = True
     # A published date later than seen_at + this is a wrong clock: clamped and flagged.
     future_tolerance_s: float = 3600.0
     # Scale-out: pollers in one Kafka consumer group split the feeds by the partitions of
