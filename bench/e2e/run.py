@@ -305,8 +305,10 @@ class Bench:
                 last_progress, last_count = time.monotonic(), current
             if current - baseline >= count and self.search.pending() == 0:
                 break
-            if time.time() > expected_done and time.monotonic() - last_progress > 30:
-                print(f"  {name}: no progress for 30 s, stopping the phase", file=sys.stderr)
+            stall = self.args.stall_seconds
+            if time.time() > expected_done and time.monotonic() - last_progress > stall:
+                print(f"  {name}: nothing became searchable for {stall:.0f} s, stopping the "
+                      f"phase", file=sys.stderr)
                 break
             time.sleep(0.1)
         time.sleep(2)  # the last tag deliveries
@@ -506,13 +508,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=None,
-                        help="articles of the burst phase (default 6000; 1500 full-text)")
+                        help="articles of the burst phase (default 6000; 600 full-text)")
     parser.add_argument("--rate", type=float, default=None,
                         help="offered articles/s in the steady phase (default 200, the goal; "
-                             "40 full-text)")
+                             "12 full-text)")
     parser.add_argument("--latency-rate", type=float, default=None,
                         help="offered articles/s in the latency phase (default 100, half the "
-                             "goal; 20 full-text)")
+                             "goal; 6 full-text)")
     parser.add_argument("--steady-seconds", type=float, default=45.0,
                         help="how long the steady and latency phases offer articles")
     parser.add_argument("--full-text", action="store_true", help="~800-word items")
@@ -530,15 +532,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="articles for the standalone stages (default 2000; 400 "
                              "full-text)")
     parser.add_argument("--phases", default="burst,steady,latency")
+    parser.add_argument("--stall-seconds", type=float, default=None,
+                        help="end a phase when nothing became searchable for this long after "
+                             "its last article was offered (default 30; 120 full-text)")
     parser.add_argument("--no-stages", action="store_true")
     parser.add_argument("--max-seconds", type=float, default=900.0)
     parser.add_argument("--keep-logs", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     full = args.full_text
-    args.articles = args.articles or (1500 if full else 6000)
-    args.rate = args.rate or (40.0 if full else 200.0)
-    args.latency_rate = args.latency_rate or (20.0 if full else 100.0)
+    args.articles = args.articles or (600 if full else 6000)
+    args.rate = args.rate or (12.0 if full else 200.0)
+    args.latency_rate = args.latency_rate or (6.0 if full else 100.0)
+    args.stall_seconds = args.stall_seconds or (120.0 if full else 30.0)
     args.stage_articles = args.stage_articles or (400 if full else 2000)
 
     bench = Bench(args)

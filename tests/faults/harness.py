@@ -278,10 +278,10 @@ class Pipeline:
             # In-process parsing: the test's feeds are small, and the machine has 2 cores.
             "NEWSFLOW_POLLER__PARSE_WORKERS": "0",
             "NEWSFLOW_ALLOW_HOSTS": "127.0.0.1",
-            # Faust reads this from the environment (faust/types/settings/settings.py). Its
-            # default, 60 s, is how long a replacement worker waits for a SIGKILLed one's
-            # partitions (measured: 55-58 s); 10 s keeps the suite short. See bench/RESULTS.md.
-            "BROKER_SESSION_TIMEOUT": "10",
+            # The Kafka group session: how long a replacement worker waits for a SIGKILLed
+            # one's partitions (measured 55-58 s at the default 60 s); 10 s keeps the suite
+            # short and changes nothing else.
+            "NEWSFLOW_PROCESSORS__SESSION_TIMEOUT_S": "10",
         })
         self.feeds_file = tmp_path / "feeds.yaml"
         self.feeds_file.write_text(
