@@ -124,11 +124,12 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         settings = PollerSettings(
             allow_hosts=["127.10.0.0/16"], min_host_gap_s=args.gap,
             concurrency=args.concurrency, state_dir=workdir / "state",
-            parse_workers=args.parse_workers,
+            parse_workers=args.parse_workers, fast_parser=args.fast_parser,
         )
         kafka = KafkaSettings(articles_topic=topic, articles_partitions=4)
         with Publisher(kafka) as publisher:
-            async with ParserPool(settings.parse_workers) as parser, Fetcher(settings) as fetcher:
+            async with ParserPool(settings.parse_workers, fast=settings.fast_parser) as parser, \
+                    Fetcher(settings) as fetcher:
                 poller = Poller(settings, specs, fetcher=fetcher, parser=parser,
                                 sink=publisher, store=StateStore(settings.state_dir))
                 results.append(await _cycle(poller, "all new (cold state)", farm.pid))
@@ -148,7 +149,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return {
         "feeds": len(specs), "hosts": args.hosts, "items_per_feed": args.items,
         "min_host_gap_s": args.gap, "concurrency": args.concurrency,
-        "parse_workers": args.parse_workers or os.cpu_count(),
+        "fast_parser": args.fast_parser, "parse_workers": args.parse_workers or os.cpu_count(),
         "cores": os.cpu_count(), "python": platform.python_version(),
         "poller_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "parser_processes_peak_rss_mib": round(parser_rss_kib / 1024),
@@ -177,6 +178,8 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=5.0, help="per-host gap, seconds")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--parse-workers", type=int, default=None)
+    parser.add_argument("--fast-parser", action=argparse.BooleanOptionalAction, default=True,
+                        help="feedparser-rs with feedparser fallback (poller.fast_parser)")
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--max-seconds", type=float, default=900.0,
                         help="the farm's lifetime: the bench cannot run longer")
@@ -193,7 +196,8 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     print()
     print(f"feeds={report['feeds']} hosts={report['hosts']} cores={report['cores']} "
-          f"gap={report['min_host_gap_s']}s concurrency={report['concurrency']}")
+          f"gap={report['min_host_gap_s']}s concurrency={report['concurrency']} "
+          f"items={report['items_per_feed']} fast_parser={report['fast_parser']}")
     print("| cycle | wall s | feeds/s | new articles/s | 304s | errors | poller CPU s | "
           "parser CPU s | farm CPU s |")
     print("|---|---|---|---|---|---|---|---|---|")
