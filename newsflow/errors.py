@@ -6,7 +6,8 @@
     │   ├── SchemaError      a message that is not a valid article record
     │   ├── FeedError        a feed that cannot be fetched or parsed (becomes its health reason)
     │   │   └── RefusedError the SSRF guard or a size cap refused the feed
-    │   └── DocumentRejectedError  Elasticsearch refused one document (mapping, size)
+    │   ├── DocumentRejectedError  Elasticsearch refused one document (mapping, size)
+    │   └── MessageTooLargeError   a record over the Kafka message limit
     ├── TransientError       may succeed later: back off, retry; never advance state/offsets
     │   ├── BrokerUnavailableError  Kafka cannot be reached or did not acknowledge
     │   └── SearchUnavailableError  Elasticsearch cannot be reached or is overloaded
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DocumentRejectedError",
     "FeedError",
+    "MessageTooLargeError",
     "NewsflowError",
     "PermanentError",
     "RefusedError",
@@ -68,6 +70,10 @@ class DocumentRejectedError(PermanentError):
         super().__init__(reason)
         self.reason = reason
         self.doc_id = doc_id
+
+
+class MessageTooLargeError(PermanentError):
+    """A record is larger than the Kafka message limit (kafka.max_message_bytes)."""
 
 
 class TransientError(NewsflowError):

@@ -24,6 +24,7 @@ from newsflow.article import Article, decode_article
 from newsflow.errors import (
     BrokerUnavailableError,
     DocumentRejectedError,
+    MessageTooLargeError,
     SchemaError,
     SearchUnavailableError,
 )
@@ -272,20 +273,12 @@ class BatchHandler:
             received, _article = contexts[route.article_id]
             logger.warning("article too large for its tag streams id=%s bytes=%d limit=%s",
                            route.article_id, len(route.value), self._max_message_bytes)
-            letters.append(DeadLetter(
-                reason=(f"enriched article is {len(route.value)} bytes, over the "
-                        f"{self._max_message_bytes}-byte message limit of the tag streams; "
-                        "it is indexed but not forwarded"),
-                stage="route",
-                error="MessageTooLarge",
-                topic=received.topic,
-                partition=received.partition,
-                offset=received.offset,
-                key=received.key,
-                original=received.value,
-                failed_at=now,
-                article_id=route.article_id,
-            ))
+            too_large = MessageTooLargeError(
+                f"enriched article is {len(route.value)} bytes, over the "
+                f"{self._max_message_bytes}-byte message limit of the tag streams; "
+                "it is indexed but not forwarded"
+            )
+            letters.append(_letter(received, "route", too_large, now, route.article_id))
         return fitting
 
     async def _index_all(
@@ -311,20 +304,11 @@ class BatchHandler:
             indexed.extend(outcome.indexed)
             for failure in outcome.rejected:
                 received, article = contexts[failure.doc_id]
-                letters.append(
-                    DeadLetter(
-                        reason=f"Elasticsearch rejected the document: {failure.describe()}",
-                        stage="index",
-                        error="DocumentRejectedError",
-                        topic=received.topic,
-                        partition=received.partition,
-                        offset=received.offset,
-                        key=received.key,
-                        original=received.value,
-                        failed_at=now,
-                        article_id=article.id,
-                    )
+                rejected = DocumentRejectedError(
+                    f"Elasticsearch rejected the document: {failure.describe()}",
+                    doc_id=article.id,
                 )
+                letters.append(_letter(received, "index", rejected, now, article.id))
                 logger.warning(
                     "article dead-lettered id=%s at=%s stage=index reason=%s",
                     article.id,
