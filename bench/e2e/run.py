@@ -491,6 +491,17 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
         cells = [f"{p.worker_time.get(k, 0):.1f} ({100 * p.worker_time.get(k, 0) / capacity_s:.0f}"
                  "%)" for k in ("batches", "enrich", "index", "forward")]
         lines.append(f"| {p.name} | {p.seconds:.1f} | " + " | ".join(cells) + " |")
+    lines += ["", "CPU per article of the product's processes (pollers, workers, Kafka, "
+              "Elasticsearch) and the throughput that allows on this machine's idle cores:", ""]
+    for p in phases:
+        product = sum(v for k, v in p.cpu.items()
+                      if k.startswith(("poller", "worker", "kafka", "elasticsearch")))
+        per = 1000 * product / max(1, p.searchable)
+        workers = 1000 * sum(v for k, v in p.cpu.items() if k.startswith("worker")) / max(
+            1, p.searchable)
+        lines.append(f"- {p.name}: {per:.1f} ms (workers {workers:.1f} ms) -> at most "
+                     f"{(os.cpu_count() or 1) * 1000 / per:.0f} articles/s" if per else
+                     f"- {p.name}: -")
     lines += ["", "CPU seconds per phase (per 1000 articles):", ""]
     names = sorted({k for p in phases for k in p.cpu})
     lines.append("| process | " + " | ".join(p.name for p in phases) + " |")

@@ -90,9 +90,11 @@ def _warm(_: int) -> int:
     return 0
 
 
-def _enrich(chunk: list[bytes]) -> list[bytes]:
+def _enrich(chunk: list[bytes]) -> tuple[list[bytes], float]:
+    started = time.process_time()
     articles = [decode_article(raw) for raw in chunk]
-    return [encode_article(a) for a in _enricher.enrich(articles, datetime.now(UTC))]
+    out = [encode_article(a) for a in _enricher.enrich(articles, datetime.now(UTC))]
+    return out, time.process_time() - started
 
 
 def enrich_stage(settings: Settings, articles: Sequence[Article], processes: int,
@@ -109,14 +111,16 @@ def enrich_stage(settings: Settings, articles: Sequence[Article], processes: int
         started = time.monotonic()
         done = pool.map(_enrich, chunks, chunksize=1)
         seconds = time.monotonic() - started
-    enriched = [decode_article(r) for chunk in done for r in chunk]
+    enriched = [decode_article(r) for chunk, _cpu in done for r in chunk]
+    cpu_ms = 1000 * sum(cpu for _chunk, cpu in done) / max(1, len(enriched))
     from processors.taxonomy import load_taxonomy
 
     version = load_taxonomy(p.taxonomy_file).version
     words = sum(len(a.text_for_analysis().split()) for a in articles)
     return (StageResult("enrich (NER+tags)", len(enriched), seconds,
                         f"{processes} processes, batches of {size}, "
-                        f"{words / seconds:,.0f} words/s"),
+                        f"{words / seconds:,.0f} words/s, {cpu_ms:.1f} ms CPU/article "
+                        f"(= {processes * 1000 / cpu_ms:.0f}/s on {processes} idle cores)"),
             enriched, version)
 
 
