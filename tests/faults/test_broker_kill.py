@@ -25,6 +25,7 @@ def test_broker_sigkilled_and_restarted_loses_nothing(pipeline: Pipeline) -> Non
     pipeline.add(items[80:160])
     pipeline.wait_indexed(40, 120)
 
+    log_lines_before = len(pipeline.log_of(worker).splitlines())
     pipeline.stack.kill_kafka()
     killed = time.monotonic()
     indexed_at_kill = pipeline.indexed_count()
@@ -34,13 +35,17 @@ def test_broker_sigkilled_and_restarted_loses_nothing(pipeline: Pipeline) -> Non
     up = pipeline.stack.up()
     assert "Elasticsearch already running" in up.stderr, "stack up must restart only Kafka"
     back = time.monotonic()
+    # What the worker wrote while the broker was down (reported: client libraries' lines).
+    outage_log = pipeline.log_of(worker).splitlines()[log_lines_before:]
     pipeline.wait_complete(300)
     recovered_s = time.monotonic() - back
 
     outcome = pipeline.outcome()
     outcome.seconds = time.monotonic() - killed
     outcome.notes.update(indexed_at_kill=indexed_at_kill, broker_down_s=round(back - killed, 1),
-                         recovered_after_up_s=round(recovered_s, 1))
+                         recovered_after_up_s=round(recovered_s, 1),
+                         worker_log_lines_while_down=len(outage_log),
+                         of_them_aiokafka=sum("aiokafka" in line for line in outage_log))
     report("broker-sigkill", outcome)
     # At-least-once: an article the worker had indexed and forwarded but not committed when
     # the broker died is delivered again and forwarded again. No other duplicate is allowed.
