@@ -125,6 +125,9 @@ class Bench:
         self.env = {**os.environ, **names}
         from newsflow.settings import load_settings
 
+        # The benchmark's own Settings (observers, stages) must name the same topics and
+        # index as the subprocesses, which read them from the environment: load them the
+        # same way, then put the environment back.
         saved = dict(os.environ)
         os.environ.update(names)
         try:
