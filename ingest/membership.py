@@ -22,7 +22,6 @@ from types import TracebackType
 from typing import Any
 
 from ingest.poller import Poller
-from ingest.publish import kafka_client_config
 from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings, PollerSettings
 
@@ -95,7 +94,7 @@ class GroupMembership:
 
         topic = self._settings.assignment_topic
         try:
-            admin = KafkaAdminClient(**kafka_client_config(self._kafka),
+            admin = KafkaAdminClient(**self._kafka.client_config(),
                                      client_id="newsflow-poller-admin")
         except KafkaError as exc:
             raise BrokerUnavailableError(
@@ -125,7 +124,7 @@ class GroupMembership:
 
         session_ms = int(self._settings.session_timeout_s * 1000)
         consumer = KafkaConsumer(
-            **kafka_client_config(self._kafka),
+            **self._kafka.client_config(),
             group_id=self._settings.group_id,
             client_id="newsflow-poller",
             enable_auto_commit=False,

@@ -23,7 +23,7 @@ from newsflow.article import Article, encode_article
 from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings
 
-__all__ = ["DryRunPublisher", "PublishResult", "Publisher", "Sink", "kafka_client_config"]
+__all__ = ["DryRunPublisher", "PublishResult", "Publisher", "Sink"]
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +42,6 @@ class Sink(Protocol):
     """What the poller needs from a publisher (the real one, the dry run, or a test fake)."""
 
     async def publish(self, articles: Sequence[Article]) -> PublishResult: ...
-
-
-def kafka_client_config(kafka: KafkaSettings) -> dict[str, Any]:
-    """Connection settings shared by every kafka-python client we build."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": kafka.bootstrap_servers.split(","),
-        "security_protocol": kafka.security_protocol,
-    }
-    if kafka.sasl_mechanism:
-        config["sasl_mechanism"] = kafka.sasl_mechanism
-        config["sasl_plain_username"] = kafka.sasl_username
-        if kafka.sasl_password is not None:
-            config["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
-    return config
 
 
 class Publisher:
@@ -81,7 +67,7 @@ class Publisher:
 
         try:
             self._producer = KafkaProducer(
-                **kafka_client_config(self._kafka),
+                **self._kafka.client_config(),
                 client_id=self._client_id,
                 acks="all",
                 enable_idempotence=True,
@@ -118,7 +104,7 @@ class Publisher:
         from kafka.errors import KafkaError, TopicAlreadyExistsError
 
         try:
-            admin = KafkaAdminClient(**kafka_client_config(self._kafka),
+            admin = KafkaAdminClient(**self._kafka.client_config(),
                                      client_id=f"{self._client_id}-admin")
         except KafkaError as exc:
             raise BrokerUnavailableError(
@@ -204,7 +190,7 @@ class Publisher:
 
         found: dict[str, set[str]] = {}
         try:
-            consumer = KafkaConsumer(**kafka_client_config(self._kafka), group_id=None,
+            consumer = KafkaConsumer(**self._kafka.client_config(), group_id=None,
                                      enable_auto_commit=False,
                                      client_id=f"{self._client_id}-recovery")
         except KafkaError as exc:

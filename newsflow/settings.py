@@ -99,6 +99,20 @@ class KafkaSettings(_Group):
     def tag_topic(self, tag: str) -> str:
         return f"{self.tag_topic_prefix}{tag}"
 
+    def client_config(self) -> dict[str, Any]:
+        """Connection keyword arguments shared by every kafka-python client newsflow builds
+        (ingest and processors alike); the password leaves its SecretStr only here."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": [s.strip() for s in self.bootstrap_servers.split(",")],
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl_mechanism"] = self.sasl_mechanism
+            config["sasl_plain_username"] = self.sasl_username
+            if self.sasl_password is not None:
+                config["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        return config
+
 
 class ElasticsearchSettings(_Group):
     url: str = "http://127.0.0.1:19200"

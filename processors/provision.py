@@ -9,27 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings
 
-__all__ = ["ensure_topics", "kafka_client_options"]
+__all__ = ["ensure_topics"]
 
 logger = logging.getLogger(__name__)
-
-
-def kafka_client_options(kafka: KafkaSettings) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "bootstrap_servers": [s.strip() for s in kafka.bootstrap_servers.split(",")],
-        "security_protocol": kafka.security_protocol,
-    }
-    if kafka.sasl_mechanism:
-        options["sasl_mechanism"] = kafka.sasl_mechanism
-        options["sasl_plain_username"] = kafka.sasl_username
-        if kafka.sasl_password is not None:
-            options["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
-    return options
 
 
 def ensure_topics(kafka: KafkaSettings, topics: Sequence[str], partitions: int) -> None:
@@ -38,7 +24,7 @@ def ensure_topics(kafka: KafkaSettings, topics: Sequence[str], partitions: int) 
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     try:
-        admin = KafkaAdminClient(**kafka_client_options(kafka))
+        admin = KafkaAdminClient(**kafka.client_config())
     except KafkaError as exc:
         raise BrokerUnavailableError(f"cannot reach Kafka at {kafka.bootstrap_servers}: "
                                      f"{exc}") from exc

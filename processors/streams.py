@@ -19,7 +19,7 @@ from typing import Any
 from newsflow.article import Article, decode_article
 from newsflow.errors import BrokerUnavailableError, SchemaError
 from newsflow.settings import KafkaSettings
-from processors.provision import ensure_topics, kafka_client_options
+from processors.provision import ensure_topics
 from processors.routing import tag_topic_name
 
 __all__ = [
@@ -93,7 +93,7 @@ class TagStreamReader:
 
         ensure_topics(self._kafka, [self.topic], self._kafka.tag_partitions)
         try:
-            consumer = KafkaConsumer(**kafka_client_options(self._kafka), group_id=None,
+            consumer = KafkaConsumer(**self._kafka.client_config(), group_id=None,
                                      enable_auto_commit=False, client_id="newsflow-sse")
             deadline = time.monotonic() + 30
             partitions = consumer.partitions_for_topic(self.topic)

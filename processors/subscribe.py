@@ -29,7 +29,7 @@ from typing import Any
 from newsflow.article import Article, decode_article
 from newsflow.errors import BrokerUnavailableError, ConfigError, SchemaError
 from newsflow.settings import KafkaSettings
-from processors.provision import ensure_topics, kafka_client_options
+from processors.provision import ensure_topics
 from processors.routing import tag_topic_name
 
 __all__ = ["Delivery", "TagSubscriber"]
@@ -94,7 +94,7 @@ class TagSubscriber:
         ensure_topics(self._kafka, self.topics, self._kafka.tag_partitions)
         try:
             consumer = KafkaConsumer(
-                **kafka_client_options(self._kafka),
+                **self._kafka.client_config(),
                 group_id=self._group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest" if self._from_beginning else "latest",

@@ -12,7 +12,7 @@ from typing import Any
 
 from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings
-from processors.provision import ensure_topics, kafka_client_options
+from processors.provision import ensure_topics
 from processors.routing import Route
 
 __all__ = ["TagStreamProducer"]
@@ -30,7 +30,7 @@ class TagStreamProducer:
         from kafka.errors import KafkaError
 
         try:
-            self._producer = KafkaProducer(**kafka_client_options(self._kafka), acks="all",
+            self._producer = KafkaProducer(**self._kafka.client_config(), acks="all",
                                            client_id="newsflow-retag")
         except KafkaError as exc:
             raise BrokerUnavailableError(f"cannot reach Kafka at "

@@ -73,3 +73,22 @@ def test_bad_files_say_what_to_fix(tmp_path: Path, content: str, message: str) -
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_kafka_client_config_carries_sasl_only_when_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain = load_settings().kafka.client_config()
+    assert plain == {"bootstrap_servers": ["127.0.0.1:19092"], "security_protocol": "PLAINTEXT"}
+    monkeypatch.setenv("NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS", "a:9092, b:9092")
+    monkeypatch.setenv("NEWSFLOW_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("NEWSFLOW_KAFKA__SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("NEWSFLOW_KAFKA__SASL_USERNAME", "newsflow")
+    monkeypatch.setenv("NEWSFLOW_KAFKA__SASL_PASSWORD", "s3cret")
+    kafka = load_settings().kafka
+    assert kafka.client_config() == {
+        "bootstrap_servers": ["a:9092", "b:9092"], "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "PLAIN", "sasl_plain_username": "newsflow",
+        "sasl_plain_password": "s3cret",
+    }
+    assert "s3cret" not in repr(kafka)
