@@ -26,6 +26,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from bench.e2e.wire import WireItem, make_item
+from bench.farmhttp import NOT_FOUND, feed_response, serve_keepalive
 
 __all__ = ["feed_urls", "hosts"]
 
@@ -116,38 +117,22 @@ class Farm:
         return etag, body.encode("utf-8")
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve_keepalive(reader, writer, self.respond)
+
+    def respond(self, _local: str, path: str, headers: dict[str, str]) -> bytes:
+        self.requests += 1
         try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1]
-                headers = {k.lower(): v.strip() for k, _, v in
-                           (line.partition(":") for line in lines[1:] if line)}
-                self.requests += 1
-                try:
-                    feed = int(path.split("?")[0].removeprefix("/f").removesuffix(".xml"))
-                except ValueError:
-                    writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                    await writer.drain()
-                    continue
-                etag, body = self.body(feed)
-                if headers.get("if-none-match") == etag:
-                    self.not_modified += 1
-                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n"
-                                 "Content-Length: 0\r\n\r\n".encode())
-                else:
-                    self.bodies += 1
-                    self.items_served += body.count(b"<item>")
-                    writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; "
-                                 f"charset=utf-8\r\nETag: {etag}\r\nContent-Length: "
-                                 f"{len(body)}\r\n\r\n".encode() + body)
-                await writer.drain()
-                if headers.get("connection", "").lower() == "close":
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            writer.close()
+            feed = int(path.split("?")[0].removeprefix("/f").removesuffix(".xml"))
+        except ValueError:
+            return NOT_FOUND
+        etag, body = self.body(feed)
+        response, sent = feed_response(etag, headers.get("if-none-match"), lambda: body)
+        if sent is None:
+            self.not_modified += 1
+        else:
+            self.bodies += 1
+            self.items_served += sent.count(b"<item>")
+        return response
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -18,6 +18,8 @@ import time
 from email.utils import formatdate
 from pathlib import Path
 
+from bench.farmhttp import feed_response, serve_keepalive
+
 
 def hosts(count: int) -> list[str]:
     """127.10.0.1, 127.10.0.2, ... (skipping .0 and .255)."""
@@ -66,33 +68,18 @@ class Farm:
         return self.generation
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host = writer.get_extra_info("sockname")[0]
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1]
-                headers = {k.lower(): v.strip() for k, _, v in
-                           (line.partition(":") for line in lines[1:] if line)}
-                generation = self.current()
-                etag = f'"g{generation}"'
-                self.requests += 1
-                if headers.get("if-none-match") == etag:
-                    self.not_modified += 1
-                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n"
-                                 "Content-Length: 0\r\n\r\n".encode())
-                else:
-                    body = feed_body(host, path, generation, self.items)
-                    writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; "
-                                 f"charset=utf-8\r\nETag: {etag}\r\nContent-Length: "
-                                 f"{len(body)}\r\n\r\n".encode() + body)
-                await writer.drain()
-                if headers.get("connection", "").lower() == "close":
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            writer.close()
+        await serve_keepalive(reader, writer, self.respond)
+
+    def respond(self, host: str, path: str, headers: dict[str, str]) -> bytes:
+        generation = self.current()
+        self.requests += 1
+        response, sent = feed_response(
+            f'"g{generation}"', headers.get("if-none-match"),
+            lambda: feed_body(host, path, generation, self.items),
+        )
+        if sent is None:
+            self.not_modified += 1
+        return response
 
 
 async def serve(count: int, port: int, control: Path, items: int, lifetime: float,
