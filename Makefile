@@ -2,10 +2,15 @@
 # Everything they need is installed by them (Python venv, Java/Maven via apt when missing,
 # Kafka and Elasticsearch from Maven Central, cached under /var/tmp/newsflow/cache).
 
-PYTHON ?= python3
+# Python 3.12 when the machine has it (spaCy's NER is much faster there), else 3.11.
+ifndef PYTHON
+PYTHON := $(shell bash deploy/local/find-python.sh)
+endif
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# The stamp names the interpreter's version: switching Python rebuilds the venv.
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP  := $(VENV)/.installed-py$(PYVER)
 
 .PHONY: demo test test-fast lint install stack-up stack-down clean help
 
@@ -18,6 +23,9 @@ help:
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "no usable Python (3.12 or 3.11) found" >&2; exit 1; }
+	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYVER)")'; then \
+		echo "$(VENV) was made with another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"

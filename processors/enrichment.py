@@ -48,9 +48,19 @@ def load_ner_pipeline(model_name: str) -> Any:
     that one stays.
     """
     import spacy
+    from thinc.api import use_ops
+    from threadpoolctl import threadpool_limits
 
+    # One BLAS thread: a worker process is one core's worth of NER, and the NER's matrices
+    # are small, so more threads add CPU (2 threads: +75 % CPU for -10 % wall) and contend
+    # with the other worker processes.
+    threadpool_limits(limits=1, user_api="blas")
     try:
-        nlp = spacy.load(model_name)
+        # numpy's BLAS (OpenBLAS, picks its kernels by CPU) instead of thinc's default blis:
+        # blis's wheels fall back to their generic kernels on CPUs they do not recognise (as
+        # on this machine's EPYC), where the tok2vec layers ran 3x slower. Same entities.
+        with use_ops("numpy", use_blis=False):
+            nlp = spacy.load(model_name)
     except OSError as exc:
         raise ConfigError(
             f"spaCy model {model_name!r} is not installed: pip install it, or set "
