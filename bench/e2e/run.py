@@ -479,6 +479,7 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
         if capacity and not math.isnan(capacity.throughput):
             lines.append(f"\ne2e / slowest stage ({slowest.name}): {capacity.throughput:.1f} / "
                          f"{slowest.rate:.1f} = {capacity.throughput / slowest.rate:.2f}")
+            lines += _shared_core_bound(capacity, slowest)
     if phases:
         names = list(phases[0].segments)
         lines += ["", "Where an article's time goes (sampled articles; seconds p50 / p95):", "",
@@ -497,9 +498,7 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
     lines += ["", "CPU per article of the product's processes (pollers, workers, Kafka, "
               "Elasticsearch) and the throughput that allows on this machine's idle cores:", ""]
     for p in phases:
-        product = sum(v for k, v in p.cpu.items()
-                      if k.startswith(("poller", "worker", "kafka", "elasticsearch")))
-        per = 1000 * product / max(1, p.searchable)
+        per = _product_cpu_ms(p)
         workers = 1000 * sum(v for k, v in p.cpu.items() if k.startswith("worker")) / max(
             1, p.searchable)
         lines.append(f"- {p.name}: {per:.1f} ms (workers {workers:.1f} ms) -> at most "
@@ -516,6 +515,37 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
     lines += ["", "| process | peak RSS MiB | RSS now MiB |", "|---|---|---|"]
     lines += [f"| {n} | {peak / 1024:.0f} | {now / 1024:.0f} |" for n, peak, now in memory]
     return "\n".join(lines)
+
+
+def _product_cpu_ms(phase: PhaseResult) -> float:
+    """CPU ms per searchable article of the product's processes (not the bench, not the farm)."""
+    product = sum(v for k, v in phase.cpu.items()
+                  if k.startswith(("poller", "worker", "kafka", "elasticsearch")))
+    return 1000 * product / max(1, phase.searchable)
+
+
+def _shared_core_bound(burst: PhaseResult, slowest: stages.StageResult) -> list[str]:
+    """Why the ratio above cannot reach 1 when every stage shares the same cores.
+
+    The slowest stage alone has every core to itself; end to end it shares them with the
+    poller, Kafka and Elasticsearch. With perfect overlap the ratio is then at most the
+    stage's share of the pipeline's CPU per article, and the end-to-end rate at most
+    cores / (CPU per article). Those two numbers say whether the pipeline wastes anything
+    (stalls, idle waits) apart from sharing the cores.
+    """
+    per = _product_cpu_ms(burst)
+    if not per:
+        return []
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1000 / per
+    out = [f"CPU ceiling of the burst on {cores} shared cores: {cores} x 1000 / {per:.1f} ms "
+           f"per article = {ceiling:.0f} articles/s; e2e / ceiling = "
+           f"{burst.throughput / ceiling:.2f}"]
+    if slowest.cpu_ms_per_article:
+        out.append(f"Bound on e2e / slowest stage from sharing the cores: "
+                   f"{slowest.cpu_ms_per_article:.1f} ms ({slowest.name}) / {per:.1f} ms "
+                   f"(everything) = {slowest.cpu_ms_per_article / per:.2f}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

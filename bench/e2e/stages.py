@@ -36,6 +36,7 @@ class StageResult:
     articles: int
     seconds: float
     detail: str = ""
+    cpu_ms_per_article: float = 0.0  # measured where the stage reports it (enrich)
 
     @property
     def rate(self) -> float:
@@ -120,7 +121,8 @@ def enrich_stage(settings: Settings, articles: Sequence[Article], processes: int
     return (StageResult("enrich (NER+tags)", len(enriched), seconds,
                         f"{processes} processes, batches of {size}, "
                         f"{words / seconds:,.0f} words/s, {cpu_ms:.1f} ms CPU/article "
-                        f"(= {processes * 1000 / cpu_ms:.0f}/s on {processes} idle cores)"),
+                        f"(= {processes * 1000 / cpu_ms:.0f}/s on {processes} idle cores)",
+                        cpu_ms_per_article=cpu_ms),
             enriched, version)
 
 
