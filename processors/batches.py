@@ -41,6 +41,7 @@ from processors.ports import (
     Producing,
     Received,
     RunBlocking,
+    SendOutcome,
 )
 from processors.routing import Route, route_articles
 
@@ -133,13 +134,7 @@ class BatchHandler:
             for letter in letters
         ]
         t0 = time.monotonic()
-        await self._retry(
-            "kafka",
-            f"acknowledgement of {len(messages)} tag/dead-letter messages",
-            lambda: self._producer.send_all(messages),
-            BrokerUnavailableError,
-            report,
-        )
+        await self._forward(messages, report)
         self._metrics.hop_seconds.labels("forward").observe(time.monotonic() - t0)
 
         report.indexed = len(indexed)
@@ -331,6 +326,32 @@ class BatchHandler:
             self._metrics.waiting.labels("elasticsearch").set(0)
             logger.info("Elasticsearch acknowledged the batch after retries=%d", attempt)
         return indexed
+
+    async def _forward(self, messages: list[OutMessage], report: BatchReport) -> None:
+        """Until Kafka acknowledged every message; a retry sends only those it did not."""
+        pending: Sequence[OutMessage] = messages
+        attempt = 0
+        while pending:
+            try:
+                outcome = await self._producer.send_all(pending)
+            except BrokerUnavailableError as exc:  # nothing known to be acknowledged
+                outcome = SendOutcome(tuple(pending), exc)
+            if not outcome.unacknowledged:
+                break
+            pending = outcome.unacknowledged
+            attempt += 1
+            await self._wait(
+                "kafka",
+                f"acknowledgement of {len(pending)} of {len(messages)} tag/dead-letter messages "
+                "(only these are sent again)",
+                outcome.error or BrokerUnavailableError("not acknowledged"),
+                attempt,
+                report,
+            )
+        if attempt:
+            self._metrics.waiting.labels("kafka").set(0)
+            logger.info("Kafka acknowledged the batch's messages=%d after retries=%d",
+                        len(messages), attempt)
 
     async def _retry(
         self,

@@ -1,9 +1,10 @@
 """The Kafka producing adapter of the worker: tag streams and dead letters, through Faust.
 
-``send_all`` returns only when the broker acknowledged every message (the app produces with
-acks=all), so the agent can let the stream advance. Kafka errors become
-BrokerUnavailableError; the agent retries the whole set (duplicates on a tag stream are
-possible after such a retry; the article id in the key lets consumers drop them).
+``send_all`` hands every message to the producer, then waits until each send is settled:
+acknowledged by the broker (the app produces with acks=all) or failed. It returns the
+messages that were not acknowledged, so that the agent sends only those again: a retry after
+an outage never repeats a message Kafka already has. It never returns while a send is still
+in flight, since resending such a message would duplicate it once the first copy lands.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from newsflow.errors import BrokerUnavailableError
-from processors.ports import OutMessage
+from processors.ports import OutMessage, SendOutcome
 
 if TYPE_CHECKING:
     from processors.topics import Topics
 
-__all__ = ["TopicProducer"]
+__all__ = ["TopicProducer", "unacknowledged"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ _ACK_REPORT_EVERY_S = 15.0
 
 
 class TopicProducer:
-    def __init__(self, topics: Topics) -> None:
+    def __init__(self, topics: Topics, *, ack_report_every_s: float = _ACK_REPORT_EVERY_S) -> None:
         self._topics = topics
         self._declared: set[str] = set()
+        self._ack_report_every_s = ack_report_every_s
 
     async def _topic(self, tag: str | None) -> Any:
         topic = self._topics.deadletter if tag is None else self._topics.tag_topic(tag)
@@ -42,28 +44,57 @@ class TopicProducer:
             logger.info("topic ready topic=%s", name)
         return topic
 
-    async def send_all(self, messages: Sequence[OutMessage]) -> None:
-        if not messages:
-            return
-        try:
-            pending: list[asyncio.Future[Any]] = []
-            for message in messages:
+    async def send_all(self, messages: Sequence[OutMessage]) -> SendOutcome:
+        acks: list[asyncio.Future[Any]] = []
+        refused: Exception | None = None
+        for message in messages:
+            try:
                 topic = await self._topic(message.tag)
-                fut = await topic.send(key=message.key, value=message.value)
-                pending.append(asyncio.ensure_future(fut))
-            while True:
-                done, not_done = await asyncio.wait(pending, timeout=_ACK_REPORT_EVERY_S)
-                for fut in done:
-                    fut.result()  # raises the send's error
-                if not not_done:
-                    return
+                acks.append(asyncio.ensure_future(
+                    await topic.send(key=message.key, value=message.value)))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # declare or enqueue failed: this one and the rest wait
+                refused = exc
+                break
+        await self._settle(acks, len(messages))
+        remaining, failure = unacknowledged(messages, acks)
+        if not remaining:
+            return SendOutcome()
+        cause = failure or refused
+        return SendOutcome(
+            tuple(remaining),
+            BrokerUnavailableError(f"producing to Kafka failed: {cause!r}"),
+        )
+
+    async def _settle(self, acks: list[asyncio.Future[Any]], total: int) -> None:
+        """Until every send is acknowledged or failed (Faust's producer retries a send
+        itself until its request timeout, so this can outlast an outage)."""
+        pending = set(acks)
+        while pending:
+            _done, pending = await asyncio.wait(pending, timeout=self._ack_report_every_s)
+            if pending:
                 logger.warning(
-                    "waiting for Kafka to acknowledge messages=%d of %d",
-                    len(not_done),
-                    len(messages),
+                    "waiting for Kafka to acknowledge messages=%d of %d", len(pending), total
                 )
-                pending = list(not_done)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            raise BrokerUnavailableError(f"producing to Kafka failed: {exc!r}") from exc
+
+
+def unacknowledged(
+    messages: Sequence[OutMessage], acks: Sequence[asyncio.Future[Any]]
+) -> tuple[list[OutMessage], BaseException | None]:
+    """The messages to send again, in order, and the first send error.
+
+    ``acks[i]`` is the send future of ``messages[i]``; messages past the end of ``acks`` were
+    never handed to the producer. A message stays unless its future resolved successfully:
+    failed, cancelled or (misuse) still pending all count as not acknowledged."""
+    remaining: list[OutMessage] = []
+    first_error: BaseException | None = None
+    for i, message in enumerate(messages):
+        fut = acks[i] if i < len(acks) else None
+        if fut is not None and fut.done() and not fut.cancelled():
+            error = fut.exception()
+            if error is None:
+                continue
+            first_error = first_error or error
+        remaining.append(message)
+    return remaining, first_error

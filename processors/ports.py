@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from newsflow.article import Article
+from newsflow.errors import BrokerUnavailableError
 from processors.index import BulkOutcome, IndexRequest
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Producing",
     "Received",
     "RunBlocking",
+    "SendOutcome",
 ]
 
 
@@ -51,9 +53,23 @@ class OutMessage:
     value: bytes
 
 
+@dataclass(frozen=True)
+class SendOutcome:
+    """What one ``send_all`` left unacknowledged, to be sent again (in the order given).
+
+    A message is left out only once the broker acknowledged it, so sending the rest again
+    keeps at-least-once without repeating what is already on its topic."""
+
+    unacknowledged: tuple[OutMessage, ...] = ()
+    error: BrokerUnavailableError | None = None  # why the first of them failed
+
+
 class Producing(Protocol):
-    async def send_all(self, messages: Sequence[OutMessage]) -> None:
-        """Return once the broker acknowledged every message; BrokerUnavailableError else."""
+    async def send_all(self, messages: Sequence[OutMessage]) -> SendOutcome:
+        """Send every message and wait until each one is acknowledged or failed.
+
+        Broker failures do not raise: they come back as ``unacknowledged`` with the error.
+        A BrokerUnavailableError raised anyway means nothing is known to be acknowledged."""
 
 
 RunBlocking = Callable[..., Awaitable[Any]]

@@ -16,7 +16,7 @@ from processors.batches import BatchHandler
 from processors.deadletter import decode_dead_letter
 from processors.index import BulkOutcome, IndexRequest, ItemFailure
 from processors.metrics import ProcessorMetrics
-from processors.ports import Backoff, OutMessage, Received
+from processors.ports import Backoff, OutMessage, Received, SendOutcome
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -103,17 +103,26 @@ class FakeIndex:
 
 
 class FakeProducer:
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.sent: list[OutMessage] = []
-        self.attempts = 0
+    """Acknowledges what it is sent, after a script of bad attempts: "raise" raises
+    BrokerUnavailableError, "half" acknowledges only every second message (the others come
+    back unacknowledged). ``failures=n`` is a script of n "raise"."""
 
-    async def send_all(self, messages: Sequence[OutMessage]) -> None:
-        self.attempts += 1
-        if self.failures:
-            self.failures -= 1
+    def __init__(self, failures: int = 0, script: Sequence[str] = ()) -> None:
+        self.script = list(script) or ["raise"] * failures
+        self.sent: list[OutMessage] = []
+        self.attempts: list[list[OutMessage]] = []
+
+    async def send_all(self, messages: Sequence[OutMessage]) -> SendOutcome:
+        self.attempts.append(list(messages))
+        step = self.script.pop(0) if self.script else "ack"
+        if step == "raise":
             raise BrokerUnavailableError("not enough replicas")
+        if step == "half":
+            self.sent.extend(messages[::2])
+            return SendOutcome(tuple(messages[1::2]),
+                               BrokerUnavailableError("NotEnoughReplicasError"))
         self.sent.extend(messages)
+        return SendOutcome()
 
     def tag_messages(self) -> list[tuple[str, Article]]:
         return [(m.tag, decode_article(m.value)) for m in self.sent if m.tag is not None]
@@ -254,9 +263,41 @@ def test_same_article_twice_in_a_batch_is_indexed_and_forwarded_once() -> None:
 def test_kafka_unavailable_for_forwarding_is_retried() -> None:
     h = Handler(producer=FakeProducer(failures=2))
     h.run([rec(0, make_article(1, "joint"))])
-    assert h.producer.attempts == 3
+    assert len(h.producer.attempts) == 3
     assert len(h.producer.tag_messages()) == 1
     assert h.metric("newsflow_processors_retries_total", target="kafka") == 2
+
+
+def test_a_forwarding_retry_resends_only_what_kafka_did_not_acknowledge() -> None:
+    articles = [make_article(n, f"joint drills {n}") for n in range(5)]
+    h = Handler(producer=FakeProducer(script=["half", "half"]))
+    report = h.run([rec(n, a) for n, a in enumerate(articles)])
+    assert [len(attempt) for attempt in h.producer.attempts] == [5, 2, 1]
+    # Each attempt holds exactly what the one before left unacknowledged.
+    first, second, third = h.producer.attempts
+    assert second == first[1::2] and third == second[1::2]
+    forwarded = [a.id for _tag, a in h.producer.tag_messages()]
+    assert sorted(forwarded) == sorted(a.id for a in articles), "each once, none lost"
+    assert report.tag_messages == 5 and report.retries == 2
+    assert h.metric("newsflow_processors_retries_total", target="kafka") == 2
+    assert h.metric("newsflow_processors_waiting", target="kafka") == 0
+    assert len(h.sleeps) == 2
+
+
+def test_a_producer_that_raises_gets_the_whole_remainder_again() -> None:
+    # Raising means nothing is known to be acknowledged: at-least-once sends it all again.
+    articles = [make_article(n, f"joint drills {n}") for n in range(4)]
+    h = Handler(producer=FakeProducer(script=["half", "raise"]))
+    h.run([rec(n, a) for n, a in enumerate(articles)])
+    first, second, third = h.producer.attempts
+    assert (len(first), second, third) == (4, first[1::2], first[1::2])
+    assert len(h.producer.tag_messages()) == 4
+
+
+def test_nothing_to_forward_sends_nothing() -> None:
+    h = Handler()
+    h.run([rec(0, make_article(1, "Bakery"))])
+    assert h.producer.attempts == []
 
 
 def test_oversized_id_is_dead_lettered_before_the_bulk() -> None:
