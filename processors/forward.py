@@ -5,6 +5,9 @@ acknowledged by the broker (the app produces with acks=all) or failed. It return
 messages that were not acknowledged, so that the agent sends only those again: a retry after
 an outage never repeats a message Kafka already has. It never returns while a send is still
 in flight, since resending such a message would duplicate it once the first copy lands.
+
+``broker_reachable`` tells the worker whether the producer's client holds (or can open) a
+connection to a broker, for its "waiting for Kafka" line.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from newsflow.errors import BrokerUnavailableError
 from processors.ports import OutMessage, SendOutcome
 
 if TYPE_CHECKING:
+    import faust
+
     from processors.topics import Topics
 
-__all__ = ["TopicProducer", "unacknowledged"]
+__all__ = ["TopicProducer", "broker_reachable", "unacknowledged"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +103,21 @@ def unacknowledged(
             first_error = first_error or error
         remaining.append(message)
     return remaining, first_error
+
+
+async def broker_reachable(app: faust.App) -> bool | None:
+    """Whether the producer's Kafka client has, or can open, a connection to a broker.
+
+    None when it cannot tell (producer not started). There is no public connection state in
+    aiokafka (aio-libs/aiokafka#1073); ``client.ready(node)`` returns at once while a
+    connection is up and otherwise tries to open one, as the client itself would."""
+    # Faust keeps its aiokafka producer private; Faust's own topic creation uses its client.
+    producer = getattr(app.producer, "_producer", None)
+    client = getattr(producer, "client", None)
+    if client is None:
+        return None
+    nodes = [broker.nodeId for broker in client.cluster.brokers()]
+    for node in nodes:
+        if await client.ready(node):
+            return True
+    return False

@@ -4,6 +4,10 @@ Start-up is kept short: the Faust worker joins the group while the NLP model loa
 thread and the index template is put; "worker ready" is logged once all three are done.
 SIGTERM and SIGINT stop the worker cleanly: an in-flight batch is abandoned uncommitted
 (Kafka delivers it again), everything acknowledged before is committed.
+
+While no broker can be reached the worker says so itself ("waiting for Kafka", every 15 s)
+and says when Kafka is back; the Kafka client's own repeated errors are collapsed by
+newsflow.logs.RepeatFilter.
 """
 
 from __future__ import annotations
@@ -11,19 +15,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from newsflow.article import utc_now
+from newsflow.logs import Outage, flush_repeats
 from newsflow.settings import Settings
 from processors.agents import register_agents
 from processors.batches import BatchHandler
 from processors.ports import Backoff, Enriching
 
-__all__ = ["Readiness", "load_enricher", "run_worker"]
+__all__ = ["KafkaWatch", "Readiness", "load_enricher", "run_worker"]
 
 logger = logging.getLogger(__name__)
+
+# How often the worker checks that a broker is reachable (a no-op while connected).
+_KAFKA_CHECK_EVERY_S = 2.0
 
 
 class Readiness:
@@ -50,6 +59,67 @@ class Readiness:
                 self._on_ready()
 
 
+class KafkaWatch:
+    """Says, in the worker's words, that it waits for Kafka and when Kafka is back.
+
+    ``probe`` answers whether a broker is reachable (None: cannot tell yet); ``check`` runs
+    it (a probe slower than ``timeout_s`` counts as unreachable) and logs at the first failed
+    check, then every ``every_s`` while the outage lasts, and once when a check succeeds
+    again, with the Kafka client's log lines the outage had held back."""
+
+    def __init__(
+        self,
+        probe: Callable[[], Awaitable[bool | None]],
+        bootstrap_servers: str,
+        *,
+        every_s: float = 15.0,
+        timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._probe = probe
+        # Host:port only: a stray user:password@ prefix is never logged.
+        self.servers = ",".join(
+            part.strip().rsplit("@", 1)[-1] for part in bootstrap_servers.split(",")
+            if part.strip()
+        )
+        self._outage = Outage(every_s)
+        self._timeout_s = timeout_s
+        self._clock = clock
+
+    async def run(self, every_s: float) -> None:
+        """Check every ``every_s`` until cancelled (a loop, not a Faust timer: a slow probe
+        would make the timer warn that it overlaps)."""
+        while True:
+            await asyncio.sleep(every_s)
+            await self.check()
+
+    async def check(self) -> None:
+        try:
+            reachable = await asyncio.wait_for(self._probe(), self._timeout_s)
+        except TimeoutError:
+            reachable = False
+        if reachable is None:
+            return
+        report = self._outage.check(reachable, self._clock())
+        if report is None:
+            return
+        if report.down:
+            logger.warning(
+                "waiting for Kafka bootstrap_servers=%s down_s=%.0f: no broker reachable; "
+                "consuming and producing stalled, offsets not committed",
+                self.servers,
+                report.seconds,
+            )
+        else:
+            held = flush_repeats()
+            logger.info(
+                "Kafka is back bootstrap_servers=%s down_s=%.1f client_log_lines_not_shown=%d",
+                self.servers,
+                report.seconds,
+                held,
+            )
+
+
 def load_enricher(settings: Settings) -> Enriching:
     from processors.enrichment import Enricher
 
@@ -70,7 +140,7 @@ def run_worker(
     import faust
 
     from processors.app import build_app
-    from processors.forward import TopicProducer
+    from processors.forward import TopicProducer, broker_reachable
     from processors.index import ArticleIndex
     from processors.metrics import ProcessorMetrics
     from processors.provision import ensure_topics
@@ -135,6 +205,12 @@ def run_worker(
     async def prepare_index() -> None:
         await handler.prepare()
         readiness.mark("index", f"alias={settings.elasticsearch.alias}")
+
+    kafka_watch = KafkaWatch(lambda: broker_reachable(app), settings.kafka.bootstrap_servers)
+
+    @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is not typed
+    async def watch_kafka() -> None:
+        await kafka_watch.run(_KAFKA_CHECK_EVERY_S)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # signal stubs too narrow
     async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
