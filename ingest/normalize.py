@@ -21,7 +21,9 @@ from newsflow.article import Article, article_id
 
 __all__ = [
     "FeedContext",
+    "Identity",
     "LanguageDetector",
+    "article_from_entry",
     "canonical_url",
     "entry_identity",
     "fold_whitespace",
@@ -33,6 +35,7 @@ __all__ = [
 ]
 
 LanguageDetector = Callable[[str], "str | None"]
+Identity = tuple[str, str, str]  # (article id, url, canonical url): entry_identity's answer
 
 # Query parameters that identify a campaign or a click, never the document.
 _TRACKING_PARAMS = frozenset({
@@ -206,7 +209,7 @@ def resolve_published(
     return seen_at, True
 
 
-def entry_identity(entry: Mapping[str, Any], feed_url: str) -> tuple[str, str, str] | None:
+def entry_identity(entry: Mapping[str, Any], feed_url: str) -> Identity | None:
     """(id, url, canonical_url) for an entry, or None when nothing identifies it.
 
     The id hashes the canonical URL; without a usable link it hashes the GUID (scoped by
@@ -282,6 +285,24 @@ def normalize_entry(
     identity = entry_identity(entry, feed.feed_url)
     if identity is None:
         return None
+    return article_from_entry(entry, identity, feed, seen_at, detect_language=detect_language,
+                              future_tolerance=future_tolerance)
+
+
+def article_from_entry(
+    entry: Mapping[str, Any],
+    identity: Identity,
+    feed: FeedContext,
+    seen_at: datetime,
+    *,
+    detect_language: LanguageDetector | None = None,
+    future_tolerance: timedelta = timedelta(hours=1),
+) -> Article:
+    """One identified entry to an Article: the costly part of normalize_entry.
+
+    Separate so that a caller can look at the (cheap) identity first and skip entries it
+    already has (ingest/parse.py ``known_ids``) without computing the identity twice.
+    """
     ident, url, canonical = identity
     title = plain_text(entry.get("title"), MAX_TITLE_CHARS)
     summary = plain_text(entry.get("summary") or entry.get("description"), MAX_SUMMARY_CHARS)
