@@ -13,6 +13,14 @@ feedparser wherever that answer is doubtful; both give the same articles
 (tests/unit/ingest/test_parse_equivalence.py). A body whose DTD subset was removed always
 goes to feedparser.
 
+Entries whose id the caller already holds (``known_ids``: the poller passes the ids its feed
+state has seen) are identified and counted in ``ParsedFeed.known``, not normalised: a feed
+lists its newest N items on every poll, so most entries are ones the poller published
+before and would only drop as duplicates. Normalising them (HTML to text, authors,
+language, the Article record, pickling it back from the parser process) took ~40 % of the
+parser's CPU for a 20-item feed with 16 known entries (1.24 -> 0.78 ms with the result's
+pickling, measured); the identity is cheap (canonical link + SHA-256).
+
 Outcomes: entries -> articles; a recoverable "bozo" feed keeps its entries (the problem is
 noted); a body that yields no entries and is not a valid empty feed raises FeedError with a
 reason a person can act on (it becomes the feed's health reason).
@@ -21,7 +29,7 @@ reason a person can act on (it becomes the feed's health reason).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +38,13 @@ import feedparser
 
 from ingest.defuse import defuse_xml
 from ingest.fastparse import fast_parse
-from ingest.normalize import FeedContext, LanguageDetector, normalize_entry, primary_language
+from ingest.normalize import (
+    FeedContext,
+    LanguageDetector,
+    article_from_entry,
+    entry_identity,
+    primary_language,
+)
 from newsflow.article import Article
 from newsflow.errors import FeedError
 
@@ -46,6 +60,10 @@ class ParsedFeed:
     articles: list[Article] = field(default_factory=list)
     entries: int = 0  # entries in the document (before dropping unidentifiable ones)
     skipped: int = 0  # entries nothing identified (no link, GUID or title)
+    # Ids of entries found in known_ids, in document order (repeats kept): not normalised.
+    # The poller counts them as duplicates and keeps them as present in the feed (the
+    # feed state remembers ids the feed still lists, however old).
+    known: list[str] = field(default_factory=list)
     title: str = ""
     language: str | None = None
     version: str = ""
@@ -86,10 +104,13 @@ def parse_feed(
     detect_language: LanguageDetector | None = None,
     future_tolerance: timedelta = timedelta(hours=1),
     fast: bool = False,
+    known_ids: Container[str] = frozenset(),
 ) -> ParsedFeed:
     """Parse one response body into articles, or raise FeedError saying why none came out.
 
     ``fast``: try feedparser-rs first, feedparser where its answer is doubtful.
+    ``known_ids``: article ids the caller has already; entries with one of them go to
+    ``known`` instead of ``articles`` (any other entry is normalised as without it).
     """
     if not body.strip():
         raise FeedError("empty body", url=feed.feed_url)
@@ -150,14 +171,16 @@ def parse_feed(
         )
         entries = entries[:MAX_ENTRIES]
     for entry in entries:
-        article = normalize_entry(
-            entry, context, seen_at,
-            detect_language=detect_language, future_tolerance=future_tolerance,
-        )
-        if article is None:
+        identity = entry_identity(entry, context.feed_url)
+        if identity is None:
             result.skipped += 1
+        elif identity[0] in known_ids:
+            result.known.append(identity[0])
         else:
-            result.articles.append(article)
+            result.articles.append(article_from_entry(
+                entry, identity, context, seen_at,
+                detect_language=detect_language, future_tolerance=future_tolerance,
+            ))
     return result
 
 
@@ -168,10 +191,11 @@ def parse_articles(
     seen_at: datetime,
     future_tolerance: timedelta = timedelta(hours=1),
     fast: bool = False,
+    known_ids: Container[str] = frozenset(),
 ) -> ParsedFeed:
     """parse_feed with the language detector: the function parser processes run."""
     return parse_feed(body, headers, feed, seen_at, detect_language=detect_language,
-                      future_tolerance=future_tolerance, fast=fast)
+                      future_tolerance=future_tolerance, fast=fast, known_ids=known_ids)
 
 
 def detect_language(text: str) -> str | None:
