@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from ingest.feeds import FeedSpec
 from ingest.fetch import FetchResult
 from ingest.normalize import FeedContext
 from ingest.parse import ParsedFeed, parse_articles
-from ingest.poller import Poller
+from ingest.poller import KNOWN_IDS_SENT, CycleSummary, Poller, recent_seen
 from ingest.publish import PublishResult
 from ingest.state import StateStore
 from newsflow.article import Article
@@ -43,9 +44,27 @@ class FakeFetcher:
 
 
 class InlineParser:
+    """parse_articles in this process, given the seen ids as the parser pool is."""
+
+    def __init__(self) -> None:
+        self.results: list[ParsedFeed] = []
+
     async def parse(self, body: bytes, headers: dict[str, str], feed: FeedContext,
-                    seen_at: datetime) -> ParsedFeed:
-        return parse_articles(body, headers, feed, seen_at, timedelta(hours=1))
+                    seen_at: datetime, *, known_ids: AbstractSet[str] = frozenset()
+                    ) -> ParsedFeed:
+        result = parse_articles(body, headers, feed, seen_at, timedelta(hours=1),
+                                known_ids=known_ids)
+        self.results.append(result)
+        return result
+
+
+class BlindParser(InlineParser):
+    """Ignores the seen ids: every entry normalised, as before the parser skipped any."""
+
+    async def parse(self, body: bytes, headers: dict[str, str], feed: FeedContext,
+                    seen_at: datetime, *, known_ids: AbstractSet[str] = frozenset()
+                    ) -> ParsedFeed:
+        return await super().parse(body, headers, feed, seen_at)
 
 
 class FakeSink:
@@ -249,3 +268,91 @@ def test_metrics_count_outcomes(parts) -> None:  # type: ignore[no-untyped-def]
     assert value("newsflow_ingest_not_modified_total") == 1
     assert value("newsflow_ingest_articles_total", {"status": "produced"}) == 2
     assert value("newsflow_ingest_feeds", {"status": "ok"}) == 1
+
+
+def test_seen_entries_count_as_duplicates_as_when_every_entry_was_normalised(
+        tmp_path: Path) -> None:
+    # Each document: the ids it lists (repeats within one document included).
+    polls = [["1", "2", "2"], ["2", "3", "3", "1"], ["1", "2", "3"], ["4", "1", "4"]]
+    outcomes = {}
+    for name, parser in (("aware", InlineParser()), ("blind", BlindParser())):
+        fetcher, sink, store = FakeFetcher(), FakeSink(), StateStore(tmp_path / name)
+        fetcher.add(FEED, *(ok(FEED, rss(*(f"https://n.example/{i}" for i in ids)))
+                            for ids in polls))
+        p = Poller(PollerSettings(min_host_gap_s=0.0), [FeedSpec(url=FEED)], fetcher=fetcher,
+                   parser=parser, sink=sink, store=store)
+        summaries = [asyncio.run(p.run_once()) for _ in polls]
+        duplicate_metric = p.metrics.registry.get_sample_value(
+            "newsflow_ingest_articles_total", {"status": "duplicate"})
+        outcomes[name] = (
+            [(s.new_articles, s.duplicates, s.errors) for s in summaries], duplicate_metric,
+            sink.published, store.load(FeedSpec(FEED).id, FEED).seen.keys(),
+        )
+        known = [len(r.known) for r in parser.results]
+        assert known == ([0, 2, 3, 1] if name == "aware" else [0, 0, 0, 0])
+    assert outcomes["aware"] == outcomes["blind"]
+    counts, duplicate_metric, published, _seen = outcomes["aware"]
+    assert counts == [(2, 1, 0), (1, 3, 0), (0, 3, 0), (1, 2, 0)]
+    assert duplicate_metric == 9
+    assert published == [f"https://n.example/{i}" for i in "1234"]
+
+
+def test_a_feed_listing_only_seen_items_publishes_nothing_and_is_healthy(parts) -> None:  # type: ignore[no-untyped-def]
+    fetcher, sink, store = parts
+    body = rss("https://n.example/1", "https://n.example/2")
+    fetcher.add(FEED, ok(FEED, body), ok(FEED, body))  # no validators: a full 200 each time
+    p = poller(parts)
+    assert run(p).new_articles == 2
+    second = run(p)
+    assert isinstance(second, CycleSummary)
+    assert (second.new_articles, second.duplicates, second.errors, second.unchanged) == \
+        (0, 2, 0, 1)
+    assert len(sink.published) == 2
+    state = store.load(FeedSpec(FEED).id, FEED)
+    assert state.status == "ok" and state.last_error is None
+
+
+def test_seen_ids_the_feed_still_lists_are_kept_past_the_retention(
+        tmp_path: Path) -> None:
+    # The state forgets an id after 14 days unless the feed still lists it; an entry the
+    # parser only counted as known must still count as listed, or it would be forgotten
+    # and published again on the next poll.
+    fetcher, sink, store = FakeFetcher(), FakeSink(), StateStore(tmp_path)
+    body = rss("https://n.example/1", "https://n.example/2")
+    fetcher.add(FEED, *(ok(FEED, body) for _ in range(3)))
+    now = [1_780_000_000.0]
+    p = Poller(PollerSettings(min_host_gap_s=0.0), [FeedSpec(url=FEED)], fetcher=fetcher,
+               parser=InlineParser(), sink=sink, store=store, clock=lambda: now[0])
+    assert asyncio.run(p.run_once()).new_articles == 2
+    for days in (15, 16):
+        now[0] += days * 86_400.0
+        summary = asyncio.run(p.run_once())
+        assert (summary.new_articles, summary.duplicates) == (0, 2)
+        assert len(store.load(FeedSpec(FEED).id, FEED).seen) == 2
+    assert sink.published == ["https://n.example/1", "https://n.example/2"]
+
+
+def test_recent_seen_is_the_newest_ids_in_first_seen_order() -> None:
+    seen = {f"id{n}": n for n in range(10)}
+    assert recent_seen(seen, 10) == seen.keys()
+    assert recent_seen(seen, 3) == {"id7", "id8", "id9"}
+
+
+def test_an_old_seen_id_listed_again_is_still_a_duplicate(parts) -> None:  # type: ignore[no-untyped-def]
+    # Only the newest seen ids go to the parser; an older one is normalised and dropped
+    # by the poller's own check, as before.
+    fetcher, sink, store = parts
+    old, new = "https://n.example/old", "https://n.example/new"
+    fetcher.add(FEED, ok(FEED, rss(old)), ok(FEED, rss(new, old)))
+    parser = InlineParser()
+    p = Poller(PollerSettings(min_host_gap_s=0.0), [FeedSpec(url=FEED)], fetcher=fetcher,
+               parser=parser, sink=sink, store=store)
+    assert asyncio.run(p.run_once()).new_articles == 1
+    fid = FeedSpec(FEED).id
+    state = store.load(fid, FEED)
+    state.seen.update({f"{n:032x}": 1 for n in range(KNOWN_IDS_SENT)})  # newer than old's
+    store.save(fid, state)
+    second = asyncio.run(p.run_once())
+    assert (second.new_articles, second.duplicates) == (1, 1)
+    assert parser.results[-1].known == [] and len(parser.results[-1].articles) == 2
+    assert sink.published == [old, new]
