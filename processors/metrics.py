@@ -67,6 +67,12 @@ class ProcessorMetrics:
             ["target"],
             registry=r,
         )
+        # Alert on this rather than on the log: 0 while no broker answers the worker.
+        self.kafka_reachable = Gauge(
+            "newsflow_processors_kafka_reachable",
+            "1 while the worker's Kafka client reaches a broker, 0 while none answers.",
+            registry=r,
+        )
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         start_http_server(port, addr=addr, registry=self.registry)

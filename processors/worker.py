@@ -65,7 +65,8 @@ class KafkaWatch:
     ``probe`` answers whether a broker is reachable (None: cannot tell yet); ``check`` runs
     it (a probe slower than ``timeout_s`` counts as unreachable) and logs at the first failed
     check, then every ``every_s`` while the outage lasts, and once when a check succeeds
-    again, with the Kafka client's log lines the outage had held back."""
+    again, with the Kafka client's log lines the outage had held back. ``on_check`` gets
+    every definite answer (the worker sets its ``kafka_reachable`` gauge with it)."""
 
     def __init__(
         self,
@@ -75,8 +76,10 @@ class KafkaWatch:
         every_s: float = 15.0,
         timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        on_check: Callable[[bool], None] = lambda _reachable: None,
     ) -> None:
         self._probe = probe
+        self._on_check = on_check  # e.g. the kafka_reachable gauge
         # Host:port only: a stray user:password@ prefix is never logged.
         self.servers = ",".join(
             part.strip().rsplit("@", 1)[-1] for part in bootstrap_servers.split(",")
@@ -100,6 +103,7 @@ class KafkaWatch:
             reachable = False
         if reachable is None:
             return
+        self._on_check(reachable)
         report = self._outage.check(reachable, self._clock())
         if report is None:
             return
@@ -206,7 +210,11 @@ def run_worker(
         await handler.prepare()
         readiness.mark("index", f"alias={settings.elasticsearch.alias}")
 
-    kafka_watch = KafkaWatch(lambda: broker_reachable(app), settings.kafka.bootstrap_servers)
+    kafka_watch = KafkaWatch(
+        lambda: broker_reachable(app),
+        settings.kafka.bootstrap_servers,
+        on_check=lambda reachable: metrics.kafka_reachable.set(1 if reachable else 0),
+    )
 
     @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is not typed
     async def watch_kafka() -> None:

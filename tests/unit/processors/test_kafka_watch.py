@@ -91,3 +91,14 @@ def test_unknown_state_says_nothing(caplog: pytest.LogCaptureFixture) -> None:
 def test_credentials_in_bootstrap_servers_are_never_logged() -> None:
     watch = KafkaWatch(scripted([]), "user:s3cret@k1:9092,k2:9093")
     assert watch.servers == "k1:9092,k2:9093"
+
+
+def test_every_definite_answer_reaches_on_check() -> None:
+    """The worker's kafka_reachable gauge follows each check; unknown answers leave it."""
+    clock = Clock()
+    answers: list[bool | str | None] = [True, None, False, "hang", True]
+    seen: list[bool] = []
+    watch = KafkaWatch(scripted(answers), "k:9092", timeout_s=0.01, clock=clock,
+                       on_check=seen.append)
+    run_checks(watch, clock, answers)
+    assert seen == [True, False, False, True]
