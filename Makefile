@@ -2,7 +2,7 @@
 # Everything they need is installed by them (Python venv, Java/Maven via apt when missing,
 # Kafka and Elasticsearch from Maven Central, cached under /var/tmp/newsflow/cache).
 
-# Python 3.12 when the machine has it (spaCy's NER is much faster there), else 3.11.
+# Python 3.12 (or 3.13) when the machine has it (spaCy's NER is much faster there), else 3.11.
 ifndef PYTHON
 PYTHON := $(shell bash deploy/local/find-python.sh)
 endif
@@ -23,7 +23,7 @@ help:
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@test -n "$(PYTHON)" || { echo "no usable Python (3.12 or 3.11) found" >&2; exit 1; }
+	@test -n "$(PYTHON)" || { echo "no usable Python (3.12, 3.13 or 3.11) found" >&2; exit 1; }
 	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYVER)")'; then \
 		echo "$(VENV) was made with another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
