@@ -41,7 +41,6 @@ from processors.ports import (
     Producing,
     Received,
     RunBlocking,
-    SendOutcome,
 )
 from processors.routing import Route, route_articles
 
@@ -284,18 +283,14 @@ class BatchHandler:
         letters: list[DeadLetter],
         report: BatchReport,
     ) -> list[str]:
+        """Until Elasticsearch took or refused every document; a retry sends only those it
+        asked to retry (or all of them when the whole request failed)."""
         indexed: list[str] = []
         pending = requests
-        attempt = 0
-        while pending:
-            try:
-                outcome: BulkOutcome = await self._run_io(self._index.bulk_index, pending)
-            except SearchUnavailableError as exc:
-                attempt += 1
-                await self._wait(
-                    "elasticsearch", f"bulk of {len(pending)} documents", exc, attempt, report
-                )
-                continue
+
+        async def bulk() -> None:
+            nonlocal pending
+            outcome: BulkOutcome = await self._run_io(self._index.bulk_index, pending)
             indexed.extend(outcome.indexed)
             for failure in outcome.rejected:
                 received, article = contexts[failure.doc_id]
@@ -313,65 +308,66 @@ class BatchHandler:
             retry_ids = {failure.doc_id for failure in outcome.retryable}
             pending = [r for r in pending if r.doc_id in retry_ids]
             if pending:
-                attempt += 1
-                first = outcome.retryable[0]
-                await self._wait(
-                    "elasticsearch",
-                    f"{len(pending)} documents it asked to retry",
-                    SearchUnavailableError(first.describe()),
-                    attempt,
-                    report,
+                raise SearchUnavailableError(
+                    f"it asked to retry {len(pending)}: {outcome.retryable[0].describe()}"
                 )
-        if attempt:
-            self._metrics.waiting.labels("elasticsearch").set(0)
-            logger.info("Elasticsearch acknowledged the batch after retries=%d", attempt)
+
+        if requests:
+            await self._retry(
+                "elasticsearch",
+                lambda: f"bulk of {len(pending)} documents",
+                bulk,
+                SearchUnavailableError,
+                report,
+            )
         return indexed
 
     async def _forward(self, messages: list[OutMessage], report: BatchReport) -> None:
         """Until Kafka acknowledged every message; a retry sends only those it did not."""
         pending: Sequence[OutMessage] = messages
-        attempt = 0
-        while pending:
-            try:
-                outcome = await self._producer.send_all(pending)
-            except BrokerUnavailableError as exc:  # nothing known to be acknowledged
-                outcome = SendOutcome(tuple(pending), exc)
-            if not outcome.unacknowledged:
-                break
-            pending = outcome.unacknowledged
-            attempt += 1
-            await self._wait(
+
+        async def send() -> None:
+            nonlocal pending
+            outcome = await self._producer.send_all(pending)
+            # A BrokerUnavailableError raised by send_all leaves them all pending.
+            if outcome.unacknowledged:
+                pending = outcome.unacknowledged
+                raise outcome.error or BrokerUnavailableError("not acknowledged")
+
+        if messages:
+            await self._retry(
                 "kafka",
-                f"acknowledgement of {len(pending)} of {len(messages)} tag/dead-letter messages "
-                "(only these are sent again)",
-                outcome.error or BrokerUnavailableError("not acknowledged"),
-                attempt,
+                lambda: f"acknowledgement of {len(pending)} of {len(messages)} tag/dead-letter "
+                "messages (only these are sent again)",
+                send,
+                BrokerUnavailableError,
                 report,
             )
-        if attempt:
-            self._metrics.waiting.labels("kafka").set(0)
-            logger.info("Kafka acknowledged the batch's messages=%d after retries=%d",
-                        len(messages), attempt)
 
     async def _retry(
         self,
         target: str,
-        what: str,
+        what: str | Callable[[], str],
         call: Callable[[], Awaitable[T]],
         transient: type[Exception],
         report: BatchReport | None = None,
     ) -> T:
+        """``call`` until it does not raise ``transient``, backing off in between. The one
+        retry loop of the handler: ``what`` (text, or a function when the call narrows what
+        is left to do) describes what is waited for."""
         attempt = 0
+        doing = ""
         while True:
             try:
                 result = await call()
             except transient as exc:
                 attempt += 1
-                await self._wait(target, what, exc, attempt, report)
+                doing = what if isinstance(what, str) else what()
+                await self._wait(target, doing, exc, attempt, report)
                 continue
             if attempt:
                 self._metrics.waiting.labels(target).set(0)
-                logger.info("%s answered after retries=%d: %s", target, attempt, what)
+                logger.info("%s answered after retries=%d: %s", target, attempt, doing)
             return result
 
     async def _wait(
