@@ -23,6 +23,7 @@ from newsflow.article import Article, Entity, Tag
 from newsflow.errors import SearchUnavailableError
 from processors.documents import article_document, article_from_document
 from processors.index import BulkOutcome, IndexRequest
+from processors.ports import Backoff
 from processors.routing import Route, route_article
 
 __all__ = ["RetagReport", "Retagging", "retag_article", "retag_query", "run_retag"]
@@ -150,6 +151,7 @@ def _bulk_with_retries(
     sleep: Callable[[float], None],
 ) -> BulkOutcome:
     result = BulkOutcome()
+    backoff = Backoff(first_s=1.0)
     pending = requests
     for attempt in range(retries + 1):
         try:
@@ -158,7 +160,7 @@ def _bulk_with_retries(
             if attempt == retries:
                 raise
             logger.warning("retag: waiting for elasticsearch (%s), retry %d", exc, attempt + 1)
-            sleep(min(2.0 ** attempt, 30.0))
+            sleep(backoff.delay(attempt + 1, exc.retry_after))
             continue
         result.indexed += outcome.indexed
         result.rejected += outcome.rejected
@@ -167,5 +169,5 @@ def _bulk_with_retries(
         if not pending:
             return result
         if attempt < retries:
-            sleep(min(2.0 ** attempt, 30.0))
+            sleep(backoff.delay(attempt + 1))
     raise SearchUnavailableError(f"Elasticsearch kept asking to retry {len(pending)} documents")
