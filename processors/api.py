@@ -11,11 +11,12 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -62,7 +63,7 @@ class ApiMetrics:
                                      "SSE, by tag.", ["tag"], registry=r)
 
 
-def _when(value: str | None, name: str) -> Any:
+def _when(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
@@ -270,7 +271,4 @@ def _route(request: Request) -> str:
 
 
 def _json_error(status: int, detail: str) -> Response:
-    import json
-
-    return Response(json.dumps({"detail": detail}), status_code=status,
-                    media_type="application/json")
+    return JSONResponse({"detail": detail}, status_code=status)
