@@ -54,54 +54,49 @@ def _reason(text: str) -> str:
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
-def _original_fields(original: bytes | None, limit: int | None) -> dict[str, Any]:
-    if original is None:
-        return {"original": None, "original_b64": None, "original_size": 0,
-                "original_sha256": None, "original_truncated": False}
-    kept = original if limit is None else original[:max(limit, 0)]
-    fields: dict[str, Any] = {
-        "original": None,
-        "original_b64": None,
-        "original_size": len(original),
-        "original_sha256": hashlib.sha256(original).hexdigest(),
-        "original_truncated": len(kept) < len(original),
-    }
-    try:
-        # errors="ignore" only drops a multi-byte character split by the cut.
-        text = kept.decode("utf-8") if kept is original else kept.decode("utf-8", "ignore")
-        original.decode("utf-8")
-        fields["original"] = text
-    except UnicodeDecodeError:
-        fields["original_b64"] = base64.b64encode(kept).decode("ascii")
-    return fields
+def _dumps(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
 
 def encode_dead_letter(letter: DeadLetter, max_bytes: int | None = None) -> bytes:
     """The JSON record; at most ``max_bytes`` long (the original is cut to fit)."""
+    head: dict[str, Any] = {
+        "reason": _reason(letter.reason),
+        "stage": letter.stage,
+        "error": letter.error,
+        "source": {"topic": letter.topic, "partition": letter.partition, "offset": letter.offset},
+        "article_id": letter.article_id,
+        "failed_at": letter.failed_at.isoformat(),
+    }
+    original = letter.original
+    if original is None:
+        return _dumps({**head, "original": None, "original_b64": None, "original_size": 0,
+                       "original_sha256": None, "original_truncated": False})
+    # What describes the whole original is worked out once, whatever prefix is kept.
+    sha256 = hashlib.sha256(original).hexdigest()
+    try:
+        original.decode("utf-8")
+        is_text = True
+    except UnicodeDecodeError:
+        is_text = False
 
-    def encode(limit: int | None) -> bytes:
-        record: dict[str, Any] = {
-            "reason": _reason(letter.reason),
-            "stage": letter.stage,
-            "error": letter.error,
-            "source": {
-                "topic": letter.topic,
-                "partition": letter.partition,
-                "offset": letter.offset,
-            },
-            "article_id": letter.article_id,
-            "failed_at": letter.failed_at.isoformat(),
-            **_original_fields(letter.original, limit),
-        }
-        return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    def encode(limit: int) -> bytes:
+        kept = original[:limit]
+        return _dumps({
+            **head,
+            # errors="ignore" only drops a multi-byte character split by the cut.
+            "original": kept.decode("utf-8", "ignore") if is_text else None,
+            "original_b64": None if is_text else base64.b64encode(kept).decode("ascii"),
+            "original_size": len(original),
+            "original_sha256": sha256,
+            "original_truncated": len(kept) < len(original),
+        })
 
-    encoded = encode(None)
-    if max_bytes is None or len(encoded) <= max_bytes or letter.original is None:
-        return encoded
+    limit = len(original)
+    encoded = encode(limit)
     # JSON escaping and base64 make the record larger than the bytes it keeps: shrink the
     # kept prefix until it fits (a few rounds at most).
-    limit = len(letter.original)
-    while len(encoded) > max_bytes and limit > 0:
+    while max_bytes is not None and len(encoded) > max_bytes and limit > 0:
         # Scale the kept prefix by how much the record overshoots (escaping and base64
         # cost a roughly constant factor per byte), with a little margin.
         limit = max(0, int(limit * max_bytes / len(encoded) * 0.99) - 64)
