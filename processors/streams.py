@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from newsflow.article import Article, decode_article
-from newsflow.errors import BrokerUnavailableError, SchemaError
+from newsflow.article import Article
+from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings
 from processors.provision import ensure_topics
 from processors.routing import tag_topic_name
+from processors.subscribe import decode_record, partitions_of
 
 __all__ = [
     "StreamEvent",
@@ -95,14 +95,8 @@ class TagStreamReader:
         try:
             consumer = KafkaConsumer(**self._kafka.client_config(), group_id=None,
                                      enable_auto_commit=False, client_id="newsflow-sse")
-            deadline = time.monotonic() + 30
-            partitions = consumer.partitions_for_topic(self.topic)
-            while not partitions and time.monotonic() < deadline:
-                time.sleep(0.2)
-                partitions = consumer.partitions_for_topic(self.topic)
-            if not partitions:
-                raise BrokerUnavailableError(f"no partitions for {self.topic}")
-            tps = {p: TopicPartition(self.topic, p) for p in sorted(partitions)}
+            tps = {p: TopicPartition(self.topic, p)
+                   for p in sorted(partitions_of(consumer, self.topic))}
             consumer.assign(list(tps.values()))
             ends = consumer.end_offsets(list(tps.values()))
             begins = consumer.beginning_offsets(list(tps.values()))
@@ -146,13 +140,10 @@ class TagStreamReader:
         for records in batches.values():
             for record in records:
                 self.positions[record.partition] = record.offset + 1
-                try:
-                    article: Article | None = decode_article(record.value or b"")
-                    error = None
-                except SchemaError as exc:
-                    article, error = None, str(exc)
+                article, error = decode_record(record)
+                if error is not None:
                     logger.warning("undecodable message on tag stream at=%s[%d]@%d reason=%s",
-                                   record.topic, record.partition, record.offset, exc)
+                                   record.topic, record.partition, record.offset, error)
                 events.append(StreamEvent(record.partition, record.offset, article,
                                           encode_position(self.positions), error))
         return events

@@ -32,9 +32,29 @@ from newsflow.settings import KafkaSettings
 from processors.provision import ensure_topics
 from processors.routing import tag_topic_name
 
-__all__ = ["Delivery", "TagSubscriber"]
+__all__ = ["Delivery", "TagSubscriber", "decode_record", "partitions_of"]
 
 logger = logging.getLogger(__name__)
+
+
+def partitions_of(consumer: Any, topic: str, timeout_s: float = 30) -> set[int]:
+    """The topic's partitions; waits for the metadata of a topic created just now."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        if time.monotonic() > deadline:
+            raise BrokerUnavailableError(f"no partitions found for topic {topic}")
+        time.sleep(0.2)
+
+
+def decode_record(record: Any) -> tuple[Article | None, str | None]:
+    """The article a tag-stream record carries, or None and why it is not one."""
+    try:
+        return decode_article(record.value or b""), None
+    except SchemaError as exc:
+        return None, str(exc)
 
 
 @dataclass(frozen=True)
@@ -130,7 +150,7 @@ class TagSubscriber:
             logger.info("subscribed topics=%s group=%s", ",".join(self.topics), self._group)
         else:
             partitions = [TopicPartition(topic, p) for topic in self.topics
-                          for p in sorted(self._partitions_for(topic))]
+                          for p in sorted(partitions_of(consumer, topic))]
             consumer.assign(partitions)
             if since is not None:
                 seek_since(partitions)
@@ -143,16 +163,6 @@ class TagSubscriber:
             logger.info("subscribed topics=%s start=%s", ",".join(self.topics),
                         since.isoformat() if since else
                         "beginning" if self._from_beginning else "end")
-
-    def _partitions_for(self, topic: str) -> set[int]:
-        deadline = time.monotonic() + 30
-        while True:
-            partitions = self._consumer.partitions_for_topic(topic)
-            if partitions:
-                return set(partitions)
-            if time.monotonic() > deadline:
-                raise BrokerUnavailableError(f"no partitions found for topic {topic}")
-            time.sleep(0.2)
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -170,11 +180,7 @@ class TagSubscriber:
         deliveries: list[Delivery] = []
         for records in batches.values():
             for record in records:
-                try:
-                    article: Article | None = decode_article(record.value or b"")
-                    error = None
-                except SchemaError as exc:
-                    article, error = None, str(exc)
+                article, error = decode_record(record)
                 deliveries.append(Delivery(record.topic, record.partition, record.offset,
                                            record.timestamp, article, error))
         # Kept in partition order: committing a later offset first would skip the earlier.
