@@ -65,3 +65,17 @@ def test_no_python_is_an_error(tmp_path: Path) -> None:
     assert found.returncode == 1
     assert found.stdout == ""
     assert "needs Python 3.12" in found.stderr
+
+
+def test_a_pyenv_version_that_is_not_selected_is_found(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    root = tmp_path / "pyenv"
+    fake(bin_dir, "pyenv", 0).write_text(f"#!/bin/sh\necho {root}\n")  # `pyenv root`
+    fake(bin_dir, "python3.12", 1)  # the shim: 3.12 is installed but not selected here
+    version_bin = root / "versions" / "3.12.1" / "bin"
+    version_bin.mkdir(parents=True)
+    installed = fake(version_bin, "python3.12", 0)
+    found = find(bin_dir)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == str(installed)
