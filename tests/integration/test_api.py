@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -138,6 +139,16 @@ def test_search_articles_tags_stats_health_metrics_openapi(
     spec = httpx.get(f"{base}/openapi.json").json()
     assert {"/search", "/articles/{article_id}", "/tags", "/stats", "/streams/{tag}",
             "/healthz", "/metrics"} <= set(spec["paths"])
+
+
+def test_cli_openapi_prints_the_served_description(
+    api: tuple[Names, str, dict[str, Article]], tmp_path: Path,
+) -> None:
+    names, base, _ = api
+    printed = subprocess.run([*NEWSFLOW, "api", "--openapi"], env=names.env(tmp_path),
+                             capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == httpx.get(f"{base}/openapi.json").json()
 
 
 class SseClient:
