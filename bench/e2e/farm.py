@@ -21,20 +21,12 @@ import os
 import signal
 import time
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
-from bench.e2e.wire import WireItem, make_item
+from bench.e2e.wire import CHANNEL_TAIL, channel_head, item_xml, make_item
 from bench.farmhttp import NOT_FOUND, feed_response, serve_keepalive
 
 __all__ = ["feed_urls", "hosts"]
-
-_HEAD = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
-         'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
-         "<title>Bench wire {feed}</title><link>https://wire.example.com/</link>"
-         "<description>newsflow e2e benchmark</description><language>en</language>")
-_TAIL = "</channel></rss>"
 
 
 def hosts(count: int) -> list[str]:
@@ -45,19 +37,6 @@ def hosts(count: int) -> list[str]:
 def feed_urls(n_hosts: int, n_feeds: int, port: int) -> list[str]:
     names = hosts(n_hosts)
     return [f"http://{names[f % n_hosts]}:{port}/f{f}.xml" for f in range(n_feeds)]
-
-
-def _item_xml(item: WireItem, released: float) -> str:
-    link = escape(item.link)
-    when = format_datetime(datetime.fromtimestamp(released, UTC))
-    parts = [f"<item><title>{escape(item.title)}</title><link>{link}</link>"
-             f"<guid>{link}</guid><pubDate>{when}</pubDate>"
-             f"<description>{escape(item.summary)}</description>"]
-    if item.body:
-        html = "".join(f"<p>{escape(p)}</p>" for p in item.body.split("\n\n"))
-        parts.append(f"<content:encoded><![CDATA[{html}]]></content:encoded>")
-    parts.append("</item>")
-    return "".join(parts)
 
 
 class Farm:
@@ -87,9 +66,9 @@ class Farm:
             self._mtime = mtime
             t0, rate = float(phase["t0"]), float(phase["rate"])
             self.xml = [
-                _item_xml(make_item(i, run=str(phase["run"]), full_text=bool(phase["full_text"]),
-                                    seed=int(phase.get("seed", 7))),
-                          t0 + (i / rate if rate > 0 else 0.0))
+                item_xml(make_item(i, run=str(phase["run"]), full_text=bool(phase["full_text"]),
+                                   seed=int(phase.get("seed", 7))),
+                         datetime.fromtimestamp(t0 + (i / rate if rate > 0 else 0.0), UTC))
                 for i in range(int(phase["count"]))
             ]
             self.window = int(phase.get("window", self.window))
@@ -113,7 +92,8 @@ class Farm:
         self._reload()
         shown = self.released(feed)
         etag = f'"{self.phase.get("phase", "none")}-{shown[0] if shown else -1}"'
-        body = _HEAD.format(feed=feed) + "".join(self.xml[i] for i in shown) + _TAIL
+        body = (channel_head(f"Bench wire {feed}", "newsflow e2e benchmark")
+                + "".join(self.xml[i] for i in shown) + CHANNEL_TAIL)
         return etag, body.encode("utf-8")
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

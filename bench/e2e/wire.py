@@ -17,7 +17,8 @@ from datetime import datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
-__all__ = ["KINDS", "WireItem", "make_item", "make_items", "render_rss"]
+__all__ = ["CHANNEL_TAIL", "KINDS", "WireItem", "channel_head", "item_xml", "make_item",
+           "make_items", "render_rss"]
 
 # (adjective, country, capital, minister's surname) — pairs of these make the stories.
 _STATES = [
@@ -199,25 +200,31 @@ def make_items(count: int, *, run: str, start: int = 0, full_text: bool = False,
             for i in range(start, start + count)]
 
 
+def channel_head(title: str, description: str = "newsflow synthetic wire") -> str:
+    """An RSS 2.0 document up to its first item (close it with ``CHANNEL_TAIL``)."""
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+            f"<channel><title>{escape(title)}</title><link>https://wire.example.com/</link>"
+            f"<description>{escape(description)}</description><language>en</language>")
+
+
+CHANNEL_TAIL = "</channel></rss>"
+
+
+def item_xml(item: WireItem, published: datetime) -> str:
+    """One <item>; a full-text body goes in content:encoded as HTML paragraphs."""
+    link = escape(item.link)
+    out = [f"<item><title>{escape(item.title)}</title><link>{link}</link>"
+           f"<guid>{link}</guid><pubDate>{format_datetime(published)}</pubDate>"
+           f"<description>{escape(item.summary)}</description>"]
+    if item.body:
+        html = "".join(f"<p>{escape(p)}</p>" for p in item.body.split("\n\n"))
+        out.append(f"<content:encoded><![CDATA[{html}]]></content:encoded>")
+    out.append("</item>")
+    return "".join(out)
+
+
 def render_rss(title: str, items: list[WireItem], published: datetime) -> bytes:
-    """An RSS 2.0 document; full-text bodies go in content:encoded as HTML paragraphs."""
-    when = format_datetime(published)
-    out = [
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
-        f"<channel><title>{escape(title)}</title><link>https://wire.example.com/</link>"
-        "<description>newsflow synthetic wire</description><language>en</language>"
-    ]
-    for item in items:
-        link = escape(item.link)
-        out.append(
-            f"<item><title>{escape(item.title)}</title><link>{link}</link>"
-            f"<guid>{link}</guid><pubDate>{when}</pubDate>"
-            f"<description>{escape(item.summary)}</description>"
-        )
-        if item.body:
-            html = "".join(f"<p>{escape(p)}</p>" for p in item.body.split("\n\n"))
-            out.append(f"<content:encoded><![CDATA[{html}]]></content:encoded>")
-        out.append("</item>")
-    out.append("</channel></rss>")
-    return "".join(out).encode("utf-8")
+    """An RSS 2.0 document of ``items``, all published at ``published``."""
+    return (channel_head(title) + "".join(item_xml(item, published) for item in items)
+            + CHANNEL_TAIL).encode("utf-8")
