@@ -285,11 +285,13 @@ def _entry(entry: Any, atom: bool, feed_authors: list[str]) -> dict[str, Any]:
         raise _Doubt("entity reference left in an RSS link")
     if not _absolute_http(link):
         raise _Doubt("entry without an absolute link")
-    if entry.published_parsed is None and entry.updated_parsed is None:
+    # Read once: each read of a *_parsed attribute builds a new struct_time (~0.8 us).
+    published, updated = entry.published_parsed, entry.updated_parsed
+    created = entry.created_parsed
+    if published is None and updated is None:
         raise _Doubt("entry without a parsed date")
-    for text, parsed in ((entry.published, entry.published_parsed),
-                         (entry.updated, entry.updated_parsed),
-                         (entry.created, entry.created_parsed)):
+    for text, parsed in ((entry.published, published), (entry.updated, updated),
+                         (entry.created, created)):
         if text and parsed is None:  # feedparser may read a date this parser could not
             raise _Doubt("entry with an unparsed date")
     authors = [(a.name or "", a.email) for a in entry.authors or ()]
@@ -313,9 +315,9 @@ def _entry(entry: Any, atom: bool, feed_authors: list[str]) -> dict[str, Any]:
         "summary": entry.summary,
         "published": entry.published,
         "updated": entry.updated,
-        "published_parsed": entry.published_parsed,
-        "updated_parsed": entry.updated_parsed,
-        "created_parsed": entry.created_parsed,
+        "published_parsed": published,
+        "updated_parsed": updated,
+        "created_parsed": created,
         "content": [{"value": value} for value in contents],
         "authors": [{"name": name, "email": email} for name, email in authors],
         "language": entry.language,
