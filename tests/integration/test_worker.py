@@ -27,10 +27,12 @@ from tests.integration.processors_support import (
     Names,
     Worker,
     committed_offsets,
+    free_port,
     make_article,
     produce,
     produce_articles,
     read_topic,
+    scrape_metrics,
     search_alias,
     wait_for,
 )
@@ -69,13 +71,20 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
         (rejected.id.encode(), encode_article(rejected)),
         (coop.id.encode(), encode_article(coop)),  # a replayed copy
     ])
-    worker = Worker(names.env(tmp_path), tmp_path / "worker.log")
+    port = free_port()
+    worker = Worker(names.env(tmp_path, NEWSFLOW_PROCESSORS__METRICS_PORT=str(port)),
+                    tmp_path / "worker.log")
     try:
         worker.wait_ready()
         wait_for(lambda: len(search_alias(names.alias)) == 2, 90, "two documents")
         letters = [decode_dead_letter(v) for v in read_topic(names.deadletter, expect=2)]
         wait_for(lambda: sum(committed_offsets(names.app_id, names.articles).values()) == 5,
                  30, "offsets committed")
+        # The metrics the README lists, as the worker serves them; kafka_reachable is set by
+        # its periodic Kafka check (every 2 s), so it may take a moment to appear.
+        wait_for(lambda: scrape_metrics(port).get("newsflow_processors_kafka_reachable") == 1,
+                 15, "kafka_reachable 1")
+        metrics = scrape_metrics(port)
     finally:
         exit_code = worker.stop()
     assert exit_code == 0, worker.output()[-3000:]
@@ -105,6 +114,12 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
     log = worker.output()
     assert "worker ready" in log
     assert "dead-lettered" in log
+
+    assert metrics['newsflow_processors_articles_total{status="indexed"}'] == 2
+    assert metrics['newsflow_processors_articles_total{status="duplicate"}'] == 1
+    assert metrics['newsflow_processors_dead_letters_total{stage="decode"}'] == 1
+    assert metrics['newsflow_processors_dead_letters_total{stage="index"}'] == 1
+    assert metrics[f'newsflow_processors_tag_messages_total{{tag="{TAG}"}}'] == 1
 
 
 def test_stop_while_es_unreachable_commits_nothing_and_restart_indexes_all(
