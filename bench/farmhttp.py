@@ -6,14 +6,42 @@ HTTP framework cannot do here."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
 
-__all__ = ["NOT_FOUND", "feed_response", "serve_keepalive"]
+__all__ = ["NOT_FOUND", "feed_response", "listen", "loopback_hosts", "serve_keepalive"]
 
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 # respond(local address, path, lower-cased headers) -> the whole response
 Responder = Callable[[str, str, dict[str, str]], bytes]
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
+
+
+def loopback_hosts(second_octet: int, count: int) -> list[str]:
+    """127.<second_octet>.0.1, 127.<second_octet>.0.2, ... (skipping .0 and .255)."""
+    return [f"127.{second_octet}.{n // 254}.{n % 254 + 1}" for n in range(count)]
+
+
+async def listen(handle: Handler, hosts: list[str], port: int, *, backlog: int, ready: Path,
+                 lifetime: float) -> None:
+    """Serve ``handle`` on every host until SIGTERM, SIGINT or ``lifetime`` seconds, whichever
+    comes first (bounded in time, whatever happens to the parent); ``ready`` gets this
+    process's pid once every host listens."""
+    servers = [await asyncio.start_server(handle, host, port, backlog=backlog)
+               for host in hosts]
+    ready.write_text(str(os.getpid()))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.call_later(lifetime, stop.set)
+    await stop.wait()
+    for server in servers:
+        server.close()
 
 
 def feed_response(etag: str, if_none_match: str | None,

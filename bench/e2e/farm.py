@@ -17,21 +17,18 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.e2e.wire import CHANNEL_TAIL, channel_head, item_xml, make_item
-from bench.farmhttp import NOT_FOUND, feed_response, serve_keepalive
+from bench.farmhttp import NOT_FOUND, feed_response, listen, loopback_hosts, serve_keepalive
 
 __all__ = ["feed_urls", "hosts"]
 
 
 def hosts(count: int) -> list[str]:
-    """127.20.0.1, 127.20.0.2, ... (skipping .0 and .255)."""
-    return [f"127.20.{n // 254}.{n % 254 + 1}" for n in range(count)]
+    return loopback_hosts(20, count)
 
 
 def feed_urls(n_hosts: int, n_feeds: int, port: int) -> list[str]:
@@ -117,14 +114,6 @@ class Farm:
 
 async def serve(args: argparse.Namespace) -> None:
     farm = Farm(args.control, args.feeds, args.window)
-    servers = [await asyncio.start_server(farm.handle, host, args.port, backlog=128)
-               for host in hosts(args.hosts)]
-    args.ready.write_text(str(os.getpid()))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.call_later(args.lifetime, stop.set)  # bounded, whatever happens to the parent
 
     async def stats() -> None:
         while True:
@@ -136,10 +125,9 @@ async def serve(args: argparse.Namespace) -> None:
             await asyncio.sleep(1.0)
 
     writer = asyncio.create_task(stats())
-    await stop.wait()
+    await listen(farm.handle, hosts(args.hosts), args.port, backlog=128, ready=args.ready,
+                 lifetime=args.lifetime)
     writer.cancel()
-    for server in servers:
-        server.close()
 
 
 def main() -> None:

@@ -12,24 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import signal
 import time
 from email.utils import formatdate
 from pathlib import Path
 
-from bench.farmhttp import feed_response, serve_keepalive
+from bench.farmhttp import feed_response, listen, loopback_hosts, serve_keepalive
 
 
 def hosts(count: int) -> list[str]:
-    """127.10.0.1, 127.10.0.2, ... (skipping .0 and .255)."""
-    out: list[str] = []
-    n = 0
-    while len(out) < count:
-        third, fourth = divmod(n, 254)
-        out.append(f"127.10.{third}.{fourth + 1}")
-        n += 1
-    return out
+    return loopback_hosts(10, count)
 
 
 def feed_body(host: str, path: str, generation: int, items: int) -> bytes:
@@ -85,17 +76,7 @@ class Farm:
 async def serve(count: int, port: int, control: Path, items: int, lifetime: float,
                 ready: Path) -> None:
     farm = Farm(control, items)
-    servers = [await asyncio.start_server(farm.handle, host, port, backlog=64)
-               for host in hosts(count)]
-    ready.write_text(str(os.getpid()))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.call_later(lifetime, stop.set)  # bounded in time, whatever the parent does
-    await stop.wait()
-    for server in servers:
-        server.close()
+    await listen(farm.handle, hosts(count), port, backlog=64, ready=ready, lifetime=lifetime)
     Path(str(ready) + ".stats").write_text(f"{farm.requests} {farm.not_modified}")
 
 
