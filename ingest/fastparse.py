@@ -73,10 +73,16 @@ _THR = "http://purl.org/syndication/thread/1.0"
 _GEORSS = "http://www.georss.org/georss"
 _XML_LANG = "http://www.w3.org/XML/1998/namespace lang"
 _XML_BASE = "http://www.w3.org/XML/1998/namespace base"
+# Names compared in the element handlers (which run for every element of every fast-parsed
+# body): built once here.
+_ATOM_FEED = f"{_ATOM} feed"
+_ATOM_ENTRY_NAME = f"{_ATOM} entry"
+_ATOM_LINK = f"{_ATOM} link"
+_ATOM_PERSONS = frozenset({f"{_ATOM} author", f"{_ATOM} contributor"})
 _RSS_ITEM = frozenset({
     "title", "link", "description", "guid", "pubDate", "category", "comments", "enclosure",
     "source", f"{_DC} creator", f"{_DC} date", f"{_DC} subject", f"{_CONTENT} encoded",
-    f"{_ATOM} link",  # not rel="alternate": checked below
+    _ATOM_LINK,  # not rel="alternate": checked below
     f"{_WFW} commentRss", f"{_SLASH} comments", f"{_FEEDBURNER} origLink", f"{_THR} total",
     f"{_GEORSS} point",
 })
@@ -160,7 +166,7 @@ class _ShapeCheck:
         self.stack.append(name)
         if _XML_BASE in attrs:
             raise _Doubt("xml:base")
-        if _XML_LANG in attrs and not (depth == 0 and name == f"{_ATOM} feed"):
+        if _XML_LANG in attrs and not (depth == 0 and name == _ATOM_FEED):
             raise _Doubt("xml:lang")
         if self.xhtml_depth:
             self.xhtml_depth += 1
@@ -168,7 +174,7 @@ class _ShapeCheck:
         if depth == 0:
             if name == "rss" and attrs.get("version") in ("2.0", "2.00"):
                 self.kind = "rss"
-            elif name == f"{_ATOM} feed":
+            elif name == _ATOM_FEED:
                 self.kind = "atom"
             else:
                 raise _Doubt(f"root element {name}")
@@ -194,7 +200,7 @@ class _ShapeCheck:
                 return
             if name not in _RSS_ITEM:
                 raise _Doubt(f"item element {name}")
-            if name == f"{_ATOM} link" and attrs.get("rel", "alternate") == "alternate":
+            if name == _ATOM_LINK and attrs.get("rel", "alternate") == "alternate":
                 raise _Doubt("atom:link alternate in an item")
             if name in _RSS_ITEM_ONCE:
                 if name in self.seen:
@@ -206,11 +212,11 @@ class _ShapeCheck:
     def _atom(self, name: str, depth: int, attrs: dict[str, str]) -> None:
         parent = self.stack[-2]
         if depth == 1:
-            if name == f"{_ATOM} entry":
+            if name == _ATOM_ENTRY_NAME:
                 self.seen = set()
                 self.alternates = 0
             return
-        if self.stack[1] != f"{_ATOM} entry":
+        if self.stack[1] != _ATOM_ENTRY_NAME:
             return  # feed-level metadata: only title and xml:lang are used
         if depth == 2:
             if name.startswith(_MEDIA):
@@ -227,11 +233,11 @@ class _ShapeCheck:
                     raise _Doubt(f"{name} of type {kind}")
                 if kind == "xhtml":
                     self.xhtml_depth = 1
-            if name == f"{_ATOM} link" and attrs.get("rel", "alternate") == "alternate":
+            if name == _ATOM_LINK and attrs.get("rel", "alternate") == "alternate":
                 self.alternates += 1
                 if self.alternates > 1:
                     raise _Doubt("two alternate links in an entry")
-        elif parent in (f"{_ATOM} author", f"{_ATOM} contributor") and depth == 3:
+        elif parent in _ATOM_PERSONS and depth == 3:
             if name not in _ATOM_PERSON:
                 raise _Doubt(f"person element {name}")
         elif not parent.startswith(_MEDIA):
