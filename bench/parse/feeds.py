@@ -242,6 +242,27 @@ _Q_BREAKAGES = [
 ]
 
 
+# Breakages RSS and Atom carry alike, on the first item (one breakage per feed): a title
+# that is not well-formed XML, or one more element.
+_Q_FIRST_TITLE = {
+    "c1-reference": "<title>Smart &#147;quotes&#148;</title>",
+    "unescaped-amp": "<title>AT&T results</title>",
+    "undefined-entity": "<title>Non&nbsp;breaking</title>",
+}
+_Q_FIRST_EXTRA = {
+    "mismatched-tag": "<b>unclosed",
+    "unknown-namespace": '<x:extra xmlns:x="https://x.example/ns">value</x:extra>',
+}
+
+
+def _break_first_item(parts: list[str], breakage: str) -> None:
+    """Apply a shared breakage to the first item's parts (its title is parts[0])."""
+    if breakage in _Q_FIRST_TITLE:
+        parts[0] = _Q_FIRST_TITLE[breakage]
+    elif breakage in _Q_FIRST_EXTRA:
+        parts.append(_Q_FIRST_EXTRA[breakage])
+
+
 def _q_rss(rng: random.Random, breakage: str) -> str:
     ns = ('xmlns:dc="http://purl.org/dc/elements/1.1/" '
           'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
@@ -292,16 +313,8 @@ def _q_rss(rng: random.Random, breakage: str) -> str:
             parts.append("<media:description>Caption text</media:description>")
         if breakage == "itunes-summary":
             parts.append("<itunes:summary>Podcast summary</itunes:summary>")
-        if breakage == "c1-reference" and n == 0:
-            parts[0] = "<title>Smart &#147;quotes&#148;</title>"
-        if breakage == "unescaped-amp" and n == 0:
-            parts[0] = "<title>AT&T results</title>"
-        if breakage == "undefined-entity" and n == 0:
-            parts[0] = "<title>Non&nbsp;breaking</title>"
-        if breakage == "mismatched-tag" and n == 0:
-            parts.append("<b>unclosed")
-        if breakage == "unknown-namespace" and n == 0:
-            parts.append("<x:extra xmlns:x=\"https://x.example/ns\">value</x:extra>")
+        if n == 0:
+            _break_first_item(parts, breakage)
         if breakage == "xml-base" and n == 0:
             parts.append('<comments xml:base="https://base.example/">c</comments>')
         items.append("<item>" + "".join(parts) + "</item>")
@@ -347,20 +360,12 @@ def _q_atom(rng: random.Random, breakage: str) -> str:
                          "<p>XHTML <b>content</b> &amp; more</p></div></content>")
         elif content < 0.5:
             parts.append('<content type="html">&lt;p&gt;HTML content&lt;/p&gt;</content>')
-        if breakage == "c1-reference" and n == 0:
-            parts[0] = "<title>Smart &#147;quotes&#148;</title>"
-        if breakage == "unescaped-amp" and n == 0:
-            parts[0] = "<title>AT&T results</title>"
-        if breakage == "undefined-entity" and n == 0:
-            parts[0] = "<title>Non&nbsp;breaking</title>"
+        if n == 0:
+            _break_first_item(parts, breakage)
         if breakage == "xml-lang" and n == 0:
             parts.append('<rights xml:lang="fr">Droits</rights>')
         if breakage == "xml-base" and n == 0:
             parts.append('<rights xml:base="https://base.example/">r</rights>')
-        if breakage == "unknown-namespace" and n == 0:
-            parts.append("<x:extra xmlns:x=\"https://x.example/ns\">value</x:extra>")
-        if breakage == "mismatched-tag" and n == 0:
-            parts.append("<b>unclosed")
         entries.append("<entry>" + "".join(parts) + "</entry>")
     return (f'<feed xmlns="http://www.w3.org/2005/Atom" {lang}><title>Quirk Atom</title>'
             f"<id>urn:quirk</id><updated>2026-03-01T10:00:00Z</updated>{feed_author}"
