@@ -11,7 +11,6 @@ the broker, stop Elasticsearch) never touch the shared stack the other tests use
 
 from __future__ import annotations
 
-import http.server
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from bench.e2e.wire import WireItem, render_rss
 from ingest.normalize import canonical_url
 from newsflow.article import article_id
+from tests.integration.ingest_feedserver import FeedServer, Reply, Seen
 
 log = logging.getLogger(__name__)
 
@@ -117,60 +118,27 @@ def _state(pid: int) -> str:
         return "X"
 
 
-# -- the feed server ----------------------------------------------------------------------
+# -- the feeds ----------------------------------------------------------------------------
 
 
-class FeedServer:
-    """RSS feeds served from memory on 127.0.0.1; ``add`` appends items to a feed."""
+class WireFeed:
+    """A route of the ingest tests' FeedServer: an RSS feed of the items added so far."""
 
-    def __init__(self) -> None:
-        self._feeds: dict[str, list[WireItem]] = {}
+    def __init__(self, name: str, published: datetime) -> None:
+        self.name = name
+        self.published = published
+        self._items: list[WireItem] = []
         self._lock = threading.Lock()
-        self.published = datetime.now(UTC) - timedelta(minutes=5)
-        server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                name = self.path.split("?", 1)[0].strip("/")
-                with server._lock:
-                    items = list(server._feeds.get(name, ()))
-                    known = name in server._feeds
-                if not known:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body = render_rss(f"Fault wire {name}", items, server.published)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/{name}"
-
-    def declare(self, name: str) -> None:
+    def add(self, items: Iterable[WireItem]) -> None:
         with self._lock:
-            self._feeds.setdefault(name, [])
+            self._items.extend(items)
 
-    def add(self, name: str, items: Iterable[WireItem]) -> None:
+    def __call__(self, _request: Seen) -> Reply:
         with self._lock:
-            self._feeds.setdefault(name, []).extend(items)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+            items = list(self._items)
+        return Reply(200, render_rss(f"Fault wire {self.name}", items, self.published),
+                     {"Content-Type": "application/rss+xml; charset=utf-8"})
 
 
 # -- what arrived -------------------------------------------------------------------------
@@ -249,10 +217,12 @@ class Pipeline:
         self.stack = stack
         self.tmp = tmp_path
         self.run = uuid.uuid4().hex[:10]
-        self.server = FeedServer()
-        self.feed_names = [f"wire-{n}.xml" for n in range(feeds)]
-        for name in self.feed_names:
-            self.server.declare(name)
+        self._closing = ExitStack()
+        self.server = self._closing.enter_context(FeedServer())
+        published = datetime.now(UTC) - timedelta(minutes=5)
+        self.feeds = [WireFeed(f"wire-{n}.xml", published) for n in range(feeds)]
+        for feed in self.feeds:
+            self.server.routes[f"/{feed.name}"] = feed
         self.items: list[WireItem] = []
         self._next_feed = 0
         self.procs: list[subprocess.Popen[str]] = []
@@ -286,8 +256,8 @@ class Pipeline:
         self.feeds_file = tmp_path / "feeds.yaml"
         self.feeds_file.write_text(
             "defaults:\n  min_interval: 1\n  max_interval: 1\nfeeds:\n"
-            + "".join(f"  - url: {self.server.url(n)}\n    name: Wire {n}\n"
-                      for n in self.feed_names))
+            + "".join(f"  - url: {self.server.url('/' + f.name)}\n    name: Wire {f.name}\n"
+                      for f in self.feeds))
         self.es = Elasticsearch(stack.es_url, request_timeout=10, max_retries=0)
 
     # -- names --------------------------------------------------------------------------
@@ -312,7 +282,7 @@ class Pipeline:
     def add(self, items: list[WireItem]) -> None:
         """Publish items on the feeds, round robin."""
         for item in items:
-            self.server.add(self.feed_names[self._next_feed % len(self.feed_names)], [item])
+            self.feeds[self._next_feed % len(self.feeds)].add([item])
             self._next_feed += 1
         self.items.extend(items)
 
@@ -499,7 +469,7 @@ class Pipeline:
 
     def cleanup(self) -> None:
         self.stop_all()
-        self.server.close()
+        self._closing.close()
         try:
             self.es.options(ignore_status=404).indices.delete(index=f"{self.alias}-*")
             self.es.options(ignore_status=404).indices.delete_index_template(
