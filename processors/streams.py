@@ -18,7 +18,7 @@ from typing import Any
 from newsflow.article import Article
 from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings
-from processors.provision import ensure_topics
+from newsflow.topics import ensure_topics
 from processors.routing import tag_topic_name
 from processors.subscribe import decode_record, partitions_of
 

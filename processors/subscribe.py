@@ -29,7 +29,7 @@ from typing import Any
 from newsflow.article import Article, decode_article
 from newsflow.errors import BrokerUnavailableError, ConfigError, SchemaError
 from newsflow.settings import KafkaSettings
-from processors.provision import ensure_topics
+from newsflow.topics import ensure_topics
 from processors.routing import tag_topic_name
 
 __all__ = ["Delivery", "TagSubscriber", "decode_record", "partitions_of"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings
-from processors.provision import ensure_topics
+from newsflow.topics import ensure_topics
 from processors.routing import Route
 
 __all__ = ["TagStreamProducer"]

@@ -143,11 +143,11 @@ def run_worker(
     """Run the worker in this process until SIGTERM/SIGINT (raises SystemExit)."""
     import faust
 
+    from newsflow.topics import ensure_topics
     from processors.app import build_app
     from processors.forward import TopicProducer, broker_reachable
     from processors.index import ArticleIndex
     from processors.metrics import ProcessorMetrics
-    from processors.provision import ensure_topics
     from processors.topics import Topics
 
     p = settings.processors
