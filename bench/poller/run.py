@@ -30,6 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.e2e.procs import ProcStat, sample
 from bench.poller.farm import hosts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,21 +42,20 @@ def _cpu() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def _proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _farm(pid: int) -> ProcStat:
+    stat = sample(pid)
+    assert stat is not None, f"the feed farm (pid {pid}) is gone"
+    return stat
 
 
-def _proc_rss_peak(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+def _parsers(poller: Any) -> list[ProcStat]:
+    """The parser processes that are still there."""
+    return [s for s in map(sample, _parser_pids(poller)) if s is not None]
 
 
 async def _cycle(poller: Any, name: str, farm_pid: int) -> dict[str, Any]:
     own0, _ = _cpu()
-    farm0 = _proc_cpu(farm_pid)
+    farm0 = _farm(farm_pid).cpu_s
     parse_cpu0 = _parser_cpu(poller)
     started = time.monotonic()
     summary = await poller.run_once()
@@ -73,7 +73,7 @@ async def _cycle(poller: Any, name: str, farm_pid: int) -> dict[str, Any]:
         "errors": summary.errors,
         "poller_cpu_s": round(own1 - own0, 1),
         "parser_cpu_s": round(parse_cpu, 1),
-        "farm_cpu_s": round(_proc_cpu(farm_pid) - farm0, 1),
+        "farm_cpu_s": round(_farm(farm_pid).cpu_s - farm0, 1),
         "error_sample": list(summary.error_feeds.items())[:3],
     }
 
@@ -84,13 +84,7 @@ def _parser_pids(poller: Any) -> list[int]:
 
 
 def _parser_cpu(poller: Any) -> float:
-    total = 0.0
-    for pid in _parser_pids(poller):
-        try:
-            total += _proc_cpu(pid)
-        except OSError:
-            continue
-    return total
+    return sum(s.cpu_s for s in _parsers(poller))
 
 
 async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -137,8 +131,8 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 control.write_text("new:2")
                 time.sleep(0.5)
                 results.append(await _cycle(poller, "all new (generation 2)", farm.pid))
-                parser_rss_kib = sum(_proc_rss_peak(pid) for pid in _parser_pids(poller))
-                farm_rss_kib = _proc_rss_peak(farm.pid)
+                parser_rss_kib = sum(s.peak_rss_kb for s in _parsers(poller))
+                farm_rss_kib = _farm(farm.pid).peak_rss_kb
     finally:
         farm.terminate()
         try:
