@@ -49,7 +49,7 @@ from typing import Any
 
 from bench.e2e import observe, procs, stages
 from bench.e2e.farm import feed_urls
-from bench.e2e.wire import make_item
+from bench.e2e.wire import expected_id, make_item
 
 REPO = Path(__file__).resolve().parents[2]
 NEWSFLOW = [sys.executable, "-m", "newsflow.cli.__main__"]
@@ -275,13 +275,9 @@ class Bench:
     def phase(self, name: str, count: int, rate: float, full_text: bool,
               window: int) -> PhaseResult:
         """Offer ``count`` articles at ``rate``/s (0: all at once) and measure them."""
-        from ingest.normalize import canonical_url
-        from newsflow.article import article_id
-
         result = PhaseResult(name, full_text, rate, count)
         phase_run = f"{self.run}{name[0]}"
-        ids = [article_id(canonical_url(make_item(i, run=phase_run).link) or "")
-               for i in range(count)]
+        ids = [expected_id(make_item(i, run=phase_run)) for i in range(count)]
         idset = set(ids)
         step = max(1, round((rate or count / 10) / self.args.sample_per_s))
         baseline = self.search.counts[-1][1] if self.search.counts else 0

@@ -17,8 +17,11 @@ from datetime import datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
-__all__ = ["CHANNEL_TAIL", "KINDS", "WireItem", "channel_head", "item_xml", "make_item",
-           "make_items", "render_rss"]
+from ingest.normalize import canonical_url
+from newsflow.article import article_id
+
+__all__ = ["CHANNEL_TAIL", "KINDS", "WireItem", "channel_head", "expected_id", "item_xml",
+           "make_item", "make_items", "render_rss"]
 
 # (adjective, country, capital, minister's surname) — pairs of these make the stories.
 _STATES = [
@@ -198,6 +201,13 @@ def make_items(count: int, *, run: str, start: int = 0, full_text: bool = False,
                seed: int = 7) -> list[WireItem]:
     return [make_item(i, run=run, full_text=full_text, seed=seed)
             for i in range(start, start + count)]
+
+
+def expected_id(item: WireItem) -> str:
+    """The id newsflow gives ``item``'s article: that of its canonical link."""
+    canonical = canonical_url(item.link)
+    assert canonical, item.link
+    return article_id(canonical)
 
 
 def channel_head(title: str, description: str = "newsflow synthetic wire") -> str:

@@ -31,9 +31,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from bench.e2e.wire import WireItem, render_rss
-from ingest.normalize import canonical_url
-from newsflow.article import article_id
+from bench.e2e.wire import WireItem, expected_id, render_rss
 from tests.integration.ingest_feedserver import FeedServer, Reply, Seen
 
 log = logging.getLogger(__name__)
@@ -142,12 +140,6 @@ class WireFeed:
 
 
 # -- what arrived -------------------------------------------------------------------------
-
-
-def expected_id(item: WireItem) -> str:
-    canonical = canonical_url(item.link)
-    assert canonical, item.link
-    return article_id(canonical)
 
 
 @dataclass
