@@ -22,8 +22,8 @@ from types import TracebackType
 from typing import Any
 
 from ingest.poller import Poller
-from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings, PollerSettings
+from newsflow.topics import ensure_topics
 
 __all__ = ["GroupMembership", "partition_of"]
 
@@ -71,7 +71,11 @@ class GroupMembership:
         return self
 
     def _start(self) -> None:
-        self._ensure_topic()
+        # Assignments are only meaningful for the group's current generation: an hour's
+        # retention is plenty.
+        ensure_topics(self._kafka, [self._settings.assignment_topic],
+                      self._settings.assignment_partitions,
+                      configs={"retention.ms": "3600000"}, client_id="newsflow-poller-admin")
         # Nothing is owned until the group says so.
         self._loop.call_soon_threadsafe(self._poller.set_ownership, lambda _fid: False)
         self._consumer = self._make_consumer()
@@ -87,28 +91,6 @@ class GroupMembership:
         if self._thread is not None:
             # Joined off the loop: the thread may still need the loop to release feeds.
             await self._loop.run_in_executor(None, self._thread.join, 30)
-
-    def _ensure_topic(self) -> None:
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-        topic = self._settings.assignment_topic
-        try:
-            admin = KafkaAdminClient(**self._kafka.client_config(),
-                                     client_id="newsflow-poller-admin")
-        except KafkaError as exc:
-            raise BrokerUnavailableError(
-                f"Kafka unreachable at {self._kafka.bootstrap_servers}: {exc}") from exc
-        try:
-            admin.create_topics({topic: {"num_partitions": self._settings.assignment_partitions,
-                                         "replication_factor": self._kafka.replication_factor,
-                                         "configs": {"retention.ms": "3600000"}}})
-        except TopicAlreadyExistsError:
-            pass
-        except KafkaError as exc:
-            raise BrokerUnavailableError(f"cannot create topic {topic}: {exc}") from exc
-        finally:
-            admin.close()
 
     def _make_consumer(self) -> Any:
         from kafka import ConsumerRebalanceListener, KafkaConsumer

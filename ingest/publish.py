@@ -22,6 +22,7 @@ from typing import IO, Any, Protocol
 from newsflow.article import Article, encode_article
 from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings
+from newsflow.topics import ensure_topics
 
 __all__ = ["DryRunPublisher", "PublishResult", "Publisher", "Sink"]
 
@@ -82,7 +83,8 @@ class Publisher:
             raise BrokerUnavailableError(
                 f"Kafka unreachable at {self._kafka.bootstrap_servers}: {exc}"
             ) from exc
-        self.ensure_topic()
+        ensure_topics(self._kafka, [self.topic], self._kafka.articles_partitions,
+                      client_id=f"{self._client_id}-admin")
         return self
 
     def __exit__(
@@ -97,32 +99,6 @@ class Publisher:
                 self._producer.close(timeout=timeout_s)
             finally:
                 self._producer = None
-
-    def ensure_topic(self) -> None:
-        """Create the articles topic with ``articles_partitions`` partitions if missing."""
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-        try:
-            admin = KafkaAdminClient(**self._kafka.client_config(),
-                                     client_id=f"{self._client_id}-admin")
-        except KafkaError as exc:
-            raise BrokerUnavailableError(
-                f"Kafka unreachable at {self._kafka.bootstrap_servers}: {exc}"
-            ) from exc
-        try:
-            admin.create_topics({self.topic: {
-                "num_partitions": self._kafka.articles_partitions,
-                "replication_factor": self._kafka.replication_factor,
-            }})
-            log.info("created topic topic=%s partitions=%s", self.topic,
-                     self._kafka.articles_partitions)
-        except TopicAlreadyExistsError:
-            pass
-        except KafkaError as exc:
-            raise BrokerUnavailableError(f"cannot create topic {self.topic}: {exc}") from exc
-        finally:
-            admin.close()
 
     async def publish(self, articles: Sequence[Article]) -> PublishResult:
         """Produce ``articles``; return which ids were acknowledged and which failed why."""

@@ -1,0 +1,46 @@
+"""newsflow.topics.ensure_topics against the real Kafka: the one place both the poller
+(news.articles, its assignment topic with a short retention) and the worker (tag topics)
+create topics."""
+
+from __future__ import annotations
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from newsflow.settings import KafkaSettings
+from newsflow.topics import ensure_topics
+from tests.integration.ingest_feedserver import BOOTSTRAP, delete_topics, unique_topic
+
+pytestmark = pytest.mark.integration
+
+
+def describe(topic: str) -> tuple[int, dict[str, str]]:
+    """Partition count and the topic's own (non-default) configs."""
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        (meta,) = admin.describe_topics([topic])
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        own = described["topic"][topic]
+        return len(meta["partitions"]), {name: entry["value"] for name, entry in own.items()}
+    finally:
+        admin.close()
+
+
+def test_creates_missing_topics_with_partitions_and_configs_and_is_idempotent() -> None:
+    kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP)
+    plain, retained = unique_topic(), unique_topic()
+    try:
+        ensure_topics(kafka, [plain], 3, client_id="newsflow-test-admin")
+        ensure_topics(kafka, [retained], 2, configs={"retention.ms": "3600000"})
+        # A second call finds both and changes nothing (not even the partition count).
+        ensure_topics(kafka, [plain, retained], 5, configs={"retention.ms": "60000"})
+
+        partitions, configs = describe(plain)
+        assert partitions == 3
+        assert "retention.ms" not in configs  # the broker's default applies
+        partitions, configs = describe(retained)
+        assert partitions == 2
+        assert configs["retention.ms"] == "3600000"  # not the second call's 60000
+    finally:
+        delete_topics(plain, retained)
