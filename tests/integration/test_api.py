@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from tests.integration.processors_support import (
     ES_URL,
     NEWSFLOW,
     Names,
+    free_port,
     make_article,
     produce_articles,
     wait_for,
@@ -49,12 +49,6 @@ with httpx.stream("GET", url, headers=headers, timeout=None) as response:
             print(json.dumps({"id": event["id"], "article": event["data"]["id"]}), flush=True)
             event = {}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
