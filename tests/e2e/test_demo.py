@@ -1,0 +1,85 @@
+"""`make demo` (deploy/demo/demo.sh) does what README.md says: it polls the bundled sample
+feeds into Kafka, indexes every one of their articles, then searches and subscribes.
+
+The script runs as it is, on this test's own topics, index and state (the environment
+overrides newsflow's defaults), with its feed server on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+import yaml
+from elasticsearch import Elasticsearch
+from kafka import KafkaAdminClient
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "deploy" / "demo"
+TAG = "military-cooperation"
+
+
+def demo_article_links() -> set[str]:
+    """Every distinct item link of the feeds the demo lists, read independently of newsflow."""
+    feeds = yaml.safe_load((DEMO / "feeds.yaml").read_text())["feeds"]
+    links: set[str] = set()
+    for feed in feeds:
+        parsed = feedparser.parse(DEMO / "feeds" / feed["url"].rsplit("/", 1)[1])
+        links |= {entry.link for entry in parsed.entries}
+    return links
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def demo_env(newsflow_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
+    yield {**newsflow_env, "NEWSFLOW_DEMO_HOME": str(tmp_path / "demo"),
+           "NEWSFLOW_DEMO_FEEDS_PORT": str(free_port())}
+    bootstrap = os.environ.get("NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        run = newsflow_env["NEWSFLOW_RUN_ID"]
+        mine = [t for t in admin.list_topics() if t.startswith(f"e2e-{run}")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+def test_demo_indexes_every_sample_article_then_searches_and_subscribes(
+    demo_env: dict[str, str], es: Elasticsearch
+) -> None:
+    links = demo_article_links()
+    assert len(links) > 10  # the sample feeds are not empty
+
+    result = subprocess.run(["bash", str(DEMO / "demo.sh")], env=demo_env, cwd=ROOT,
+                            text=True, capture_output=True, timeout=900, check=False)
+    out = result.stdout
+    assert result.returncode == 0, (out[-3000:], result.stderr[-3000:])
+
+    # The poll's count of new articles is every article of the demo feeds...
+    assert f"polled: {len(links)} new articles produced to Kafka" in out, out[-3000:]
+    assert re.search(rf"indexed {len(links)}/{len(links)}\b", out), out[-3000:]
+    # ...and that many documents are under the alias, one per link.
+    alias = demo_env["NEWSFLOW_ELASTICSEARCH__ALIAS"]
+    es.indices.refresh(index=alias)
+    assert es.count(index=alias)["count"] == len(links)
+
+    # Step 4: the tag search and the tag stream both show articles with the tag.
+    search = out.split(f"$ newsflow search --tag {TAG}", 1)[1].split("$ newsflow search", 1)[0]
+    assert TAG in search, f"no hit tagged {TAG}:\n{search}"
+    stream = out.split(f"$ newsflow subscribe {TAG}", 1)[1].split("Done.", 1)[0]
+    assert f"[{TAG}]" in stream, f"nothing arrived on the {TAG} stream:\n{stream}"
