@@ -100,3 +100,12 @@ def test_named_volumes_are_declared() -> None:
                 assert source in declared, f"{name} uses undeclared volume {source}"
             else:
                 assert (ROOT / source).exists(), f"{name} mounts missing path {source}"
+
+
+def test_api_is_published_and_health_checked_where_it_listens() -> None:
+    api = SERVICES["api"]
+    args = api["command"]
+    port = args[args.index("--port") + 1]
+    # README.md: the API is at http://localhost:8088 on the host.
+    assert "127.0.0.1:8088:" + port in api["ports"]
+    assert f"localhost:{port}/healthz" in " ".join(api["healthcheck"]["test"])
