@@ -23,7 +23,7 @@ help:
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@test -n "$(PYTHON)" || { echo "no usable Python (3.12, 3.13 or 3.11) found" >&2; exit 1; }
+	@test -n "$(PYVER)" || { echo "no usable Python (3.12, 3.13 or 3.11) found: PYTHON='$(PYTHON)'" >&2; exit 1; }
 	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYVER)")'; then \
 		echo "$(VENV) was made with another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)

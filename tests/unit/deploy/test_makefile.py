@@ -92,3 +92,13 @@ def test_no_python_is_an_error(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "no usable Python" in result.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def test_a_python_that_does_not_run_leaves_the_venv_alone(tmp_path: Path) -> None:
+    assert install(tmp_path, fake_python(tmp_path, "3.12")).returncode == 0
+    (tmp_path / "venv" / ".installed-py3.12").unlink()  # as if pyproject.toml had changed
+
+    result = install(tmp_path, tmp_path / "python3.99-not-there")
+    assert result.returncode != 0
+    assert "no usable Python" in result.stderr
+    assert (tmp_path / "venv" / "bin" / "python").exists()  # not removed
