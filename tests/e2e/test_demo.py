@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,8 @@ import pytest
 import yaml
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient
+
+from tests.integration.processors_support import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +36,6 @@ def demo_article_links() -> set[str]:
         parsed = feedparser.parse(DEMO / "feeds" / feed["url"].rsplit("/", 1)[1])
         links |= {entry.link for entry in parsed.entries}
     return links
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
