@@ -14,6 +14,10 @@ column. It keeps every field of the Article record under its own name, except:
   Tag objects (score, evidence, taxonomy version) live in ``tag_details`` (nested);
 - ``entity.<kind>`` holds canonical entity names as keyword arrays per kind (people,
   organizations, places, groups, ...), next to the detailed ``entities`` (nested);
+- ``entities.mentions`` (every occurrence: field, start, end) is kept in ``_source`` for
+  highlighting and not indexed: an object array, not nested (nested objects would each cost
+  a Lucene document), with neither index nor doc values. Added to v1 in place
+  (``mapping_additions``): adding a field needs no new index version.
 - ``taxonomy_version`` records which taxonomy the worker applied (retag uses it).
 """
 
@@ -37,6 +41,7 @@ __all__ = [
     "entity_names",
     "index_pattern",
     "index_template",
+    "mapping_additions",
     "mapping_field_paths",
 ]
 
@@ -80,6 +85,25 @@ def _text(analyzer: str, *, keyword: bool) -> dict[str, Any]:
     if keyword:
         field["fields"] = {"keyword": {"type": "keyword", "ignore_above": _KEYWORD_IGNORE_ABOVE}}
     return field
+
+
+# Stored in _source only: highlighting reads offsets from there, nobody searches on them.
+_STORED_ONLY_INT = {"type": "integer", "index": False, "doc_values": False}
+_MENTIONS = {
+    "type": "object",
+    "properties": {
+        "field": {"type": "keyword", "index": False, "doc_values": False},
+        "start": _STORED_ONLY_INT,
+        "end": _STORED_ONLY_INT,
+    },
+}
+
+
+def mapping_additions() -> dict[str, Any]:
+    """Fields added to mapping v1 after indices were created with it: PUT _mapping adds them
+    to existing backing indices (new ones get them from the template). Only additions may
+    go here; a changed field needs a new MAPPING_VERSION and a reindex."""
+    return {"entities": {"type": "nested", "properties": {"mentions": _MENTIONS}}}
 
 
 def _mappings(analyzer: str) -> dict[str, Any]:
@@ -139,6 +163,7 @@ def _mappings(analyzer: str) -> dict[str, Any]:
                     "start": {"type": "integer"},
                     "end": {"type": "integer"},
                     "country_code": keyword,
+                    "mentions": _MENTIONS,
                 },
             },
             "entity": {

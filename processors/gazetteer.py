@@ -93,6 +93,7 @@ class Gazetteer:
         metonyms: Mapping[str, str],
         outlets: Iterable[str],
         military_orgs: Iterable[str],
+        organisations: Iterable[str] = (),
         org_words: Iterable[str],
         generic_words: Iterable[str],
         titles: Iterable[str],
@@ -108,6 +109,9 @@ class Gazetteer:
         self.metonyms = dict(metonyms)
         self.outlets = frozenset(outlets)
         self.military_orgs = frozenset(military_orgs)
+        # Well-known organisations (companies, agencies, parties, ...): a span that is one
+        # of them is an ORG, and an occurrence NER missed is added.
+        self.organisations = frozenset(organisations)
         self.org_words = frozenset(org_words)
         self.generic_words = frozenset(generic_words)
         # Longest first, so that "Vice President" is stripped before "President".
@@ -126,6 +130,9 @@ class Gazetteer:
             ),
             plurals=False,
         )
+        # One scan for everything entities adds when NER missed it (three scans of the
+        # same tokens cost three times as much): (kind, payload) per name.
+        self._missed = PhraseMatcher(self._missed_entries(), plurals=False)
         self._nationality_matcher = PhraseMatcher(
             (
                 (name, code)
@@ -134,6 +141,19 @@ class Gazetteer:
             ),
             plurals=False,
         )
+
+    def _missed_entries(self) -> Iterable[tuple[str, tuple[str, Any]]]:
+        for name, place in self.places.items():
+            if name not in self.stoplist and (
+                place.kind != "city" or place.population >= MIN_ADDED_CITY_POPULATION
+            ):
+                yield name, ("place", place)
+        for name, code in self.nationalities.items():
+            if name not in self.stoplist:
+                yield name, ("nationality", code)
+        for name in (*self.organisations, *self.outlets, *self.military_orgs):
+            if name not in self.stoplist and name not in self.places:
+                yield name, ("organisation", name)
 
     def _state_entries(self) -> Iterable[tuple[str, _StateEntry]]:
         for name, place in self.places.items():
@@ -186,6 +206,19 @@ class Gazetteer:
         return [
             (m.start, m.end, m.payload) for m in self._addable.find(text, tokens, longest_only=True)
         ]
+
+    def missed_names(self, text: str, tokens: list[Token]) -> list[tuple[int, int, str, Any]]:
+        """What entities adds where NER found nothing: (start, end, kind, payload) with kind
+        "place" (a Place: no small cities, nothing stoplisted), "nationality" (an ISO code)
+        or "organisation" (well-known organisations, outlets and armed forces, not inside a
+        longer capitalised name), longest match first."""
+        found = []
+        for m in self._missed.find(text, tokens, longest_only=True):
+            kind, payload = m.payload
+            if kind == "organisation" and _inside_longer_name(text, m.start, m.end):
+                continue
+            found.append((m.start, m.end, kind, payload))
+        return found
 
     def missed_nationalities(self, text: str, tokens: list[Token]) -> list[tuple[int, int, str]]:
         return [
@@ -349,6 +382,11 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
         metonyms=metonyms,
         outlets=_as_list(orgs_doc.get("news_outlets")),
         military_orgs=_as_list(orgs_doc.get("military_organisations")),
+        organisations=[
+            str(name)
+            for group in (orgs_doc.get("organisations") or {}).values()
+            for name in _as_list(group)
+        ],
         org_words=_as_list(orgs_doc.get("organisation_words")),
         generic_words=_as_list(orgs_doc.get("generic_words")),
         titles=_as_list(people_doc.get("titles")),

@@ -30,6 +30,7 @@ from processors.documents import (
     backing_index,
     index_pattern,
     index_template,
+    mapping_additions,
     mapping_field_paths,
 )
 
@@ -178,6 +179,7 @@ class ArticleIndex:
             raise _translate(exc, f"putting index template {self.settings.template_name}") from exc
         index = backing_index(self.alias, now)
         self.ensure_index(index)
+        self._add_new_fields()
         logger.info(
             "index template ready template=%s pattern=%s alias=%s index=%s",
             self.settings.template_name,
@@ -186,6 +188,17 @@ class ArticleIndex:
             index,
         )
         return index
+
+    def _add_new_fields(self) -> None:
+        """Backing indices created before a field was added to mapping v1 (the strict
+        mapping would reject documents carrying it) get it in place; idempotent."""
+        pattern = index_pattern(self.alias)
+        try:
+            self._client.indices.put_mapping(
+                index=pattern, properties=mapping_additions(), allow_no_indices=True
+            )
+        except Exception as exc:
+            raise _translate(exc, f"adding new fields to {pattern}") from exc
 
     def ensure_index(self, index: str) -> None:
         """Create a backing index (the template adds mappings and alias) unless known."""

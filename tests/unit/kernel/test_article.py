@@ -89,3 +89,14 @@ def test_text_for_analysis_does_not_repeat_a_summary_echoed_as_content() -> None
     assert echoed.text_for_analysis() == "Title\n\nSame words."
     full = make_article(summary="Lead.", content="Body.")
     assert full.text_for_analysis() == "Title\n\nLead.\n\nBody."
+
+
+def test_entity_mentions_round_trip_and_older_records_still_decode() -> None:
+    from newsflow.article import Entity, Mention
+
+    entity = Entity(text="Moscow", label="GPE", canonical="Moscow", count=2, start=0, end=6,
+                    country_code="RU", mentions=[Mention(field="title", start=0, end=6),
+                                                 Mention(field="content", start=40, end=46)])
+    assert Entity.model_validate_json(entity.model_dump_json()) == entity
+    older = {"text": "Moscow", "label": "GPE", "canonical": "Moscow", "start": 0, "end": 6}
+    assert Entity.model_validate(older).mentions == []

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsflow.article import Article, Entity, Evidence, Tag, article_id
+from newsflow.article import Article, Entity, Evidence, Mention, Tag, article_id
 from newsflow.errors import DocumentRejectedError
 from processors import documents
 from processors.documents import (
@@ -39,7 +39,8 @@ def make_article(**changes: object) -> Article:
             Entity(text="Tokyo", label="GPE", canonical="Japan", count=1, start=50, end=55,
                    country_code="JP"),
             Entity(text="Japan", label="GPE", canonical="Japan", count=2, start=0, end=5,
-                   country_code="JP"),
+                   country_code="JP", mentions=[Mention(field="title", start=0, end=5),
+                                                Mention(field="content", start=9, end=14)]),
             Entity(text="Anthony Albanese", label="PERSON", canonical="Anthony Albanese",
                    start=80, end=96),
             Entity(text="Australians", label="NORP", canonical="Australia", start=100,
@@ -159,3 +160,18 @@ def test_untagged_article_has_empty_tag_fields() -> None:
     assert doc["tags"] == []
     assert doc["tag_details"] == []
     assert doc["entity"]["people"] == []
+
+
+def test_mentions_are_stored_for_highlighting_but_not_indexed() -> None:
+    from processors.documents import mapping_additions
+
+    mappings = index_template("news-articles")["template"]["mappings"]
+    entities = mappings["properties"]["entities"]
+    assert entities["type"] == "nested"
+    mentions = entities["properties"]["mentions"]
+    assert mentions["type"] == "object"  # not nested: no extra Lucene document per mention
+    assert all(f["index"] is False and f["doc_values"] is False
+               for f in mentions["properties"].values())
+    # existing v1 indices get exactly what the template declares
+    added = mapping_additions()["entities"]
+    assert added["type"] == "nested" and added["properties"]["mentions"] == mentions

@@ -149,3 +149,112 @@ def test_mentions_keep_text_offsets(gz: Gazetteer) -> None:
     text = "  “Moscow” said so."
     for m in resolve_mentions(text, [mention(text, "“Moscow”", "GPE")], gz):
         assert text[m.start : m.end] == m.text == "Moscow"
+
+
+# -- every mention, spans, document-level consistency, places' countries -------------------
+
+
+def test_every_mention_is_listed_with_offsets_into_the_text(gz: Gazetteer) -> None:
+    text = "Hanna Voss met Kemal Arin. Voss said Arin agreed, and Voss left for Oslo."
+    ents = by_canonical(extract_entities(text, [
+        mention(text, "Hanna Voss", "PERSON"),
+        mention(text, "Kemal Arin", "PERSON"),
+        mention(text, "Voss", "PERSON", nth=1),  # NER found the second "Voss" only
+    ], gz))
+    voss, arin = ents["Hanna Voss"], ents["Kemal Arin"]
+    assert [text[m.start : m.end] for m in voss.mentions] == ["Hanna Voss", "Voss", "Voss"]
+    assert [text[m.start : m.end] for m in arin.mentions] == ["Kemal Arin", "Arin"]
+    assert voss.count == len(voss.mentions) == 3 and arin.count == 2
+    assert {m.field for e in ents.values() for m in e.mentions} == {"text"}
+    assert (voss.start, voss.end) == (voss.mentions[0].start, voss.mentions[0].end)
+
+
+def test_a_locator_places_mentions_in_their_field(gz: Gazetteer) -> None:
+    text = "Oslo talks\n\nDelegates reached Oslo."
+
+    def locate(start: int, end: int) -> tuple[str, int, int]:
+        return ("title", start, end) if start < 10 else ("summary", start - 12, end - 12)
+
+    [oslo] = extract_entities(text, [mention(text, "Oslo", "GPE")], gz, locate=locate)
+    assert [(m.field, m.start, m.end) for m in oslo.mentions] == [
+        ("title", 0, 4), ("summary", 18, 22)]
+
+
+def test_one_label_per_name_across_the_article(gz: Gazetteer) -> None:
+    text = "Ruvola rose. Ruvola fell. Ruvola held. Analysts at Ruvola agreed."
+    ents = extract_entities(text, [
+        mention(text, "Ruvola", "ORG"),
+        mention(text, "Ruvola", "PERSON", nth=1),
+        mention(text, "Ruvola", "ORG", nth=2),
+        mention(text, "Ruvola", "ORG", nth=3),
+    ], gz)
+    assert [(e.label, e.count) for e in ents] == [("ORG", 4)]
+
+
+def test_a_surname_labelled_org_is_the_person_named_in_full(gz: Gazetteer) -> None:
+    text = "Dissident Wang Tanmei was detained. Police questioned Wang on Sunday."
+    ents = extract_entities(text, [mention(text, "Wang Tanmei", "PERSON"),
+                                   mention(text, "Wang", "ORG", nth=1)], gz)
+    assert [(e.label, e.canonical, e.count) for e in ents] == [("PERSON", "Wang Tanmei", 2)]
+
+
+def test_ordinary_words_are_not_propagated(gz: Gazetteer) -> None:
+    text = "Theresa May spoke in May. May said so."
+    ents = by_canonical(extract_entities(text, [mention(text, "Theresa May", "PERSON")], gz))
+    assert ents["Theresa May"].count == 1  # "May" is a month as often as a surname
+
+
+@pytest.mark.parametrize("raw,names", [
+    ("National League for Democracy (NLD", ["National League for Democracy", "NLD"]),
+    ("BRUSSELS 1996-08-31", ["BRUSSELS"]),
+    ("Interfax news agency", ["Interfax"]),
+    ("Norwest Corp.", ["Norwest Corp."]),
+    ("University of Michigan 's", ["University of Michigan"]),
+    ("UNITED STATES - Prices", ["UNITED STATES"]),
+    ("the U.S.", ["U.S."]),
+])
+def test_spans_are_cut_to_the_name(gz: Gazetteer, raw: str, names: list[str]) -> None:
+    text = f"Report: {raw} today."
+    found = resolve_mentions(text, [mention(text, raw, "ORG")], gz)
+    assert [m.text for m in found] == names
+    assert all(text[m.start : m.end] == m.text for m in found)
+
+
+def test_of_chains_make_one_institution(gz: Gazetteer) -> None:
+    text = "Talks with the Patriotic Front of Kurdania and the Kia Motor Corp of South Korea."
+    ents = extract_entities(text, [mention(text, "Patriotic Front", "ORG"),
+                                   mention(text, "Kurdania", "GPE"),
+                                   mention(text, "Kia Motor Corp", "ORG"),
+                                   mention(text, "South Korea", "GPE")], gz)
+    names = {e.canonical for e in ents}
+    assert "Patriotic Front of Kurdania" in names
+    assert {"Kia Motor Corp", "South Korea"} <= names  # a company and where it is from
+
+
+def test_well_known_organisation_missed_by_ner_is_added(gz: Gazetteer) -> None:
+    text = "The IMF and the World Bank met in Washington."
+    ents = by_canonical(extract_entities(text, [], gz))
+    assert ents["IMF"].label == "ORG" and ents["World Bank"].label == "ORG"
+
+
+@pytest.mark.parametrize("surface,label,code", [
+    ("Moscow", "GPE", "RU"),
+    ("Kursk", "GPE", "RU"),
+    ("Kyiv", "GPE", "UA"),
+    ("Crimea", "LOC", "UA"),  # ISO 3166-2:UA-43, whatever the occupation
+    ("Gaza", "GPE", "PS"),
+    ("Paris", "GPE", "FR"),  # the most populous Paris, not Paris, Texas
+    ("Texas", "GPE", "US"),
+    ("Osaka", "GPE", "JP"),
+    ("China", "GPE", "CN"),
+])
+def test_places_know_their_country(gz: Gazetteer, surface: str, label: str, code: str) -> None:
+    text = f"Officials in {surface} said so."
+    [e] = extract_entities(text, [mention(text, surface, "GPE")], gz)
+    assert (e.label, e.country_code) == (label, code)
+
+
+def test_places_ner_missed_know_their_country_too(gz: Gazetteer) -> None:
+    text = "Shelling near Kharkiv and Moscow."
+    codes = {e.canonical: e.country_code for e in extract_entities(text, [], gz)}
+    assert codes == {"Kharkiv": "UA", "Moscow": "RU"}
