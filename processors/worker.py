@@ -128,7 +128,7 @@ def load_enricher(settings: Settings) -> Enriching:
     from processors.enrichment import Enricher
 
     p = settings.processors
-    enricher = Enricher(p.spacy_model, p.taxonomy_file)
+    enricher = Enricher(p.spacy_model, p.taxonomy_file, tag_model=p.tag_model)
     logger.info(
         "enricher loaded model=%s taxonomy_version=%s", p.spacy_model, enricher.taxonomy_version
     )

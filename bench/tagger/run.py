@@ -1,9 +1,11 @@
 """Tagger quality on a labelled JSON-lines set (default: ../shared/eval/topics-dev.jsonl).
 
 Run from the repo root:  .venv/bin/python -m bench.tagger.run [--data FILE] [--errors TAG]
+                         [--rules-only] [--tag-model FILE]
 
 Each item is judged, like the labels, on its title and feed description only: the input is
-an Article with ``title`` and ``summary`` set, enriched by the same Enricher the worker runs.
+an Article with ``title`` and ``summary`` set, enriched by the same Enricher the worker runs
+(the rules and the shipped learned model; ``--rules-only`` scores the rules alone).
 Prints per-tag precision, recall, F1, the macro-F1 over the taxonomy's tags and the core
 count. ``--errors TAG`` also lists that tag's false positives and negatives (ids and titles,
 to the terminal only: the data set is not ours to copy).
@@ -63,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--errors", metavar="TAG", action="append", default=[],
                         help="list false positives/negatives of TAG (repeatable, 'all')")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    parser.add_argument("--rules-only", action="store_true",
+                        help="the taxonomy's rules alone, without the learned model")
+    parser.add_argument("--tag-model", type=Path, default=None,
+                        help="learned model file (default: settings processors.tag_model)")
     args = parser.parse_args(argv)
 
     from processors.enrichment import Enricher
@@ -74,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no data set at {args.data}", file=sys.stderr)
         return 1
     items = load_items(args.data)
-    enricher = Enricher(model, taxonomy)
+    tag_model = None if args.rules_only else (args.tag_model or settings.processors.tag_model)
+    enricher = Enricher(model, taxonomy, tag_model=tag_model)
     now = datetime.now(UTC)
     started = time.perf_counter()
     enriched = enricher.enrich([as_article(i, now) for i in items], now)

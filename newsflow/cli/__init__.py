@@ -58,6 +58,7 @@ _COMMAND_MODULES = (
     "subscribe",
     "stats",
     "retag",
+    "tagger",
     "api",
     "kibana",
 )

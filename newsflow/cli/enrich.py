@@ -50,7 +50,9 @@ def command(
     if taxonomy:
         overrides["processors"]["taxonomy_file"] = str(taxonomy)
     settings = cli_ctx.settings(overrides if overrides["processors"] else None).processors
-    enricher = Enricher(settings.spacy_model, settings.taxonomy_file)
+    enricher = Enricher(
+        settings.spacy_model, settings.taxonomy_file, tag_model=settings.tag_model
+    )
     for record in enrich_lines(in_file, enricher, utc_now(), batch_size=batch_size):
         out_file.write(json.dumps(record, ensure_ascii=False) + "\n")
     out_file.flush()

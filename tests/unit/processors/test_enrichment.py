@@ -118,16 +118,69 @@ def test_reload_picks_up_an_edit_and_refuses_a_broken_one(tmp_path: Path) -> Non
     path = tmp_path / "taxonomy.yaml"
     shutil.copy(SETTINGS.taxonomy_file, path)
     enricher = Enricher(SETTINGS.spacy_model, path)
-    old = enricher.taxonomy_version
+    old = enricher.tagger.taxonomy.version
+    model = enricher.tagger.model
+    assert model is not None
+    assert enricher.taxonomy_version == f"{old}+model.{model.version}"
     assert enricher.reload_taxonomy_if_changed() is False
     text = path.read_text(encoding="utf-8").replace(f'version: "{old}"', 'version: "99.0.0"')
     time.sleep(0.01)
     path.write_text(text, encoding="utf-8")
     assert enricher.reload_taxonomy_if_changed() is True
-    assert enricher.taxonomy_version == "99.0.0"
+    # The edited taxonomy with the same learned model: tags say both.
+    assert enricher.taxonomy_version == f"99.0.0+model.{model.version}"
     [done] = enricher.enrich([article("Vietnam and India hold joint naval exercise")], NOW)
-    assert {t.taxonomy_version for t in done.tags} == {"99.0.0"}
+    assert {t.taxonomy_version for t in done.tags} == {enricher.taxonomy_version}
     time.sleep(0.01)
     path.write_text("version: 1\ntags: []\n", encoding="utf-8")
     assert enricher.reload_taxonomy_if_changed() is False
-    assert enricher.taxonomy_version == "99.0.0"  # the last good version keeps working
+    # The last good version keeps working.
+    assert enricher.taxonomy_version == f"99.0.0+model.{model.version}"
+
+
+@pytest.mark.skipif(not SEED.is_file(), reason="shared/examples not available")
+def test_seed_article_lists_every_mention_in_its_field(enricher: Enricher) -> None:
+    seed = SEED.read_text(encoding="utf-8")
+    [done] = enricher.enrich([article("China's premier and army commander visit Moscow",
+                                      summary="Moscow talks on Kursk.", content=seed)], NOW)
+    for e in done.entities:
+        assert e.count == len(e.mentions) >= 1, e
+        for m in e.mentions:
+            surface = getattr(done, m.field)[m.start : m.end]
+            assert surface and surface == surface.strip(), (e, m)
+            # the mention is the name, a short form of it, or an alias ("U.S." -> United States)
+            assert (any(w in f"{e.text} {e.canonical}" for w in surface.split())
+                    or e.country_code is not None), (e, m, surface)
+    moscow = next(e for e in done.entities if e.canonical == "Moscow")
+    assert moscow.country_code == "RU"
+    # every occurrence of the word, in all three fields, is a mention
+    expected = [(f, i) for f in ("title", "summary", "content")
+                for i in _occurrences(getattr(done, f), "Moscow")]
+    assert [(m.field, m.start) for m in moscow.mentions] == expected
+    assert all(getattr(done, m.field)[m.start : m.end] == "Moscow" for m in moscow.mentions)
+    kursk = next(e for e in done.entities if e.canonical == "Kursk")
+    assert kursk.country_code == "RU" and kursk.mentions[0].field == "summary"
+
+
+def _occurrences(text: str, word: str) -> list[int]:
+    import re
+
+    return [m.start() for m in re.finditer(rf"\b{word}\b", text)]
+
+
+def test_enrich_record_mentions_index_into_title_and_text(enricher: Enricher) -> None:
+    from processors.enrichment import article_to_record, record_to_article
+
+    record = {"id": 7, "title": " Poland and Germany sign pact",
+              "text": "  Poland's defence minister met his German counterpart in Warsaw. "
+                      "Poland will host German troops."}
+    [done] = enricher.enrich([record_to_article(record, 1, NOW)], NOW)
+    out = article_to_record(record, done)
+    poland = next(e for e in out["entities"] if e["canonical"] == "Poland")
+    spots = [(m["field"], record[m["field"]][m["start"] : m["end"]]) for m in poland["mentions"]]
+    assert spots == [("title", "Poland"), ("text", "Poland"), ("text", "Poland")]
+    assert poland["count"] == 3
+    assert (poland["field"], poland["start"]) == ("title", 1)  # the first mention
+    for e in out["entities"]:
+        for m in e["mentions"]:
+            assert record[m["field"]][m["start"] : m["end"]].strip()

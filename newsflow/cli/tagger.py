@@ -1,0 +1,131 @@
+"""`newsflow tagger train|evaluate|agreement`: the learned tag model and its corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from newsflow.cli.context import CliContext, pass_cli
+from newsflow.errors import ConfigError
+
+__all__ = ["command"]
+
+_SHARED_EVAL = Path(__file__).resolve().parents[2].parent / "shared" / "eval"
+
+
+def _pool_option(f: Any) -> Any:
+    return click.option(
+        "--pool", type=click.Path(path_type=Path, dir_okay=False),
+        default=_SHARED_EVAL / "topics-pool.jsonl", show_default=True,
+        help="The pool items the labels refer to (their text is not kept in the repo).",
+    )(f)
+
+
+def _labels_option(f: Any) -> Any:
+    from processors.training.corpus import LABELS_DIR
+
+    return click.option(
+        "--labels", "labels_dir", type=click.Path(path_type=Path, file_okay=False),
+        default=LABELS_DIR, show_default=True,
+        help="Label folder: parts/*.jsonl (the corpus) and second-pass.jsonl.",
+    )(f)
+
+
+def _enricher(cli_ctx: CliContext, model: str | None) -> Any:
+    from processors.enrichment import Enricher
+
+    settings = cli_ctx.settings().processors
+    # Features come from the rules, never from a previous model: tag_model=None.
+    return Enricher(model or settings.spacy_model, settings.taxonomy_file, tag_model=None)
+
+
+def _need(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise ConfigError(f"{what} not found at {path} (pass its path with the option)")
+
+
+@click.group(name="tagger")
+def command() -> None:
+    """The learned half of the topic tagger: rebuild the shipped model from the labelled
+    corpus (processors/training/labels), measure it, and check the labels' agreement."""
+
+
+@command.command(name="train")
+@_pool_option
+@_labels_option
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Model file to write (default: processors.tag_model, the shipped one).")
+@click.option("--model", default=None, help="spaCy model (default: processors.spacy_model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the model's header as JSON.")
+@pass_cli
+def train(cli_ctx: CliContext, pool: Path, labels_dir: Path, out: Path | None,
+          model: str | None, as_json: bool) -> None:
+    """Fit the model on every labelled item (thresholds by cross-validation inside the
+    corpus) and write it. The same labels and taxonomy give the same file."""
+    from processors.tagmodel import DEFAULT_TAG_MODEL
+    from processors.training.pipeline import train_model
+
+    _need(pool, "pool file")
+    target = out or cli_ctx.settings().processors.tag_model or DEFAULT_TAG_MODEL
+    result = train_model(_enricher(cli_ctx, model), pool, target, labels_dir=labels_dir)
+    if as_json:
+        cli_ctx.emit_json({"path": str(target), "tags": result.tags, **result.meta})
+    else:
+        click.echo(f"model {result.version} for taxonomy {result.meta['taxonomy_version']}: "
+                   f"{result.meta['items']} items, {len(result.tags)} tags -> {target}")
+
+
+@command.command(name="evaluate")
+@_pool_option
+@_labels_option
+@click.option("--dev", type=click.Path(path_type=Path, dir_okay=False),
+              default=_SHARED_EVAL / "topics-dev.jsonl", show_default=True,
+              help="Untouched labelled set scored by the model fitted on the whole corpus.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True)
+@click.option("--model", default=None, help="spaCy model (default: processors.spacy_model).")
+@click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
+@pass_cli
+def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds: int,
+             model: str | None, as_json: bool) -> None:
+    """Per-tag precision, recall and F1: k-fold cross-validation on the corpus (every item
+    predicted by a model that never saw it), then the dev set."""
+    from processors.training.pipeline import evaluate_model
+
+    _need(pool, "pool file")
+    dev_path = dev if dev.is_file() else None
+    report = evaluate_model(_enricher(cli_ctx, model), pool, dev_path, labels_dir=labels_dir,
+                            folds=folds)
+    if as_json:
+        cli_ctx.emit_json(report.as_dict())
+        return
+    click.echo(f"{folds}-fold cross-validation, {report.items} labelled items:")
+    click.echo(report.cross_validated.table())
+    if report.dev is not None:
+        click.echo(f"\ndev set ({report.dev_items} items, never trained on), "
+                   f"model {report.model_version}:")
+        click.echo(report.dev.table())
+
+
+@command.command(name="agreement")
+@_labels_option
+@click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
+@pass_cli
+def agreement_command(cli_ctx: CliContext, labels_dir: Path, as_json: bool) -> None:
+    """Agreement between the corpus labels and the independent second pass on the items
+    both labelled: identical tag sets, and per tag Cohen's kappa and positive agreement."""
+    from processors.taxonomy import load_taxonomy
+    from processors.training.pipeline import check_agreement
+
+    tags = load_taxonomy(cli_ctx.settings().processors.taxonomy_file).tag_ids
+    report = check_agreement(tags, labels_dir)
+    if as_json:
+        cli_ctx.emit_json(report.as_dict())
+        return
+    click.echo(f"{report.overlap} items labelled twice; identical tag sets: "
+               f"{report.exact:.3f}")
+    click.echo(f"{'tag':24} {'both':>5} {'1st':>4} {'2nd':>4} {'kappa':>6} {'pos.agr':>8}")
+    for r in report.rows:
+        click.echo(f"{r.tag:24} {r.both:5d} {r.only_first:4d} {r.only_second:4d} "
+                   f"{r.kappa:6.3f} {r.positive_agreement:8.3f}")

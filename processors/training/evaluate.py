@@ -1,0 +1,97 @@
+"""Honest figures for the tag model: k-fold cross-validation on the corpus (each fold's model,
+calibration and thresholds fitted without the fold) and scores on an untouched set."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+from processors.tagmodel import TagModel
+from processors.training.fit import FitParams, TrainingSet, fit_model
+
+__all__ = ["Scores", "cross_validate", "predict", "score"]
+
+
+@dataclass
+class Scores:
+    """True/false positives and false negatives per tag."""
+
+    tags: list[str]
+    counts: dict[str, list[int]]
+
+    @classmethod
+    def empty(cls, tags: Sequence[str]) -> Scores:
+        return cls(list(tags), {t: [0, 0, 0] for t in tags})
+
+    def add(self, gold: frozenset[str], predicted: set[str]) -> None:
+        for t in self.tags:
+            if t in gold and t in predicted:
+                self.counts[t][0] += 1
+            elif t in predicted:
+                self.counts[t][1] += 1
+            elif t in gold:
+                self.counts[t][2] += 1
+
+    def prf(self, tag: str) -> tuple[float, float, float]:
+        tp, fp, fn = self.counts[tag]
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return p, r, f
+
+    @property
+    def macro_f1(self) -> float:
+        return sum(self.prf(t)[2] for t in self.tags) / len(self.tags)
+
+    def as_dict(self) -> dict[str, Any]:
+        rows: dict[str, Any] = {}
+        for t in self.tags:
+            p, r, f = self.prf(t)
+            tp, fp, fn = self.counts[t]
+            rows[t] = {"tp": tp, "fp": fp, "fn": fn, "precision": round(p, 3),
+                       "recall": round(r, 3), "f1": round(f, 3)}
+        return {"tags": rows, "macro_f1": round(self.macro_f1, 3)}
+
+    def table(self) -> str:
+        lines = [f"{'tag':24} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'rec':>6} {'f1':>6}"]
+        for t in self.tags:
+            tp, fp, fn = self.counts[t]
+            p, r, f = self.prf(t)
+            lines.append(f"{t:24} {tp:4d} {fp:4d} {fn:4d} {p:6.3f} {r:6.3f} {f:6.3f}")
+        lines.append(f"{'macro-F1':24} {'':>27} {self.macro_f1:6.3f}")
+        return "\n".join(lines)
+
+
+def predict(model: TagModel, data: TrainingSet) -> list[set[str]]:
+    x = model.features(data.texts, data.titles, data.rules)
+    probabilities = model.probabilities(x)
+    return [
+        {t for j, t in enumerate(model.tags) if row[j] >= model.thresholds[j]}
+        for row in probabilities
+    ]
+
+
+def score(model: TagModel, data: TrainingSet, tags: Sequence[str]) -> Scores:
+    scores = Scores.empty(tags)
+    for gold, predicted in zip(data.tags, predict(model, data), strict=True):
+        scores.add(gold, predicted)
+    return scores
+
+
+def cross_validate(
+    data: TrainingSet, tags: Sequence[str], params: FitParams, folds: int = 5, seed: int = 7
+) -> Scores:
+    """k-fold: every item is predicted once by a model that never saw it (nor used it to
+    pick a threshold)."""
+    scores = Scores.empty(tags)
+    splitter = KFold(folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(np.zeros(len(data))):
+        model = fit_model(data.subset(train), tags, params, meta={})
+        held = data.subset(test)
+        for gold, predicted in zip(held.tags, predict(model, held), strict=True):
+            scores.add(gold, predicted)
+    return scores

@@ -1,0 +1,191 @@
+"""Fitting the tag model: per-tag logistic regression, Platt calibration and thresholds chosen
+on out-of-fold predictions, never on the items a figure is reported for.
+
+Deterministic: fixed fold seeds and liblinear (no random state in the fit itself), so the same
+labels and taxonomy give the same model file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from processors.tagmodel import TagModel, make_vectorizer
+
+__all__ = ["FitParams", "TrainingSet", "best_threshold", "fit_model"]
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What the model learns from: per item the analysed text, the title, the rule features
+    (``tagmodel.rule_features``) and the gold tags."""
+
+    texts: list[str]
+    titles: list[str]
+    rules: list[dict[str, float]]
+    tags: list[frozenset[str]]
+
+    def subset(self, index: Sequence[int]) -> TrainingSet:
+        return TrainingSet(
+            [self.texts[i] for i in index],
+            [self.titles[i] for i in index],
+            [self.rules[i] for i in index],
+            [self.tags[i] for i in index],
+        )
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@dataclass(frozen=True)
+class FitParams:
+    c: float = 4.0  # inverse regularisation of each tag's logistic regression
+    min_df: int = 2  # a word n-gram must occur in this many items to become a feature
+    title_min_df: int = 2
+    rule_scale: float = 1.0  # weight of the rule features against the word features
+    inner_folds: int = 5  # out-of-fold predictions for calibration and thresholds
+    seed: int = 2023
+    # The threshold maximises F-beta on out-of-fold predictions; beta < 1 favours precision
+    # (a wrong item on a stream costs an analyst more than a late one).
+    beta: float = 1.0
+    per_tag_beta: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "c": self.c,
+            "min_df": self.min_df,
+            "title_min_df": self.title_min_df,
+            "rule_scale": self.rule_scale,
+            "inner_folds": self.inner_folds,
+            "seed": self.seed,
+            "beta": self.beta,
+            "per_tag_beta": dict(sorted(self.per_tag_beta.items())),
+        }
+
+
+def _design(
+    data: TrainingSet, params: FitParams
+) -> tuple[sparse.csr_matrix, Any, Any, DictVectorizer]:
+    text_vec = make_vectorizer(min_df=params.min_df)
+    title_vec = make_vectorizer(min_df=params.title_min_df)
+    rule_vec = DictVectorizer(sort=True)
+    x_text = text_vec.fit_transform(data.texts)
+    x_title = title_vec.fit_transform(data.titles)
+    x_rule = rule_vec.fit_transform(data.rules) * params.rule_scale
+    return sparse.hstack([x_text, x_title, x_rule], format="csr"), text_vec, title_vec, rule_vec
+
+
+def _classifier(params: FitParams) -> LogisticRegression:
+    return LogisticRegression(
+        C=params.c, solver="liblinear", class_weight="balanced", max_iter=1000
+    )
+
+
+def _platt(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """sigmoid(a * margin + b) fitted on out-of-fold margins (Platt scaling)."""
+    if y.min() == y.max():
+        return 1.0, 0.0
+    lr = LogisticRegression(C=1e4, solver="lbfgs")
+    lr.fit(margins.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def best_threshold(probabilities: np.ndarray, y: np.ndarray, beta: float = 1.0) -> float:
+    """The probability cut with the best F-beta; between equally good cuts, the midpoint of
+    the widest gap (a cut hugging one item's score does not generalise)."""
+    positives = int(y.sum())
+    if positives == 0:
+        return 1.0
+    order = np.argsort(-probabilities)
+    p_sorted = probabilities[order]
+    y_sorted = y[order]
+    tp = np.cumsum(y_sorted)
+    predicted = np.arange(1, len(y) + 1)
+    precision = tp / predicted
+    recall = tp / positives
+    b2 = beta * beta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(
+            precision + recall > 0,
+            (1 + b2) * precision * recall / (b2 * precision + recall),
+            0.0,
+        )
+    # Only cut between distinct scores.
+    distinct = np.append(p_sorted[:-1] > p_sorted[1:], True)
+    f = np.where(distinct, f, -1.0)
+    k = int(np.argmax(f))
+    below = p_sorted[k + 1] if k + 1 < len(p_sorted) else 0.0
+    return float((p_sorted[k] + below) / 2.0)
+
+
+def out_of_fold_margins(
+    x: sparse.csr_matrix, y: np.ndarray, params: FitParams
+) -> np.ndarray:
+    margins = np.zeros(len(y))
+    folds = min(params.inner_folds, int(y.sum()), int(len(y) - y.sum()))
+    if folds < 2:
+        return margins
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=params.seed)
+    for train, test in splitter.split(np.zeros(len(y)), y):
+        clf = _classifier(params).fit(x[train], y[train])
+        margins[test] = clf.decision_function(x[test])
+    return margins
+
+
+def fit_model(
+    data: TrainingSet, tags: Sequence[str], params: FitParams, meta: dict[str, Any]
+) -> TagModel:
+    """Fit one model on ``data``. Calibration and thresholds come from out-of-fold
+    predictions inside ``data``; nothing outside it is looked at.
+
+    The word features are fitted once on all of ``data`` (vocabulary and idf are unsupervised);
+    only the classifiers see labels, and they are refitted in every fold.
+    """
+    x, text_vec, title_vec, rule_vec = _design(data, params)
+    coef = np.zeros((x.shape[1], len(tags)))
+    intercept = np.zeros(len(tags))
+    calibration = np.zeros((len(tags), 2))
+    thresholds = np.ones(len(tags))
+    for j, tag in enumerate(tags):
+        y = np.array([tag in t for t in data.tags], dtype=int)
+        if y.min() == y.max():
+            calibration[j] = (1.0, -50.0)  # never seen: never emitted
+            continue
+        margins = out_of_fold_margins(x, y, params)
+        a, b = _platt(margins, y)
+        calibration[j] = (a, b)
+        oof = 1.0 / (1.0 + np.exp(-(a * margins + b)))
+        thresholds[j] = best_threshold(oof, y, params.per_tag_beta.get(tag, params.beta))
+        clf = _classifier(params).fit(x, y)
+        coef[:, j] = clf.coef_[0]
+        intercept[j] = clf.intercept_[0]
+    # The rule scale is folded into the coefficients, so run time uses raw rule features.
+    n_words = len(text_vec.vocabulary_) + len(title_vec.vocabulary_)
+    coef[n_words:] *= params.rule_scale
+    return TagModel(
+        tags=list(tags),
+        text_vocabulary=_vocabulary_list(text_vec.vocabulary_),
+        text_idf=text_vec.idf_,
+        title_vocabulary=_vocabulary_list(title_vec.vocabulary_),
+        title_idf=title_vec.idf_,
+        rule_names=list(rule_vec.feature_names_),
+        coef=coef,
+        intercept=intercept,
+        calibration=calibration,
+        thresholds=thresholds,
+        meta={**meta, "params": params.as_dict(), "items": len(data)},
+    )
+
+
+def _vocabulary_list(vocabulary: dict[str, int]) -> list[str]:
+    terms = [""] * len(vocabulary)
+    for term, index in vocabulary.items():
+        terms[index] = term
+    return terms

@@ -1,0 +1,177 @@
+"""Train, evaluate and check the tag model from the labelled corpus: what
+``newsflow tagger train|evaluate|agreement`` run.
+
+Reproducible: the same labels, taxonomy and parameters give the same model file (fixed
+fold seeds, a deterministic solver, no timestamps in the file). The model's version is a
+digest of its coefficients, so a retrained model that differs gets a new version and retag
+knows the stored tags are stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+
+from processors.enrichment import Enricher
+from processors.tagmodel import TagModel
+from processors.training.agreement import agreement
+from processors.training.corpus import (
+    LABELS_DIR,
+    corpus_label_files,
+    load_corpus,
+    load_dev,
+    load_labels,
+)
+from processors.training.evaluate import Scores, cross_validate, score
+from processors.training.featurize import training_set
+from processors.training.fit import FitParams, TrainingSet, fit_model
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "AgreementReport",
+    "EvaluationReport",
+    "check_agreement",
+    "evaluate_model",
+    "train_model",
+]
+
+#: The shipped model's parameters, chosen by 5-fold cross-validation on the corpus
+#: (bench/RESULTS.md "tagger"); changing them is a retrain.
+DEFAULT_PARAMS = FitParams()
+
+Progress = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _corpus(
+    enricher: Enricher, pool_path: Path, labels_dir: Path, progress: Progress
+) -> tuple[list[str], TrainingSet, list[Path]]:
+    tags = enricher.tagger.taxonomy.tag_ids
+    files = corpus_label_files(labels_dir)
+    labels = load_labels(files, tags)
+    items = load_corpus(pool_path, labels)
+    progress(f"corpus: {len(items)} labelled items from {len(files)} label files; "
+             "running NER and rules on them")
+    return tags, training_set(items, enricher), files
+
+
+def _digest(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def model_version(model: TagModel) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(model.coef, dtype=np.float32).tobytes())
+    h.update(np.ascontiguousarray(model.thresholds, dtype=np.float32).tobytes())
+    h.update("\n".join(model.tags).encode())
+    return h.hexdigest()[:10]
+
+
+def train_model(
+    enricher: Enricher,
+    pool_path: Path,
+    out_path: Path,
+    *,
+    labels_dir: Path = LABELS_DIR,
+    params: FitParams = DEFAULT_PARAMS,
+    progress: Progress = _stderr,
+) -> TagModel:
+    tags, data, files = _corpus(enricher, pool_path, labels_dir, progress)
+    progress(f"fitting {len(tags)} tags on {len(data)} items")
+    meta: dict[str, Any] = {
+        "taxonomy_version": enricher.tagger.taxonomy.version,
+        "labels_digest": _digest(files),
+        "spacy_model": enricher.model_name,
+        "sklearn": sklearn.__version__,
+    }
+    model = fit_model(data, tags, params, meta)
+    model.meta["model_version"] = model_version(model)
+    model.save(out_path)
+    progress(f"wrote {out_path} (model {model.version}, {out_path.stat().st_size:,} bytes)")
+    return model
+
+
+@dataclass
+class EvaluationReport:
+    folds: int
+    items: int
+    cross_validated: Scores
+    dev: Scores | None
+    dev_items: int
+    model_version: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "folds": self.folds,
+            "items": self.items,
+            "cross_validated": self.cross_validated.as_dict(),
+            "dev": self.dev.as_dict() if self.dev else None,
+            "dev_items": self.dev_items,
+            "model_version": self.model_version,
+        }
+
+
+def evaluate_model(
+    enricher: Enricher,
+    pool_path: Path,
+    dev_path: Path | None,
+    *,
+    labels_dir: Path = LABELS_DIR,
+    params: FitParams = DEFAULT_PARAMS,
+    folds: int = 5,
+    progress: Progress = _stderr,
+) -> EvaluationReport:
+    """k-fold figures on the corpus, then the dev set (never trained on) scored by a model
+    fitted on the whole corpus with the same parameters: what `train` would ship."""
+    tags, data, _ = _corpus(enricher, pool_path, labels_dir, progress)
+    progress(f"{folds}-fold cross-validation on {len(data)} items")
+    cv = cross_validate(data, tags, params, folds=folds)
+    dev_scores: Scores | None = None
+    dev_items = 0
+    model = fit_model(data, tags, params, {})
+    if dev_path is not None:
+        dev = load_dev(dev_path)
+        dev_items = len(dev)
+        progress(f"dev set: {dev_items} items, scored by the model fitted on the corpus")
+        dev_scores = score(model, training_set(dev, enricher), tags)
+    return EvaluationReport(folds, len(data), cv, dev_scores, dev_items, model_version(model))
+
+
+@dataclass
+class AgreementReport:
+    overlap: int
+    exact: float
+    rows: list[Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "overlap": self.overlap,
+            "identical_tag_sets": round(self.exact, 3),
+            "tags": {
+                r.tag: {"both": r.both, "first_only": r.only_first, "second_only": r.only_second,
+                        "kappa": round(r.kappa, 3),
+                        "positive_agreement": round(r.positive_agreement, 3)}
+                for r in self.rows
+            },
+        }
+
+
+def check_agreement(tags: list[str], labels_dir: Path = LABELS_DIR) -> AgreementReport:
+    first = load_labels(corpus_label_files(labels_dir), tags)
+    second = load_labels([labels_dir / "second-pass.jsonl"], tags)
+    overlap, exact, rows = agreement(first, second, tags)
+    return AgreementReport(overlap, exact, rows)

@@ -1,0 +1,151 @@
+"""The training side: labels, agreement, thresholds, and that a fit is deterministic and
+learns. Small synthetic corpora; no spaCy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from newsflow.errors import ConfigError
+from newsflow.settings import ProcessorSettings
+from processors.tagmodel import TagModel
+from processors.taxonomy import load_taxonomy
+from processors.training.agreement import agreement
+from processors.training.corpus import (
+    LABELS_DIR,
+    corpus_label_files,
+    load_labels,
+)
+from processors.training.evaluate import predict
+from processors.training.fit import FitParams, TrainingSet, best_threshold, fit_model
+
+TAGS = load_taxonomy(ProcessorSettings().taxonomy_file).tag_ids
+
+
+# -- the shipped labels ---------------------------------------------------------------------
+
+def test_the_corpus_has_at_least_1500_labelled_items_with_known_tags() -> None:
+    labels = load_labels(corpus_label_files(), TAGS)  # raises on an unknown tag or a repeat
+    assert len(labels) >= 1500
+    assert all(i.startswith("pool-") for i in labels)
+    # Every tag has positives to learn from.
+    for tag in TAGS:
+        assert sum(tag in tags for tags in labels.values()) >= 20, tag
+
+
+def test_label_files_hold_ids_and_tags_only() -> None:
+    """No text of the publishers is copied into the repository."""
+    for path in [*corpus_label_files(), LABELS_DIR / "second-pass.jsonl"]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            assert set(json.loads(line)) == {"id", "tags"}, path
+
+
+def test_the_second_pass_overlaps_at_least_100_corpus_items() -> None:
+    first = load_labels(corpus_label_files(), TAGS)
+    second = load_labels([LABELS_DIR / "second-pass.jsonl"], TAGS)
+    assert len(set(first) & set(second)) >= 100
+    assert set(second) <= set(first)
+
+
+def test_a_label_repeated_or_unknown_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "pool-1", "tags": []}\n{"id": "pool-1", "tags": []}\n')
+    with pytest.raises(ConfigError, match="twice"):
+        load_labels([path], TAGS)
+    path.write_text('{"id": "pool-1", "tags": ["cooking"]}\n')
+    with pytest.raises(ConfigError, match="unknown tags"):
+        load_labels([path], TAGS)
+
+
+# -- agreement ------------------------------------------------------------------------------
+
+def test_agreement_counts_and_kappa() -> None:
+    a = {"1": frozenset({"x"}), "2": frozenset({"x"}), "3": frozenset(), "4": frozenset()}
+    b = {"1": frozenset({"x"}), "2": frozenset(), "3": frozenset(), "4": frozenset(),
+         "5": frozenset({"x"})}
+    overlap, exact, [row] = agreement(a, b, ["x"])
+    assert overlap == 4 and exact == 0.75
+    assert (row.both, row.only_first, row.only_second, row.neither) == (1, 1, 0, 2)
+    # observed 0.75; chance = 0.5*0.25 + 0.5*0.75 = 0.5; kappa = 0.25/0.5
+    assert row.kappa == pytest.approx(0.5)
+    assert row.positive_agreement == pytest.approx(2 / 3)
+
+
+# -- thresholds -----------------------------------------------------------------------------
+
+def test_best_threshold_cuts_between_the_classes() -> None:
+    p = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.1])
+    y = np.array([1, 1, 1, 0, 0, 0])
+    assert best_threshold(p, y) == pytest.approx(0.5)  # midpoint of the gap 0.7 .. 0.3
+
+
+def test_best_threshold_with_precision_weight_cuts_higher() -> None:
+    p = np.array([0.9, 0.8, 0.6, 0.5, 0.4, 0.1])
+    y = np.array([1, 1, 0, 1, 0, 0])
+    assert best_threshold(p, y, beta=1.0) == pytest.approx(0.45)
+    assert best_threshold(p, y, beta=0.3) == pytest.approx(0.7)
+
+
+# -- fitting --------------------------------------------------------------------------------
+
+def _toy(n: int = 120) -> TrainingSet:
+    rng = np.random.default_rng(0)
+    texts, titles, rules, tags = [], [], [], []
+    filler = ["markets", "weather", "football", "election", "culture", "budget"]
+    for i in range(n):
+        words = list(rng.choice(filler, 4))
+        positive = i % 4 == 0
+        if positive:
+            words.insert(int(rng.integers(0, 4)), "sanctions")
+        title = " ".join(words[:3])
+        texts.append(title + "\n\n" + " ".join(words))
+        titles.append(title)
+        rules.append({"r:score:sanctions": 0.8} if positive and i % 8 == 0 else {})
+        tags.append(frozenset({"sanctions"}) if positive else frozenset())
+    return TrainingSet(texts, titles, rules, tags)
+
+
+def test_a_fit_learns_the_signal_and_is_deterministic(tmp_path: Path) -> None:
+    data = _toy()
+    params = FitParams(inner_folds=3)
+    first = fit_model(data, ["sanctions", "nuclear-weapons"], params, {"taxonomy_version": "t"})
+    second = fit_model(data, ["sanctions", "nuclear-weapons"], params, {"taxonomy_version": "t"})
+    np.testing.assert_array_equal(first.coef, second.coef)
+    np.testing.assert_array_equal(first.thresholds, second.thresholds)
+    held = TrainingSet(["x\n\nfootball sanctions budget", "y\n\nfootball weather budget"],
+                       ["x", "y"], [{}, {}], [frozenset(), frozenset()])
+    assert predict(first, held) == [{"sanctions"}, set()]
+    # A tag with no positives is never emitted.
+    assert first.thresholds[1] == 1.0
+
+
+def test_a_saved_model_loads_back_identical(tmp_path: Path) -> None:
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {"model_version": "v1"})
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = TagModel.load(path)
+    assert loaded.version == "v1" and loaded.tags == ["sanctions"]
+    data = _toy(16)
+    x1 = model.features(data.texts, data.titles, data.rules)
+    x2 = loaded.features(data.texts, data.titles, data.rules)
+    np.testing.assert_allclose(model.probabilities(x1), loaded.probabilities(x2), rtol=1e-5)
+
+
+def test_a_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    header = json.loads(bytes(arrays["header"]).decode())
+    header["format"] = 999
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(ConfigError, match="format 999"):
+        TagModel.load(path)
+    path.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="cannot read tag model"):
+        TagModel.load(path)
