@@ -22,7 +22,8 @@ __all__ = ["command"]
 def command(cli_ctx: CliContext, since: str | None, everything: bool, dry_run: bool,
             as_json: bool) -> None:
     """Recompute the tags of stored articles with the current taxonomy file
-    (processors.taxonomy_file), from their stored text and entities (no NLP model needed).
+    (processors.taxonomy_file) and learned tag model (processors.tag_model), from their
+    stored text and entities (no NLP model needed).
     Changed documents are re-indexed in place; articles that gained a tag are published to
     news.tag.<tag>, so subscribers get them.
     """
@@ -31,12 +32,16 @@ def command(cli_ctx: CliContext, since: str | None, everything: bool, dry_run: b
     from processors.index import ArticleIndex
     from processors.retag import run_retag
     from processors.tagging import Tagger
+    from processors.tagmodel import TagModel
     from processors.tagstream import TagStreamProducer
     from processors.taxonomy import load_taxonomy
+    from processors.topic_tagger import TopicTagger
 
     since_at = parse_when_option(since, "--since")
     settings = cli_ctx.settings()
-    tagger = Tagger(load_taxonomy(settings.processors.taxonomy_file), load_gazetteer())
+    p = settings.processors
+    model = TagModel.load(p.tag_model) if p.tag_model is not None else None
+    tagger = TopicTagger(Tagger(load_taxonomy(p.taxonomy_file), load_gazetteer()), model)
     with ArticleIndex(settings.elasticsearch) as index, \
             TagStreamProducer(settings.kafka) as sender:
         report = run_retag(index=index, sender=sender, tagger=tagger,
