@@ -260,13 +260,14 @@ def _first_match(group: Sequence[str], found: dict[str, str]) -> str | None:
 def _fires(rule: Rule, sentence: SentenceFacts, article_cues: set[str]) -> list[str] | None:
     """The surfaces that made ``rule`` fire in ``sentence``, or None if it does not."""
     surfaces: list[str] = []
-    if rule.unless and _first_match(rule.unless, sentence.cues) is not None:
-        return None
+    # The rule's own cues first: most rules fail there, before their long `unless` lists.
     if rule.cues:
         hit = _first_match(rule.cues, sentence.cues)
         if hit is None:
             return None
         surfaces.append(hit)
+    if rule.unless and _first_match(rule.unless, sentence.cues) is not None:
+        return None
     for group in rule.also:
         hit = _first_match(group, sentence.cues)
         if hit is None:

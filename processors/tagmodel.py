@@ -39,6 +39,7 @@ __all__ = [
     "TagModel",
     "make_vectorizer",
     "rule_features",
+    "squash_rule_score",
 ]
 
 #: Bumped when the file layout or the meaning of a feature changes; a model of another
@@ -63,13 +64,17 @@ def make_vectorizer(**overrides: Any) -> TfidfVectorizer:
     return TfidfVectorizer(**params)
 
 
+def squash_rule_score(score: float) -> float:
+    """A rule score as a 0..1 feature: 1 - e^(-s/2), so 2 (the usual threshold) is 0.63."""
+    return 1.0 - math.exp(-score / 2.0)
+
+
 def rule_features(results: Sequence[RuleScore]) -> dict[str, float]:
     """The rule engine's findings on one article as named features."""
     features: dict[str, float] = {}
     for result in results:
         if result.score > 0:
-            # 1 - e^(-s/2): a threshold-level score of 2 maps to 0.63, 5 to 0.92.
-            features[f"r:score:{result.tag}"] = 1.0 - math.exp(-result.score / 2.0)
+            features[f"r:score:{result.tag}"] = squash_rule_score(result.score)
         for rule_id in result.fired:
             features[f"r:{result.tag}:{rule_id}"] = 1.0
     return features

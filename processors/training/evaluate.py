@@ -3,14 +3,14 @@ calibration and thresholds fitted without the fold) and scores on an untouched s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.model_selection import KFold
 
-from processors.tagmodel import TagModel
+from processors.tagmodel import TagModel, squash_rule_score
 from processors.training.fit import FitParams, TrainingSet, fit_model
 
 __all__ = ["Scores", "cross_validate", "predict", "score"]
@@ -66,24 +66,42 @@ class Scores:
         return "\n".join(lines)
 
 
-def predict(model: TagModel, data: TrainingSet) -> list[set[str]]:
+def predict(
+    model: TagModel, data: TrainingSet, rule_thresholds: Mapping[str, float] | None = None
+) -> list[set[str]]:
+    """The tags the product would emit for feed-sized items (one window each): the model's
+    probability at its threshold, or, with ``rule_thresholds`` (tag -> the taxonomy's
+    threshold), the rules at theirs, as ``TopicTagger`` decides."""
     x = model.features(data.texts, data.titles, data.rules)
     probabilities = model.probabilities(x)
-    return [
-        {t for j, t in enumerate(model.tags) if row[j] >= model.thresholds[j]}
-        for row in probabilities
-    ]
+    cuts = {t: squash_rule_score(v) for t, v in (rule_thresholds or {}).items()}
+    predicted: list[set[str]] = []
+    for row, rules in zip(probabilities, data.rules, strict=True):
+        tags = {t for j, t in enumerate(model.tags) if row[j] >= model.thresholds[j]}
+        tags |= {t for t, cut in cuts.items() if rules.get(f"r:score:{t}", 0.0) >= cut - 1e-9}
+        predicted.append(tags)
+    return predicted
 
 
-def score(model: TagModel, data: TrainingSet, tags: Sequence[str]) -> Scores:
+def score(
+    model: TagModel,
+    data: TrainingSet,
+    tags: Sequence[str],
+    rule_thresholds: Mapping[str, float] | None = None,
+) -> Scores:
     scores = Scores.empty(tags)
-    for gold, predicted in zip(data.tags, predict(model, data), strict=True):
+    for gold, predicted in zip(data.tags, predict(model, data, rule_thresholds), strict=True):
         scores.add(gold, predicted)
     return scores
 
 
 def cross_validate(
-    data: TrainingSet, tags: Sequence[str], params: FitParams, folds: int = 5, seed: int = 7
+    data: TrainingSet,
+    tags: Sequence[str],
+    params: FitParams,
+    folds: int = 5,
+    seed: int = 7,
+    rule_thresholds: Mapping[str, float] | None = None,
 ) -> Scores:
     """k-fold: every item is predicted once by a model that never saw it (nor used it to
     pick a threshold)."""
@@ -92,6 +110,8 @@ def cross_validate(
     for train, test in splitter.split(np.zeros(len(data))):
         model = fit_model(data.subset(train), tags, params, meta={})
         held = data.subset(test)
-        for gold, predicted in zip(held.tags, predict(model, held), strict=True):
+        for gold, predicted in zip(
+            held.tags, predict(model, held, rule_thresholds), strict=True
+        ):
             scores.add(gold, predicted)
     return scores

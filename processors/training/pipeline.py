@@ -138,8 +138,11 @@ def evaluate_model(
     """k-fold figures on the corpus, then the dev set (never trained on) scored by a model
     fitted on the whole corpus with the same parameters: what `train` would ship."""
     tags, data, _ = _corpus(enricher, pool_path, labels_dir, progress)
+    # Scored as the product decides: the model, or the rules at the taxonomy's thresholds.
+    taxonomy = enricher.tagger.taxonomy
+    rule_thresholds = {t.id: t.threshold for t in taxonomy.tags}
     progress(f"{folds}-fold cross-validation on {len(data)} items")
-    cv = cross_validate(data, tags, params, folds=folds)
+    cv = cross_validate(data, tags, params, folds=folds, rule_thresholds=rule_thresholds)
     dev_scores: Scores | None = None
     dev_items = 0
     model = fit_model(data, tags, params, {})
@@ -147,7 +150,7 @@ def evaluate_model(
         dev = load_dev(dev_path)
         dev_items = len(dev)
         progress(f"dev set: {dev_items} items, scored by the model fitted on the corpus")
-        dev_scores = score(model, training_set(dev, enricher), tags)
+        dev_scores = score(model, training_set(dev, enricher), tags, rule_thresholds)
     return EvaluationReport(folds, len(data), cv, dev_scores, dev_items, model_version(model))
 
 
