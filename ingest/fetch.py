@@ -8,9 +8,11 @@
 - Limits: connect/read timeouts per request, a total timeout over all hops, and a body cap
   applied while streaming, to the bytes on the wire and to the decompressed bytes (gzip and
   deflate are decoded here, chunk by chunk, so a compression bomb is cut at the cap too).
-- Errors: PermanentError/FeedError/RefusedError for what retrying cannot fix (4xx, refused
-  address, body over the cap, too many redirects), TransientError(retry_after) for what
-  may pass (timeouts, connection errors, 5xx, 429/503 with Retry-After).
+- Errors: FeedError/RefusedError (permanent) for what retrying cannot fix (4xx, refused
+  address, body over the cap, too many redirects), FeedUnavailableError (transient) for what
+  may pass (connection errors, 5xx, 429/503 with Retry-After), FeedTimeoutError for
+  timeouts. The HTTP status and the Retry-After ride as attributes (``status``,
+  ``retry_after``); the message is the feed's health reason.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import httpx
 
 from ingest.guard import AllowList, IPAddress, refusal
-from newsflow.errors import FeedError, RefusedError, TransientError
+from newsflow.errors import FeedError, FeedTimeoutError, FeedUnavailableError, RefusedError
 from newsflow.settings import PollerSettings
 
 __all__ = ["FetchResult", "Fetcher", "Resolver", "parse_retry_after"]
@@ -84,14 +86,14 @@ async def _system_resolver(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise TransientError(f"DNS lookup of {host} failed: {exc.strerror}") from exc
+        raise FeedUnavailableError(f"DNS lookup of {host} failed: {exc.strerror}") from exc
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise TransientError(f"DNS lookup of {host} returned no address")
+        raise FeedUnavailableError(f"DNS lookup of {host} returned no address")
     return addresses
 
 
@@ -200,8 +202,11 @@ class Fetcher:
             async with asyncio.timeout(self._settings.total_timeout_s):
                 result = await self._follow(url, etag, last_modified, allow_private)
         except TimeoutError as exc:
-            raise TransientError(
-                f"total timeout: no complete response within {self._settings.total_timeout_s:g} s"
+            # The per-fetch deadline: a server that drips a byte every few seconds never
+            # trips the read timeout, but it does not get past this.
+            raise FeedTimeoutError(
+                f"total timeout: no complete response within {self._settings.total_timeout_s:g} s",
+                url=url,
             ) from exc
         result.elapsed_s = time.monotonic() - started
         return result
@@ -281,15 +286,18 @@ class Fetcher:
         try:
             return await self._client.send(request, stream=True)
         except httpx.ConnectTimeout as exc:
-            raise TransientError(f"connect timeout to {host} ({address})") from exc
+            raise FeedTimeoutError(f"connect timeout to {host} ({address})", url=url) from exc
         except httpx.ReadTimeout as exc:
-            raise TransientError(f"read timeout from {host}") from exc
+            raise FeedTimeoutError(f"read timeout from {host}", url=url) from exc
         except httpx.TimeoutException as exc:
-            raise TransientError(f"timeout talking to {host}: {type(exc).__name__}") from exc
+            raise FeedTimeoutError(f"timeout talking to {host}: {type(exc).__name__}",
+                                   url=url) from exc
         except httpx.ConnectError as exc:
-            raise TransientError(f"cannot connect to {host} ({address}): {exc}") from exc
+            raise FeedUnavailableError(f"cannot connect to {host} ({address}): {exc}",
+                                       url=url) from exc
         except httpx.HTTPError as exc:
-            raise TransientError(f"HTTP error from {host}: {type(exc).__name__}: {exc}") from exc
+            raise FeedUnavailableError(f"HTTP error from {host}: {type(exc).__name__}: {exc}",
+                                       url=url) from exc
 
     async def _finish(self, url: str, response: httpx.Response) -> FetchResult:
         status = response.status_code
@@ -300,20 +308,21 @@ class Fetcher:
             return result
         if status in (429, 503):
             wait = parse_retry_after(headers.get("retry-after"), time.time())
-            raise TransientError(
+            raise FeedUnavailableError(
                 f"HTTP {status}" + (f", Retry-After {wait:g} s" if wait is not None else ""),
-                retry_after=wait,
+                url=url, status=status, retry_after=wait,
             )
         if status == 408 or status >= 500:
-            raise TransientError(f"HTTP {status}")
+            raise FeedUnavailableError(f"HTTP {status}", url=url, status=status)
         if status >= 400:
-            raise FeedError(f"HTTP {status}" + (" (gone)" if status == 410 else ""), url=url)
+            raise FeedError(f"HTTP {status}" + (" (gone)" if status == 410 else ""), url=url,
+                            status=status)
         if not 200 <= status < 300:
-            raise FeedError(f"unexpected HTTP {status}", url=url)
-        result.body, result.wire_bytes = await self._read_body(response)
+            raise FeedError(f"unexpected HTTP {status}", url=url, status=status)
+        result.body, result.wire_bytes = await self._read_body(response, url)
         return result
 
-    async def _read_body(self, response: httpx.Response) -> tuple[bytes, int]:
+    async def _read_body(self, response: httpx.Response, url: str) -> tuple[bytes, int]:
         cap = self._settings.max_body_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
@@ -329,8 +338,9 @@ class Fetcher:
                     raise RefusedError(f"body larger than the {cap} bytes cap (aborted)")
                 decoder.feed(chunk)
         except httpx.ReadTimeout as exc:
-            raise TransientError("read timeout while receiving the body") from exc
+            raise FeedTimeoutError("read timeout while receiving the body", url=url) from exc
         except httpx.HTTPError as exc:
-            raise TransientError(f"body interrupted: {type(exc).__name__}: {exc}") from exc
+            raise FeedUnavailableError(f"body interrupted: {type(exc).__name__}: {exc}",
+                                       url=url) from exc
         return decoder.finish(), wire
 

@@ -192,6 +192,13 @@ def _struct_to_datetime(value: Any) -> datetime | None:
         return None
 
 
+def _own(entry: Mapping[str, Any], key: str) -> Any:
+    """``entry[key]`` only when the entry itself has it. feedparser answers a missing
+    ``updated``/``updated_parsed`` with ``published``/``published_parsed`` (a fallback it
+    has deprecated, warning on every read); the callers fall back on their own terms."""
+    return entry[key] if key in entry else None  # noqa: SIM401 (.get() is what falls back)
+
+
 def resolve_published(
     entry: Mapping[str, Any], seen_at: datetime, future_tolerance: timedelta
 ) -> tuple[datetime, bool]:
@@ -201,7 +208,7 @@ def resolve_published(
     than seen_at + tolerance (a wrong clock or time zone) -> clamped to seen_at.
     """
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = _struct_to_datetime(entry.get(key))
+        parsed = _struct_to_datetime(_own(entry, key))
         if parsed is not None:
             if parsed > seen_at + future_tolerance:
                 return seen_at, True
@@ -231,7 +238,7 @@ def entry_identity(entry: Mapping[str, Any], feed_url: str) -> Identity | None:
     title = str(entry.get("title") or "").strip()
     if not title:
         return None
-    dated = entry.get("published") or entry.get("updated") or ""
+    dated = _own(entry, "published") or _own(entry, "updated") or ""
     return article_id(f"{feed_key} {title} {dated}"), "", ""
 
 

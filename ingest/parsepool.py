@@ -15,7 +15,7 @@ allocation over RLIMIT_AS aborts the process rather than raising MemoryError: th
 ``known_ids`` (a feed state's seen ids) travel to the worker as a tuple, the cheapest to
 pickle; the worker makes a set of them. Each 1,000 ids cost ~0.1-0.15 ms in this process
 and as much in the worker (measured), which is why the poller sends only the newest 500
-(ingest/poller.py ``recent_seen``) rather than all of the up to ~2,000 a state holds.
+(ingest/feedpoll.py ``recent_seen``) rather than all of the up to ~2,000 a state holds.
 """
 
 from __future__ import annotations

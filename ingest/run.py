@@ -1,7 +1,8 @@
 """Wiring for ``newsflow poll``: build the adapters from settings and run the poller.
 
 - ``once``: poll every enabled feed once and return the summary (Kafka unreachable ->
-  BrokerUnavailableError before anything is fetched).
+  BrokerUnavailableError before anything is fetched); ends by ``poller.cycle_deadline_s``,
+  reporting the feeds it did not reach as deferred.
 - continuous: poll on schedule until SIGTERM/SIGINT; in a Kafka consumer group (unless
   ``standalone``) so that several pollers split the feeds; the feed list file is re-read
   when it changes.
@@ -25,9 +26,11 @@ from ingest.feeds import FeedSpec, load_feed_list
 from ingest.fetch import Fetcher
 from ingest.metrics import IngestMetrics
 from ingest.parsepool import ParserPool
-from ingest.poller import CycleSummary, Poller, Recovery
+from ingest.poller import Poller
 from ingest.publish import DryRunPublisher, Publisher, Sink
+from ingest.reconcile import Recovery
 from ingest.state import StateStore
+from ingest.summary import CycleSummary
 from newsflow.settings import Settings
 
 __all__ = ["PollOptions", "poll"]
@@ -105,7 +108,7 @@ async def poll(
         poller = Poller(ps, feed_file.specs, fetcher=fetcher, parser=parser, sink=sink,
                         store=store, metrics=metrics, recovery=recovery)
         if options.once or options.dry_run:
-            summary = await poller.run_once()
+            summary = await poller.run_once(deadline_s=ps.cycle_deadline_s)
             on_summary(summary)
             return summary
         stop = asyncio.Event()

@@ -7,6 +7,8 @@
 - Errors back off gradually: min_interval x 2^(failures-1), capped at max_interval, and
   never sooner than the server's Retry-After. After ``max_failures`` consecutive failures
   the feed is disabled with the reason (``newsflow feeds enable`` clears it).
+- A Retry-After is also kept as a time (``host_retry_at``): it holds the feed's whole host,
+  across runs (ingest/lanes.py reads it back).
 - A deterministic jitter (+-10 %, from the feed URL and the poll time) spreads feeds that
   were added together.
 """
@@ -133,6 +135,7 @@ def after_success(
     state.last_status = status
     state.last_poll_at = now
     state.last_success_at = now
+    state.host_retry_at = None
     state.publishing_since = None
     state.consecutive_failures = 0
     state.next_poll_at = now + jitter(state.url, now, state.interval_s)
@@ -154,6 +157,7 @@ def after_failure(
     state.last_error_at = now
     state.last_status = status
     state.last_poll_at = now
+    state.host_retry_at = None if retry_after is None else now + retry_after
     if state.consecutive_failures >= policy.max_failures:
         state.disabled_reason = (f"disabled after {state.consecutive_failures} consecutive "
                                  f"failures; last: {reason}")

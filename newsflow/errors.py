@@ -4,16 +4,23 @@
     ├── ConfigError          bad settings or files: stop at start-up, say what to fix
     ├── PermanentError       this item can never succeed: count, warn, dead-letter, go on
     │   ├── SchemaError      a message that is not a valid article record
-    │   ├── FeedError        a feed that cannot be fetched or parsed (becomes its health reason)
+    │   ├── FeedError        a feed that cannot be fetched or parsed (becomes its health reason);
+    │   │   │                ``status``: the HTTP status when the server answered (4xx)
     │   │   └── RefusedError the SSRF guard or a size cap refused the feed
     │   ├── DocumentRejectedError  Elasticsearch refused one document (mapping, size)
     │   └── MessageTooLargeError   a record over the Kafka message limit
-    ├── TransientError       may succeed later: back off, retry; never advance state/offsets
+    ├── TransientError       may succeed later: back off, retry; never advance state/offsets;
+    │   │                    ``retry_after``: seconds the other side asked for, when it did
+    │   ├── FeedUnavailableError    a feed's server failed (5xx), asked to wait (429/503: its
+    │   │   │                       ``status`` and ``retry_after``) or could not be reached
+    │   │   └── FeedTimeoutError    no complete answer in time (connect, read or total)
     │   ├── BrokerUnavailableError  Kafka cannot be reached or did not acknowledge
     │   └── SearchUnavailableError  Elasticsearch cannot be reached or is overloaded
     └── StackError           the local Kafka/Elasticsearch stack failed to start or stop
 
-Only adapters (fetch, publish, index, ...) translate library exceptions into these.
+Only adapters (fetch, publish, index, ...) translate library exceptions into these. What a
+caller decides on rides as attributes (``status``, ``retry_after``), never as text to parse
+back out of the message.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ __all__ = [
     "ConfigError",
     "DocumentRejectedError",
     "FeedError",
+    "FeedTimeoutError",
+    "FeedUnavailableError",
     "MessageTooLargeError",
     "NewsflowError",
     "PermanentError",
@@ -53,10 +62,11 @@ class SchemaError(PermanentError):
 class FeedError(PermanentError):
     """A feed could not be fetched or parsed; ``reason`` becomes its health reason."""
 
-    def __init__(self, reason: str, *, url: str = "") -> None:
+    def __init__(self, reason: str, *, url: str = "", status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.url = url
+        self.status = status  # the HTTP status, when the server's answer was the problem
 
 
 class RefusedError(FeedError):
@@ -82,6 +92,24 @@ class TransientError(NewsflowError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class FeedUnavailableError(TransientError):
+    """A feed's server failed (5xx), asked to wait (429/503) or could not be reached.
+
+    ``status`` is the HTTP status when the server answered, ``retry_after`` its Retry-After
+    in seconds when it gave one; the message is the feed's health reason.
+    """
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.url = url
+        self.status = status
+
+
+class FeedTimeoutError(FeedUnavailableError):
+    """No complete answer in time: connect, read or the total per-fetch deadline."""
 
 
 class BrokerUnavailableError(TransientError):

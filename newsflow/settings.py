@@ -153,6 +153,12 @@ class PollerSettings(_Group):
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     min_host_gap_s: float = 5.0
+    # A one-shot poll (--once, --dry-run) ends by this many seconds after it started,
+    # whatever a host says: it sleeps on no host gap or Retry-After past it, starts no fetch
+    # after it, cancels the polls still fetching or parsing then (their state is kept) and
+    # reports every feed it did not reach as deferred, with when it is next due. Polls that
+    # are publishing finish. Continuous polling has no cycle, so no deadline.
+    cycle_deadline_s: float = Field(default=60.0, gt=0)
     min_interval_s: float = 60.0
     max_interval_s: float = 3600.0
     default_interval_s: float = 300.0

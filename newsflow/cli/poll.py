@@ -48,12 +48,15 @@ def command(
 ) -> None:
     """Poll the feeds and produce new articles to the articles topic (acks=all).
 
-    Without --once, polls on each feed's adaptive schedule until SIGTERM/SIGINT, in the
-    poller group (several `newsflow poll` processes split the feeds), printing a summary
-    every poller.summary_interval_s. Exit code 1 when Kafka is unreachable.
+    With --once, ends within poller.cycle_deadline_s whatever a host says: feeds it did
+    not reach (a host's Retry-After, the deadline) are reported as deferred, with when
+    they are next due. Without --once, polls on each feed's adaptive schedule until
+    SIGTERM/SIGINT, in the poller group (several `newsflow poll` processes split the
+    feeds), printing a summary every poller.summary_interval_s. Exit code 1 when Kafka is
+    unreachable.
     """
-    from ingest.poller import CycleSummary
     from ingest.run import PollOptions, poll
+    from ingest.summary import CycleSummary
 
     poller: dict[str, Any] = {}
     if state_dir is not None:
@@ -79,8 +82,8 @@ def command(
             click.echo(_json(summary.as_dict()), err=err)
         else:
             click.echo(summary.line(), err=err)
-            for url, reason in sorted(summary.error_feeds.items()):
-                click.echo(f"  error {url}: {reason}", err=err)
+            for line in summary.detail_lines():
+                click.echo(line, err=err)
 
     asyncio.run(poll(settings, options, report))
     sys.stdout.flush()

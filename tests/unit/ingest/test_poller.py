@@ -163,11 +163,15 @@ def test_failures_become_health_and_disable(parts) -> None:  # type: ignore[no-u
     fetcher, _sink, store = parts
     fetcher.add(FEED, TransientError("HTTP 503, Retry-After 30 s", retry_after=30.0),
                 RefusedError("refused: f.example resolves to private address 10.0.0.1"))
-    p = poller(parts, max_consecutive_failures=2)
+    now = [1_780_000_000.0]
+    p = Poller(PollerSettings(min_host_gap_s=0.0, max_consecutive_failures=2),
+               [FeedSpec(url=FEED)], fetcher=fetcher, parser=InlineParser(), sink=_sink,
+               store=store, clock=lambda: now[0])
     first = run(p)
     assert first.errors == 1 and first.error_feeds[FEED].startswith("HTTP 503")
     state = store.load(FeedSpec(FEED).id, FEED)
     assert state.status == "failing" and state.next_poll_at - state.last_poll_at >= 30
+    now[0] += 31  # past the host's Retry-After, which the next run honours
     second = run(p)
     assert second.disabled == 1
     state = store.load(FeedSpec(FEED).id, FEED)

@@ -107,3 +107,14 @@ def test_success_resets_failures() -> None:
     state = FeedState(url="u", consecutive_failures=2, last_error="x")
     after_success(state, 10.0, POLICY, status=200)
     assert state.consecutive_failures == 0 and state.status == "ok"
+
+
+def test_a_retry_after_is_kept_for_the_host_until_a_success() -> None:
+    state = after_failure(FeedState(url="u"), 1000.0, POLICY, "HTTP 429, Retry-After 3600 s",
+                          retry_after=3600.0, status=429)
+    assert state.host_retry_at == 4600.0 and state.last_status == 429
+    after_failure(state, 5000.0, POLICY, "HTTP 503", status=503)  # no Retry-After this time
+    assert state.host_retry_at is None
+    after_failure(state, 6000.0, POLICY, "HTTP 503, Retry-After 60 s", retry_after=60.0)
+    after_success(state, 6100.0, POLICY, status=200)
+    assert state.host_retry_at is None

@@ -23,4 +23,6 @@ def test_error_tree_branches() -> None:
     assert issubclass(errors.SchemaError, errors.PermanentError)
     assert issubclass(errors.RefusedError, errors.FeedError)
     assert issubclass(errors.SearchUnavailableError, errors.TransientError)
+    assert issubclass(errors.FeedTimeoutError, errors.FeedUnavailableError)
+    assert issubclass(errors.FeedUnavailableError, errors.TransientError)
     assert not issubclass(errors.TransientError, errors.PermanentError)
