@@ -309,3 +309,127 @@ def test_joint_drills_stay_cooperation_amid_a_war(tagger: Tagger) -> None:
                  "Warships from both navies exercised together as the war in Ukraine goes on.")
     assert MC in found
     assert "military-exercise" in found
+
+
+# -- taxonomy 1.3.0: precision classes for six tags ---------------------------------------
+DV, NW, ME, SA, MA, RU = (
+    "diplomatic-visit", "nuclear-weapons", "military-exercise", "sanctions", "military-aid",
+    "russia-ukraine-war",
+)
+
+PRECISION_CLASSES = [
+    (DV, "Swedish prime minister arrives in Ankara for talks",
+     "He will meet the Turkish president on Thursday."),
+    (DV, "Indonesian president to visit Canberra next month",
+     "The trip is his first to Australia since taking office."),
+    (DV, "German chancellor holds talks with Japanese premier in Tokyo",
+     "The leaders discussed trade and regional security."),
+    (NW, "Pyongyang warns of thermonuclear war",
+     "State media accused Washington of preparing an attack."),
+    (NW, "Moscow says it will station nuclear warheads in Belarus",
+     "The weapons would remain under Russian control."),
+    (ME, "Japan and the US plan largest-ever live-fire drills",
+     "Tanks and artillery will take part in the exercise in Hokkaido."),
+    (ME, "Navy destroyers sail through disputed strait in show of force",
+     "The warships transited the waterway on Tuesday."),
+    (SA, "Judge upholds US sanctions on crypto mixer",
+     "The court ruled that the Treasury acted within its powers."),
+    (SA, "EU freezes oligarch's yacht under new sanctions",
+     "The vessel was seized in a Spanish port."),
+    (MA, "Canada sends howitzers to Ukraine",
+     "The guns will be delivered to Kyiv's forces within weeks."),
+    (RU, "Russian drones strike Kharkiv overnight",
+     "Ukraine's military said three people were killed."),
+]
+
+PRECISION_NEAR_MISSES = [
+    # diplomatic-visit
+    (DV, "Ukraine's president visits troops at the front line",
+     "The head of state inspected soldiers at a command post in the east."),
+    (DV, "Protesters clash with police",
+     "Petrol bombs were thrown on the eve of the US president's visit to Ireland."),
+    (DV, "Beijing angered by transit",
+     "Taiwan's vice president will travel through the US in a transit next month."),
+    (DV, "Senators say debt ceiling talks with the president are stuck",
+     "Negotiators will meet again on Monday."),
+    (DV, "Chile in talks with Biden administration over mining subsidies",
+     "Officials want US tax credits for lithium investors."),
+    (DV, "Former president mocks rival at Republican summit in Texas",
+     "The speech drew cheers from party activists."),
+    # nuclear-weapons
+    (NW, "Air force flies nuclear bombers over the Baltic",
+     "The jets are capable of carrying nuclear warheads, Moscow said."),
+    (NW, "Kremlin condemns depleted uranium shells sent to Kyiv",
+     "Officials said the West was using weapons with a nuclear component."),
+    (NW, "Peace campaigner obituary",
+     "She has died aged 88. She marched against nuclear weapons for decades."),
+    # military-exercise
+    (ME, "Armed police hold drills at port",
+     "Marine officers ran drills in full combat gear on a ship."),
+    (ME, "Coast guard seizes patrol boat carrying smugglers",
+     "The navy said the boat was intercepted at night."),
+    (ME, "President stumbles on stairs",
+     "He does exercises to avoid falls on the steps of Air Force One."),
+    (ME, "Army prepares for ground maneuver in the north",
+     "Forces are massing near the border, officials said."),
+    # sanctions
+    (SA, "Judge sanctions broadcaster in defamation lawsuit",
+     "The court said its lawyers misled it about evidence."),
+    (SA, "Club pays 10 million euros",
+     "Uefa imposed the sanction for incomplete financial reporting."),
+    (SA, "Critics decry state-sanctioned violence against protesters",
+     "Rights groups documented dozens of beatings."),
+    (SA, "Oligarch funds blockbuster film",
+     "The billionaire's studio put up most of the budget."),
+    (SA, "Sonic boom over capital",
+     "Jets were scrambled after a plane entered restricted airspace over Washington."),
+    # military-aid
+    (MA, "Taiwan reports more drills",
+     "China sent dozens of warplanes to Taiwan, flying towards its coast on Sunday."),
+    (MA, "Black Sea drills",
+     "The navy fired missiles after warning ships delivering cargo to Ukraine."),
+    (MA, "Rights group calls for arms embargo for Israel",
+     "Amnesty wants no weapons for either side."),
+    (MA, "Singer sends private jet with aid to Armenia",
+     "The plane carried medicine and food for displaced families."),
+    # russia-ukraine-war
+    (RU, "Ukraine soccer club raises money for wounded soldiers",
+     "Shakhtar Donetsk will donate the proceeds of a football friendly."),
+]
+
+
+@pytest.mark.parametrize("tag,title,body", PRECISION_CLASSES)
+def test_precision_classes_keep_their_tag(
+    tagger: Tagger, tag: str, title: str, body: str
+) -> None:
+    assert tag in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("tag,title,body", PRECISION_NEAR_MISSES)
+def test_precision_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
+    assert tag not in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("tag,rule,title,body", [
+    (DV, "visiting-troops", "Russia's defence minister visits troops in the south",
+     "He toured a command post near the front line."),
+    (DV, "transit-stopover", "Taiwan's president to travel to the US on a transit stop",
+     "The stopover lasts two days."),
+    (NW, "delivery-system-only", "Navy tests nuclear-capable cruise missile",
+     "The missile flew 1,500 km."),
+    (ME, "civil-emergency-drill", "Police and army hold anti-terror drill at airport",
+     "Officers rehearsed an evacuation of the terminal."),
+    (SA, "court-sanction", "Lawyer sanctioned by judge for fake citations",
+     "The court fined the attorney 5,000 dollars."),
+])
+def test_precision_class_is_named_by_its_negative(
+    tagger: Tagger, tag: str, rule: str, title: str, body: str
+) -> None:
+    assert rule in fired(tagger, tag, title, body)
+
+
+def test_a_title_about_a_visit_survives_a_backdrop_cue(tagger: Tagger) -> None:
+    # "on the eve of" only subtracts: a title reporting the visit itself keeps the tag.
+    found = tags(tagger, "Chinese premier arrives in Berlin on the eve of trade talks",
+                 "He will meet the German chancellor on Tuesday.")
+    assert DV in found
