@@ -150,8 +150,15 @@ class PhraseMatcher(Generic[T]):
             for entries in table.values():
                 entries.sort(key=lambda e: -len(e[0]))  # longest phrase first
         self.size = count
+        # token -> its candidate phrases. News repeats its words, and with a few thousand
+        # cues building the list was a fifth of the tagger's time; the vocabulary a worker
+        # sees is bounded in practice, and the cache is cleared when it grows past its cap.
+        self._candidate_cache: dict[str, list[tuple[list[_WordPattern], str, T]]] = {}
 
     def _candidates(self, token: str) -> list[tuple[list[_WordPattern], str, T]]:
+        cached = self._candidate_cache.get(token)
+        if cached is not None:
+            return cached
         lower = token.lower()
         plurals = self._plurals
         found = self._exact.get(fold(token, plurals), []) + self._prefix.get(token[:MIN_PREFIX], [])
@@ -159,6 +166,9 @@ class PhraseMatcher(Generic[T]):
             found += self._exact.get(fold(lower, plurals), []) + self._prefix.get(
                 lower[:MIN_PREFIX], []
             )
+        if len(self._candidate_cache) >= _CANDIDATE_CACHE_MAX:
+            self._candidate_cache.clear()
+        self._candidate_cache[token] = found
         return found
 
     def find(
@@ -174,14 +184,7 @@ class PhraseMatcher(Generic[T]):
                 k = len(words)
                 if i + k > n or (longest_only and k <= best_len):
                     continue
-                if all(
-                    words[j].matches(tokens[i + j].text)
-                    and (
-                        j == 0
-                        or _GAP_RE.fullmatch(text, tokens[i + j - 1].end, tokens[i + j].start)
-                    )
-                    for j in range(k)
-                ):
+                if _matches_at(words, text, tokens, i):
                     matches.append(
                         PhraseMatch(phrase, payload, tokens[i].start, tokens[i + k - 1].end)
                     )
@@ -190,6 +193,22 @@ class PhraseMatcher(Generic[T]):
                         break
             i += best_len if (longest_only and best_len) else 1
         return matches
+
+
+_CANDIDATE_CACHE_MAX = 200_000
+
+
+def _matches_at(words: list[_WordPattern], text: str, tokens: Sequence[Token], i: int) -> bool:
+    """Do ``words`` match the tokens from ``i`` on, with only phrase gaps between them?"""
+    if not words[0].matches(tokens[i].text):
+        return False
+    for j in range(1, len(words)):
+        token = tokens[i + j]
+        if not words[j].matches(token.text):
+            return False
+        if not _GAP_RE.fullmatch(text, tokens[i + j - 1].end, token.start):
+            return False
+    return True
 
 
 # Abbreviations whose final period does not end a sentence.

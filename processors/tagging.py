@@ -251,10 +251,42 @@ def _article_negatives(
 
 
 def _first_match(group: Sequence[str], found: dict[str, str]) -> str | None:
-    for cue in group:
-        if cue in found:
-            return found[cue]
-    return None
+    """The surface of the group's first cue (in the group's order) found in the sentence.
+
+    A sentence holds a handful of cues and a rule lists up to a hundred, so the found cues
+    are looked up in the group's index rather than the group scanned."""
+    if not found:
+        return None
+    if len(group) <= len(found):  # a short group: scanning it is cheaper than indexing
+        for cue in group:
+            if cue in found:
+                return found[cue]
+        return None
+    index = _group_index(group)
+    best: int | None = None
+    for cue in found:
+        position = index.get(cue)
+        if position is not None and (best is None or position < best):
+            best = position
+    return None if best is None else found[group[best]]
+
+
+# id(group) -> (group, cue -> position). Groups are the taxonomy's tuples, alive as long as
+# its Tagger; keeping the group in the value makes a reused id harmless.
+_GROUP_INDEX: dict[int, tuple[Sequence[str], dict[str, int]]] = {}
+
+
+def _group_index(group: Sequence[str]) -> dict[str, int]:
+    entry = _GROUP_INDEX.get(id(group))
+    if entry is not None and entry[0] is group:
+        return entry[1]
+    index: dict[str, int] = {}
+    for position, cue in enumerate(group):
+        index.setdefault(cue, position)
+    if len(_GROUP_INDEX) > 100_000:  # many taxonomy reloads: start again
+        _GROUP_INDEX.clear()
+    _GROUP_INDEX[id(group)] = (group, index)
+    return index
 
 
 def _fires(rule: Rule, sentence: SentenceFacts, article_cues: set[str]) -> list[str] | None:
@@ -341,8 +373,21 @@ def _place_labels(text: str, entities: Sequence[Entity], facts: list[SentenceFac
         for surface in {entity.text, entity.canonical}:
             if not surface:
                 continue
-            for m in re.finditer(rf"(?<!\w){re.escape(surface)}(?!\w)", text):
-                for sentence in facts:
-                    if sentence.start <= m.start() < sentence.end:
-                        sentence.labels.add(entity.label)
-                        break
+            # str.find with word-boundary checks: a regex compiled per surface per article
+            # cost more than the rest of the rule engine (re's cache holds 512 patterns).
+            at = text.find(surface)
+            while at != -1:
+                end = at + len(surface)
+                if not (at > 0 and _is_word(text[at - 1])) and not (
+                    end < len(text) and _is_word(text[end])
+                ):
+                    for sentence in facts:
+                        if sentence.start <= at < sentence.end:
+                            sentence.labels.add(entity.label)
+                            break
+                at = text.find(surface, at + 1)
+
+
+def _is_word(char: str) -> bool:
+    """What ``\\w`` matches: letters, digits and the underscore."""
+    return char.isalnum() or char == "_"

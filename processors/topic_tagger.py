@@ -220,6 +220,8 @@ WINDOW_WORDS = 60
 def split_windows(text: str, title_end: int, words: int = WINDOW_WORDS) -> list[Window]:
     """The whole text when it is feed-item sized, else the title plus consecutive runs of
     sentences of about ``words`` words each."""
+    if len(text) - title_end <= 2 * words * 3:  # too short to hold 1.5x ``words`` words
+        return [Window(text, title_end, 0, 0)]
     body = [(s, e) for s, e in sentence_spans(text) if s >= title_end]
     if not body or len(_WORD.findall(text, body[0][0])) <= words * 3 // 2:
         return [Window(text, title_end, 0, 0)]
