@@ -5,6 +5,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY newsflow ./newsflow
+COPY newsflow_adapters ./newsflow_adapters
 COPY ingest ./ingest
 COPY processors ./processors
 RUN python -m venv /opt/newsflow && /opt/newsflow/bin/pip install .

@@ -18,7 +18,7 @@ help:
 	@echo "make demo       bring up the local stack, poll the bundled sample feeds, index, search, subscribe"
 	@echo "make test       install, bring the stack up, run all tests (unit, integration, e2e), bring it down"
 	@echo "make test-fast  unit tests only (no servers)"
-	@echo "make lint       ruff and mypy --strict"
+	@echo "make lint       ruff, mypy --strict and the import contracts (lint-imports)"
 
 install: $(STAMP)
 
@@ -43,6 +43,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 stack-up: $(STAMP)
 	$(BIN)/newsflow stack up

@@ -23,7 +23,7 @@ from typing import Any
 
 from ingest.poller import Poller
 from newsflow.settings import KafkaSettings, PollerSettings
-from newsflow.topics import ensure_topics
+from newsflow_adapters.topics import ensure_topics
 
 __all__ = ["GroupMembership", "partition_of"]
 

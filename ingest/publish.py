@@ -22,7 +22,7 @@ from typing import IO, Any, Protocol
 from newsflow.article import Article, encode_article
 from newsflow.errors import BrokerUnavailableError
 from newsflow.settings import KafkaSettings
-from newsflow.topics import ensure_topics
+from newsflow_adapters.topics import ensure_topics
 
 __all__ = ["DryRunPublisher", "PublishResult", "Publisher", "Sink"]
 

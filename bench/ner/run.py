@@ -5,13 +5,13 @@ Run from the repo root:
 
 Exports the news-domain documents of the shared development split (../shared/eval/ner,
 eng.testa) with its scorer, runs the product's entity pipeline on each document text (the
-Enricher: spaCy NER through load_ner_pipeline + processors.entities normalisation), writes one
-prediction line per *mention* of every entity, and scores it with the shared scorer
+Enricher: spaCy NER through load_ner_pipeline + processors.enrich.entities normalisation),
+writes one prediction line per *mention* of every entity, and scores it with the shared scorer
 (``eval --domain news --map spacy``). Prints typed F1 overall and per type, articles/s and
 CPU ms per document (one process, model load excluded) and the core count.
 
 --ablation  also scores the raw NER spans and the pipeline with each article-level step of
-            processors.entities.EntityOptions switched off (NER is run once for these).
+            processors.enrich.entities.EntityOptions switched off (NER is run once for these).
 --feed-cpu  also measures CPU ms per feed-sized article (1,500 bench/e2e/wire.py items of
             ~65 words, one process), the figure bench/RESULTS.md tracks for the worker.
 """
@@ -77,18 +77,18 @@ def summary(name: str, result: Any) -> dict[str, Any]:
 
 class EntityPipeline:
     """What ``Enricher.entities_for`` runs (the NER pipeline the worker loads, then
-    processors.entities), without the taxonomy and tag model the Enricher also loads."""
+    processors.enrich.entities), without the taxonomy and tag model the Enricher also loads."""
 
     def __init__(self, model: str) -> None:
-        from processors.enrichment import PIPE_BATCH_SIZE, load_ner_pipeline
-        from processors.gazetteer import load_gazetteer
+        from processors.enrich.gazetteer import load_gazetteer
+        from processors.enrich.nlp import PIPE_BATCH_SIZE, load_ner_pipeline
 
         self.nlp = load_ner_pipeline(model)
         self.gazetteer = load_gazetteer()
         self.batch_size = PIPE_BATCH_SIZE
 
     def entities_for(self, texts: list[str]) -> list[list[Any]]:
-        from processors.entities import extract_entities, mentions_from_doc
+        from processors.enrich.entities import extract_entities, mentions_from_doc
 
         docs = self.nlp.pipe(texts, batch_size=self.batch_size)
         return [extract_entities(text, mentions_from_doc(doc), self.gazetteer)
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from newsflow.settings import load_settings
-    from processors.entities import EntityOptions, extract_entities, mentions_from_doc
+    from processors.enrich.entities import EntityOptions, extract_entities, mentions_from_doc
 
     settings = load_settings().processors
     model = args.model or settings.spacy_model

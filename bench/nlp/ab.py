@@ -25,7 +25,7 @@ sys.path.insert(0, ".")
 from bench.e2e.wire import make_item
 from newsflow.article import Article
 from newsflow.settings import load_settings
-from processors.enrichment import Enricher
+from processors.enrich.enrichment import Enricher
 logging.disable(logging.INFO)
 n = int(sys.argv[1])
 now = datetime.now(UTC)

@@ -37,7 +37,7 @@ _enricher: Any = None
 
 def _init(model: str, taxonomy: str) -> None:
     global _enricher
-    from processors.enrichment import Enricher
+    from processors.enrich.enrichment import Enricher
 
     _enricher = Enricher(model, Path(taxonomy))
 

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="learned model file (default: settings processors.tag_model)")
     args = parser.parse_args(argv)
 
-    from processors.enrichment import Enricher
+    from processors.enrich.enrichment import Enricher
 
     settings = load_settings()
     model = args.model or settings.processors.spacy_model

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-TAXONOMY = ROOT / "processors" / "taxonomy.yaml"
+TAXONOMY = ROOT / "processors" / "enrich" / "taxonomy.yaml"
 
 DATA_VIEW_ID = "newsflow-articles"
 INDEX_PATTERN = "news-articles"  # the alias over the monthly backing indices

@@ -21,10 +21,9 @@ from newsflow.logs import setup_logging
 
 __all__ = ["cli", "main"]
 
-# Exit codes that scripts can rely on.
-EXIT_OK = 0
+# Exit codes that scripts can rely on: 0 success, 1 error, 2 usage (click's own), 130
+# interrupted.
 EXIT_ERROR = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 

@@ -28,7 +28,7 @@ def command(cli_ctx: CliContext, host: str | None, port: int | None,
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = cli_ctx.settings({"api": overrides} if overrides else None)
 
-    from processors.api import create_app
+    from processors.service.api import create_app
 
     app = create_app(settings)
     if print_openapi:

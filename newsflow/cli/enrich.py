@@ -42,7 +42,8 @@ def command(
 ) -> None:
     """Add entities and topic tags (with evidence) to JSON-lines articles."""
     from newsflow.article import utc_now
-    from processors.enrichment import Enricher, enrich_lines
+    from processors.enrich.enrichment import Enricher
+    from processors.enrich.records import enrich_lines
 
     overrides: dict[str, dict[str, object]] = {"processors": {}}
     if model:

@@ -8,13 +8,9 @@ from typing import Any
 import click
 
 from newsflow.cli.context import CliContext, pass_cli
-from newsflow.errors import NewsflowError
+from newsflow.errors import KibanaImportError
 
 __all__ = ["command", "import_saved_objects"]
-
-
-class KibanaImportError(NewsflowError):
-    """Kibana refused the import, or some objects in it."""
 
 
 def import_saved_objects(
@@ -36,7 +32,8 @@ def import_saved_objects(
         try:
             verify = ssl.create_default_context(cafile=str(ca_certs))
         except (OSError, ssl.SSLError) as exc:
-            raise KibanaImportError(f"cannot load the CA bundle {ca_certs}: {exc}") from exc
+            raise KibanaImportError(f"cannot load the CA bundle {ca_certs}: {exc}",
+                                    url=url) from exc
     base = url.rstrip("/") + (f"/s/{space}" if space else "")
     try:
         response = httpx.post(
@@ -49,18 +46,23 @@ def import_saved_objects(
             verify=verify,
         )
     except httpx.HTTPError as exc:
-        raise KibanaImportError(f"cannot reach Kibana at {url}: {exc}") from exc
+        raise KibanaImportError(f"cannot reach Kibana at {url}: {exc}", url=url) from exc
     if response.status_code // 100 != 2:
         raise KibanaImportError(
-            f"Kibana answered {response.status_code} to the import: {response.text[:300]}"
+            f"Kibana answered {response.status_code} to the import: {response.text[:300]}",
+            url=url, status=response.status_code,
         )
     answer: dict[str, Any] = response.json()
     if not answer.get("success", False):
+        errors = answer.get("errors", [])
         problems = "; ".join(
             f"{err.get('type')}/{err.get('id')}: {err.get('error', {}).get('type', err)}"
-            for err in answer.get("errors", [])[:10]
+            for err in errors[:10]
         )
-        raise KibanaImportError(f"Kibana refused some objects: {problems}")
+        raise KibanaImportError(
+            f"Kibana refused some objects: {problems}", url=url, status=response.status_code,
+            failed=tuple(f"{err.get('type')}/{err.get('id')}" for err in errors),
+        )
     return answer
 
 

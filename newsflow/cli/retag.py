@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
 
 from newsflow.article import utc_now
@@ -28,14 +30,15 @@ def command(cli_ctx: CliContext, since: str | None, everything: bool, dry_run: b
     news.tag.<tag>, so subscribers get them.
     """
     from newsflow.cli.search import parse_when_option
-    from processors.gazetteer import load_gazetteer
-    from processors.index import ArticleIndex
-    from processors.retag import run_retag
-    from processors.tagging import Tagger
-    from processors.tagmodel import TagModel
-    from processors.tagstream import TagStreamProducer
-    from processors.taxonomy import load_taxonomy
-    from processors.topic_tagger import TopicTagger
+    from processors.enrich.gazetteer import load_gazetteer
+    from processors.enrich.tagging import Tagger
+    from processors.enrich.tagmodel import TagModel
+    from processors.enrich.taxonomy import load_taxonomy
+    from processors.enrich.topic_tagger import TopicTagger
+    from processors.service.retry import Backoff
+    from processors.store.index import ArticleIndex
+    from processors.store.retag import run_retag
+    from processors.streams.produce import TagStreamProducer
 
     since_at = parse_when_option(since, "--since")
     settings = cli_ctx.settings()
@@ -43,10 +46,13 @@ def command(cli_ctx: CliContext, since: str | None, everything: bool, dry_run: b
     model = TagModel.load(p.tag_model) if p.tag_model is not None else None
     tagger = TopicTagger(Tagger(load_taxonomy(p.taxonomy_file), load_gazetteer()), model)
     with ArticleIndex(settings.elasticsearch) as index, \
-            TagStreamProducer(settings.kafka) as sender:
-        report = run_retag(index=index, sender=sender, tagger=tagger,
-                           tag_prefix=settings.kafka.tag_topic_prefix, now=utc_now(),
-                           since=since_at, everything=everything, dry_run=dry_run)
+            TagStreamProducer(settings.kafka) as producer:
+        report = asyncio.run(run_retag(
+            index=index, producer=producer, tagger=tagger,
+            tag_prefix=settings.kafka.tag_topic_prefix, now=utc_now(),
+            backoff=Backoff(first_s=1.0), since=since_at, everything=everything,
+            dry_run=dry_run,
+        ))
     if as_json:
         cli_ctx.emit_json(report.to_json())
         return

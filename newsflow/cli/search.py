@@ -13,7 +13,7 @@ __all__ = ["command", "parse_when_option"]
 
 
 def parse_when_option(value: str | None, flag: str) -> datetime | None:
-    from processors.search import parse_when
+    from processors.store.search import parse_when
 
     if value is None:
         return None
@@ -56,8 +56,8 @@ def command(
     Text output: one block per hit (date, source, title, tags, URL, highlighted fragments
     between » and «), then the total on stderr.
     """
-    from processors.index import ArticleIndex
-    from processors.search import SearchQuery, build_search, parse_search
+    from processors.store.index import ArticleIndex
+    from processors.store.search import SearchQuery, build_search, parse_search
 
     search_query = SearchQuery(
         text=query, tags=tags, entities=entities, sources=sources,

@@ -36,8 +36,8 @@ def command(
     "articles"}], "top_entities": {KIND: [{"name", "articles"}]}}}}.
     """
     from newsflow.cli.search import parse_when_option
-    from processors.index import ArticleIndex
-    from processors.search import StatsQuery, build_stats, parse_stats
+    from processors.store.index import ArticleIndex
+    from processors.store.search import StatsQuery, build_stats, parse_stats
 
     query = StatsQuery(tags=tags, since=parse_when_option(since, "--since"),
                        until=parse_when_option(until, "--until"), interval=interval, top=top)

@@ -46,7 +46,7 @@ def command(
     Runs until Ctrl-C/SIGTERM, --max or --timeout; exits 0.
     """
     from newsflow.cli.search import parse_when_option
-    from processors.subscribe import TagSubscriber
+    from processors.streams.subscribe import TagSubscriber
 
     # kafka-python warns about its own slow I/O ticks at WARNING: noise for a terminal user.
     logging.getLogger("kafka.net").setLevel(logging.ERROR)

@@ -34,7 +34,7 @@ def _labels_option(f: Any) -> Any:
 
 
 def _enricher(cli_ctx: CliContext, model: str | None) -> Any:
-    from processors.enrichment import Enricher
+    from processors.enrich.enrichment import Enricher
 
     settings = cli_ctx.settings().processors
     # Features come from the rules, never from a previous model: tag_model=None.
@@ -64,7 +64,7 @@ def train(cli_ctx: CliContext, pool: Path, labels_dir: Path, out: Path | None,
           model: str | None, as_json: bool) -> None:
     """Fit the model on every labelled item (thresholds by cross-validation inside the
     corpus) and write it. The same labels and taxonomy give the same file."""
-    from processors.tagmodel import DEFAULT_TAG_MODEL
+    from processors.enrich.tagmodel import DEFAULT_TAG_MODEL
     from processors.training.pipeline import train_model
 
     _need(pool, "pool file")
@@ -115,7 +115,7 @@ def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds
 def agreement_command(cli_ctx: CliContext, labels_dir: Path, as_json: bool) -> None:
     """Agreement between the corpus labels and the independent second pass on the items
     both labelled: identical tag sets, and per tag Cohen's kappa and positive agreement."""
-    from processors.taxonomy import load_taxonomy
+    from processors.enrich.taxonomy import load_taxonomy
     from processors.training.pipeline import check_agreement
 
     tags = load_taxonomy(cli_ctx.settings().processors.taxonomy_file).tag_ids

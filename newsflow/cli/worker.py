@@ -44,6 +44,6 @@ def command(
             overrides[key] = value
     settings = cli_ctx.settings({"processors": overrides} if overrides else None)
 
-    from processors.worker import run_worker
+    from processors.service.worker import run_worker
 
     run_worker(settings)

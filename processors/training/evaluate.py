@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import KFold
 
-from processors.tagmodel import TagModel, squash_rule_score
+from processors.enrich.tagmodel import TagModel, squash_rule_score
 from processors.training.fit import FitParams, TrainingSet, fit_model
 
 __all__ = ["Scores", "cross_validate", "predict", "score"]

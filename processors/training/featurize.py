@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from newsflow.article import Article
-from processors.enrichment import Enricher
-from processors.tagmodel import rule_features
+from processors.enrich.enrichment import Enricher
+from processors.enrich.tagmodel import rule_features
 from processors.training.corpus import LabelledItem
 from processors.training.fit import TrainingSet
 

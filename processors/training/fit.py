@@ -17,7 +17,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from processors.tagmodel import TagModel, make_vectorizer
+from processors.enrich.tagmodel import TagModel, make_vectorizer
 
 __all__ = ["FitParams", "TrainingSet", "best_threshold", "fit_model"]
 

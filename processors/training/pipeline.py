@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import sklearn
 
-from processors.enrichment import Enricher
-from processors.tagmodel import TagModel
+from processors.enrich.enrichment import Enricher
+from processors.enrich.tagmodel import TagModel
 from processors.training.agreement import agreement
 from processors.training.corpus import (
     LABELS_DIR,

@@ -17,8 +17,9 @@ import pytest
 
 from newsflow.article import Article, Entity, Tag, utc_now
 from newsflow.settings import ElasticsearchSettings
-from processors.documents import article_document, backing_index
-from processors.index import ArticleIndex, IndexRequest
+from processors.store.documents import article_document, backing_index
+from processors.store.index import ArticleIndex
+from processors.store.ports import IndexRequest
 from tests.integration.processors_support import (
     ES_URL,
     NEWSFLOW,

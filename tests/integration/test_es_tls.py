@@ -22,7 +22,7 @@ import pytest
 
 from newsflow.errors import SearchUnavailableError
 from newsflow.settings import ElasticsearchSettings
-from processors.index import ArticleIndex
+from processors.store.index import ArticleIndex
 from tests.integration.processors_support import ES_URL
 
 pytestmark = pytest.mark.integration

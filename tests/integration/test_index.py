@@ -1,4 +1,4 @@
-"""processors.index.ArticleIndex against the real Elasticsearch: template and alias, bulk
+"""processors.store.index.ArticleIndex against the real Elasticsearch: template and alias, bulk
 idempotency, per-item rejections, monthly backing indices, unreachable server."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import pytest
 from newsflow.article import utc_now
 from newsflow.errors import SearchUnavailableError
 from newsflow.settings import ElasticsearchSettings
-from processors.documents import article_document, backing_index
-from processors.index import ArticleIndex, IndexRequest
+from processors.store.documents import article_document, backing_index
+from processors.store.index import ArticleIndex
+from processors.store.ports import IndexRequest
 from tests.integration.processors_support import ES_URL, Names, make_article
 
 pytestmark = pytest.mark.integration

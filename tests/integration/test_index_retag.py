@@ -13,8 +13,9 @@ import pytest
 
 from newsflow.article import Tag, decode_article, utc_now
 from newsflow.settings import ElasticsearchSettings
-from processors.documents import article_document, backing_index
-from processors.index import ArticleIndex, IndexRequest
+from processors.store.documents import article_document, backing_index
+from processors.store.index import ArticleIndex
+from processors.store.ports import IndexRequest
 from tests.integration.processors_support import (
     COOPERATION,
     ES_URL,

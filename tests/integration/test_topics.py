@@ -1,4 +1,4 @@
-"""newsflow.topics.ensure_topics against the real Kafka: the one place both the poller
+"""newsflow_adapters.topics.ensure_topics against the real Kafka: the one place both the poller
 (news.articles, its assignment topic with a short retention) and the worker (tag topics)
 create topics."""
 
@@ -9,7 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from newsflow.settings import KafkaSettings
-from newsflow.topics import ensure_topics
+from newsflow_adapters.topics import ensure_topics
 from tests.integration.ingest_feedserver import BOOTSTRAP, delete_topics, unique_topic
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from newsflow.article import decode_article, encode_article
-from processors.deadletter import decode_dead_letter
+from processors.store.deadletter import decode_dead_letter
 from tests.integration.processors_support import (
     COOPERATION,
     ES_URL,

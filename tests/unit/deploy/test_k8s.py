@@ -302,10 +302,11 @@ def test_poller_reads_the_feeds_configmap_at_its_mount(objects: list[Obj]) -> No
 
 
 def test_taxonomy_configmap_is_the_processors_taxonomy(objects: list[Obj]) -> None:
-    shipped = (ROOT / "processors" / "taxonomy.yaml").read_text(encoding="utf-8")
+    shipped = (ROOT / "processors" / "enrich" / "taxonomy.yaml").read_text(encoding="utf-8")
     copied = (K8S / "base" / "config" / "taxonomy.yaml").read_text(encoding="utf-8")
     assert copied == shipped, ("deploy/k8s/base/config/taxonomy.yaml differs from "
-                               "processors/taxonomy.yaml: cp processors/taxonomy.yaml "
+                               "processors/enrich/taxonomy.yaml: cp "
+                               "processors/enrich/taxonomy.yaml "
                                "deploy/k8s/base/config/taxonomy.yaml")
     assert one(objects, "ConfigMap", "newsflow-taxonomy")["data"]["taxonomy.yaml"] == shipped
     worker = one(objects, "Deployment", "newsflow-worker")["spec"]["template"]["spec"]
@@ -395,7 +396,7 @@ def test_kafka_is_kraft_with_node_pools_and_a_plain_listener(objects: list[Obj])
 def test_every_topic_newsflow_uses_is_declared(objects: list[Obj]) -> None:
     kafka = one(objects, "Kafka")["metadata"]["name"]
     topics = {t["spec"]["topicName"]: t for t in every(objects, "KafkaTopic")}
-    taxonomy = yaml.safe_load((ROOT / "processors" / "taxonomy.yaml").read_text())
+    taxonomy = yaml.safe_load((ROOT / "processors" / "enrich" / "taxonomy.yaml").read_text())
     tags = [tag["id"] for tag in taxonomy["tags"]]
     assert len(tags) == 10
     expected = {DEFAULTS.kafka.articles_topic, DEFAULTS.kafka.deadletter_topic,

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from newsflow.cli import cli
-from processors.documents import index_template
+from processors.store.documents import index_template
 
 ROOT = Path(__file__).resolve().parents[3]
 NDJSON = ROOT / "deploy" / "kibana" / "newsflow.ndjson"
@@ -51,7 +51,7 @@ def test_the_committed_ndjson_is_the_generator_output() -> None:
 def test_one_data_view_a_saved_search_per_tag_and_a_dashboard() -> None:
     import yaml
 
-    taxonomy = yaml.safe_load((ROOT / "processors/taxonomy.yaml").read_text())
+    taxonomy = yaml.safe_load((ROOT / "processors/enrich/taxonomy.yaml").read_text())
     tags = [t["id"] for t in taxonomy["tags"]]
     kinds = [o["type"] for o in OBJECTS]
     assert kinds.count("index-pattern") == 1

@@ -26,3 +26,6 @@ def test_error_tree_branches() -> None:
     assert issubclass(errors.FeedTimeoutError, errors.FeedUnavailableError)
     assert issubclass(errors.FeedUnavailableError, errors.TransientError)
     assert not issubclass(errors.TransientError, errors.PermanentError)
+    refused = errors.KibanaImportError("refused", url="http://k", status=200,
+                                       failed=("dashboard/x",))
+    assert (refused.url, refused.status, refused.failed) == ("http://k", 200, ("dashboard/x",))

@@ -58,7 +58,7 @@ def test_templates_levels_and_loggers_are_told_apart() -> None:
 def test_other_loggers_and_debug_records_are_never_held_back() -> None:
     flt = RepeatFilter(["kafka"], interval_s=30, clock=Clock())
     for _ in range(3):
-        assert flt.filter(record("processors.forward", "waiting for Kafka"))
+        assert flt.filter(record("processors.streams.produce", "waiting for Kafka"))
         assert flt.filter(record("kafkaesque", CONNECT, 1, "x"))  # not a child of "kafka"
         assert flt.filter(record("kafka.conn", "sending %s", 1, level=logging.DEBUG))
 
@@ -104,7 +104,7 @@ def test_setup_logging_collapses_kafka_client_floods(root_logging: None) -> None
     client = logging.getLogger("aiokafka")
     for n in range(200):
         client.error(CONNECT, n, "Connect call failed")
-    logging.getLogger("processors.worker").warning("waiting for Kafka")
+    logging.getLogger("processors.service.kafka_watch").warning("waiting for Kafka")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2
     assert "Unable connect to node with id 0" in lines[0] and "waiting for Kafka" in lines[1]

@@ -11,8 +11,8 @@ import pytest
 
 from newsflow.errors import ConfigError
 from newsflow.settings import ProcessorSettings
-from processors.tagmodel import TagModel
-from processors.taxonomy import load_taxonomy
+from processors.enrich.tagmodel import TagModel
+from processors.enrich.taxonomy import load_taxonomy
 from processors.training.agreement import agreement
 from processors.training.corpus import (
     LABELS_DIR,

@@ -1,0 +1,393 @@
+"""The topic tagger: text + entities + taxonomy -> tags with evidence. Pure: no I/O, no clock.
+
+Scoring, sentence by sentence. In each sentence every rule of a tag fires at most once, when
+one of its cues, one cue of each ``also`` group and its entity conditions are all found in
+that sentence (and each ``context`` group somewhere in the article), and none of its
+``unless`` cues is. The sentence scores the sum of the fired rules' weights; a fired
+negative rule subtracts its weight, or zeroes the sentence with ``veto`` (negatives with
+``scope: article`` act on the article's score instead). The title's sentence is multiplied
+by ``scoring.title_weight``. The article's score is its best sentence plus
+``support_weight`` times the others, so that a topic the article keeps returning to
+outranks a passing mention. A tag is emitted when the article's score reaches the tag's
+threshold; its evidence is the best sentences with the cues that fired in them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from newsflow.article import Entity, Evidence, Tag
+from processors.enrich.gazetteer import Gazetteer, StateMention
+from processors.enrich.phrases import PhraseMatcher, sentence_spans, tokenize
+from processors.enrich.taxonomy import EntityCondition, Rule, Taxonomy
+
+__all__ = ["RuleScore", "ScoredSentence", "SentenceFacts", "Tagger", "tag_text"]
+
+# What may stand between two coordinated states: "China and Russia", "US-Philippine",
+# "Russia, China and Iran", "Moscow/Beijing".
+_STATE_AFTER_GAP = re.compile(r"\s+(?:the\s+)?")
+_JOINED_GAP = re.compile(r"\s*(?:,\s*and|,|and|&|/|-|\u2013|\u2014)?\s*")
+
+
+@dataclass
+class SentenceFacts:
+    """What the tagger found in one sentence; rules are evaluated against it."""
+
+    start: int
+    end: int
+    in_title: bool
+    cues: dict[str, str] = field(default_factory=dict)  # cue -> first surface in the sentence
+    states: list[StateMention] = field(default_factory=list)
+    labels: set[str] = field(default_factory=set)
+    joined: list[tuple[StateMention, StateMention]] = field(default_factory=list)
+    # cue -> the states right after it ("troops in Poland": "troops in" -> [Poland])
+    state_after: dict[str, list[StateMention]] = field(default_factory=dict)
+
+    @property
+    def state_codes(self) -> set[str]:
+        codes: set[str] = set()
+        for s in self.states:
+            codes |= s.codes
+        return codes
+
+
+class ScoredSentence(NamedTuple):
+    """A sentence that scored for one tag: its weighted score and the surfaces that fired."""
+
+    score: float
+    facts: SentenceFacts
+    cues: list[str]
+
+
+@dataclass(frozen=True)
+class RuleScore:
+    """One tag's rule result on one article, before its threshold is applied."""
+
+    tag: str
+    score: float
+    sentences: list[ScoredSentence]  # best first
+    fired: frozenset[str]  # ids of the rules and negatives that fired anywhere
+
+
+class Tagger:
+    """A taxonomy compiled for matching. Build once per taxonomy version; reuse freely
+    (``tag`` keeps no state between calls, so threads may share one)."""
+
+    def __init__(self, taxonomy: Taxonomy, gazetteer: Gazetteer) -> None:
+        self.taxonomy = taxonomy
+        self._gazetteer = gazetteer
+        cues: set[str] = set()
+        for tag in taxonomy.tags:
+            for rule in (*tag.rules, *tag.negatives):
+                cues.update(rule.all_cues())
+        self._matcher: PhraseMatcher[str] = PhraseMatcher((c, c) for c in sorted(cues))
+
+    @property
+    def version(self) -> str:
+        return self.taxonomy.version
+
+    def sentences(
+        self, text: str, entities: Sequence[Entity] = (), title_end: int = 0
+    ) -> list[SentenceFacts]:
+        facts: list[SentenceFacts] = []
+        for start, end in sentence_spans(text):
+            tokens = tokenize(text, start, end)
+            sentence = SentenceFacts(start, end, in_title=start < title_end)
+            matches = self._matcher.find(text, tokens)
+            for m in matches:
+                sentence.cues.setdefault(m.payload, text[m.start : m.end])
+            sentence.states = self._gazetteer.state_mentions(text, tokens)
+            sentence.joined = _joined_pairs(text, sentence.states)
+            starts = {s.start: s for s in sentence.states}
+            for m in matches:
+                follow = _STATE_AFTER_GAP.match(text, m.end, end)
+                state = starts.get(follow.end()) if follow else None
+                if state is not None:
+                    sentence.state_after.setdefault(m.payload, []).append(state)
+            facts.append(sentence)
+        _place_labels(text, entities, facts)
+        return facts
+
+    def analyse(
+        self, text: str, entities: Sequence[Entity] = (), *, title_end: int = 0
+    ) -> list[RuleScore]:
+        """Every tag's rule score, whether or not it reaches the threshold: what fired where.
+
+        The learned model (processors/enrich/tagmodel.py) reads these as features; ``tag`` applies
+        the taxonomy's thresholds to them.
+        """
+        facts = self.sentences(text, entities, title_end)
+        article_cues: set[str] = set()
+        for sentence in facts:
+            article_cues.update(sentence.cues)
+        scoring = self.taxonomy.scoring
+        results: list[RuleScore] = []
+        for definition in self.taxonomy.tags:
+            scored: list[ScoredSentence] = []
+            fired: set[str] = set()
+            for sentence in facts:
+                score, cues, rule_ids = _score_sentence(
+                    definition.rules, definition.negatives, sentence, article_cues
+                )
+                fired |= rule_ids
+                if score > 0:
+                    if sentence.in_title:
+                        score *= scoring.title_weight
+                    scored.append(ScoredSentence(score, sentence, cues))
+            if not scored:
+                results.append(RuleScore(definition.id, 0.0, [], frozenset(fired)))
+                continue
+            scored.sort(key=lambda item: (-item.score, item.facts.start))
+            total = scored[0].score + scoring.support_weight * sum(s.score for s in scored[1:])
+            total, vetoed = _article_negatives(definition.negatives, facts, article_cues, total)
+            results.append(RuleScore(definition.id, total, scored, frozenset(fired | vetoed)))
+        return results
+
+    def tag(self, text: str, entities: Sequence[Entity] = (), *, title_end: int = 0) -> list[Tag]:
+        """Tags for ``text`` (title first, ending at ``title_end``; 0 = no title)."""
+        tags: list[Tag] = []
+        for result in self.analyse(text, entities, title_end=title_end):
+            definition = self.taxonomy.tag(result.tag)
+            if not result.sentences or result.score < definition.threshold:
+                continue
+            tags.append(
+                Tag(
+                    tag=result.tag,
+                    score=round(result.score, 3),
+                    evidence=self.evidence(text, result.sentences),
+                    taxonomy_version=self.taxonomy.version,
+                )
+            )
+        return tags
+
+    def evidence(self, text: str, scored: Sequence[ScoredSentence]) -> list[Evidence]:
+        """The best sentences, each once: a lead that a feed repeats at the top of its
+        content is one piece of evidence, not two."""
+        evidence: list[Evidence] = []
+        seen: set[str] = set()
+        for item in scored:
+            sentence = text[item.facts.start : item.facts.end]
+            key = " ".join(sentence.split()).casefold()
+            if key in seen:
+                continue
+            seen.add(key)
+            evidence.append(
+                Evidence(
+                    sentence=sentence,
+                    start=item.facts.start,
+                    end=item.facts.end,
+                    cues=item.cues,
+                    score=round(item.score, 3),
+                )
+            )
+            if len(evidence) == self.taxonomy.scoring.max_evidence:
+                break
+        return evidence
+
+
+def tag_text(
+    text: str,
+    entities: Sequence[Entity],
+    taxonomy: Taxonomy,
+    gazetteer: Gazetteer,
+    *,
+    title_end: int = 0,
+) -> list[Tag]:
+    """One-shot form of Tagger(taxonomy, gazetteer).tag(...) (compiles the taxonomy)."""
+    return Tagger(taxonomy, gazetteer).tag(text, entities, title_end=title_end)
+
+
+# -- rule evaluation ----------------------------------------------------------------------------
+
+
+def _score_sentence(
+    rules: Sequence[Rule],
+    negatives: Sequence[Rule],
+    sentence: SentenceFacts,
+    article_cues: set[str],
+) -> tuple[float, list[str], set[str]]:
+    """The sentence's score, the surfaces that fired and the ids of the rules (positive and
+    negative) that fired in it."""
+    score = 0.0
+    cues: list[str] = []
+    rule_ids: set[str] = set()
+    for rule in rules:
+        fired = _fires(rule, sentence, article_cues)
+        if fired is not None:
+            score += rule.weight
+            rule_ids.add(rule.id)
+            cues.extend(c for c in fired if c not in cues)
+    if score <= 0:
+        return 0.0, [], rule_ids
+    for rule in negatives:
+        if rule.scope == "sentence" and _fires(rule, sentence, article_cues) is not None:
+            rule_ids.add(rule.id)
+            if rule.veto:
+                return 0.0, [], rule_ids
+            score -= abs(rule.weight)
+    return max(score, 0.0), cues, rule_ids
+
+
+def _article_negatives(
+    negatives: Sequence[Rule],
+    facts: Sequence[SentenceFacts],
+    article_cues: set[str],
+    total: float,
+) -> tuple[float, set[str]]:
+    fired: set[str] = set()
+    for rule in negatives:
+        if rule.scope != "article":
+            continue
+        if any(_fires(rule, sentence, article_cues) is not None for sentence in facts):
+            fired.add(rule.id)
+            if rule.veto:
+                return 0.0, fired
+            total -= abs(rule.weight)
+    return total, fired
+
+
+def _first_match(group: Sequence[str], found: dict[str, str]) -> str | None:
+    """The surface of the group's first cue (in the group's order) found in the sentence.
+
+    A sentence holds a handful of cues and a rule lists up to a hundred, so the found cues
+    are looked up in the group's index rather than the group scanned."""
+    if not found:
+        return None
+    if len(group) <= len(found):  # a short group: scanning it is cheaper than indexing
+        for cue in group:
+            if cue in found:
+                return found[cue]
+        return None
+    index = _group_index(group)
+    best: int | None = None
+    for cue in found:
+        position = index.get(cue)
+        if position is not None and (best is None or position < best):
+            best = position
+    return None if best is None else found[group[best]]
+
+
+# id(group) -> (group, cue -> position). Groups are the taxonomy's tuples, alive as long as
+# its Tagger; keeping the group in the value makes a reused id harmless.
+_GROUP_INDEX: dict[int, tuple[Sequence[str], dict[str, int]]] = {}
+
+
+def _group_index(group: Sequence[str]) -> dict[str, int]:
+    entry = _GROUP_INDEX.get(id(group))
+    if entry is not None and entry[0] is group:
+        return entry[1]
+    index: dict[str, int] = {}
+    for position, cue in enumerate(group):
+        index.setdefault(cue, position)
+    if len(_GROUP_INDEX) > 100_000:  # many taxonomy reloads: start again
+        _GROUP_INDEX.clear()
+    _GROUP_INDEX[id(group)] = (group, index)
+    return index
+
+
+def _fires(rule: Rule, sentence: SentenceFacts, article_cues: set[str]) -> list[str] | None:
+    """The surfaces that made ``rule`` fire in ``sentence``, or None if it does not."""
+    surfaces: list[str] = []
+    # The rule's own cues first: most rules fail there, before their long `unless` lists.
+    if rule.cues:
+        hit = _first_match(rule.cues, sentence.cues)
+        if hit is None:
+            return None
+        surfaces.append(hit)
+    if rule.unless and _first_match(rule.unless, sentence.cues) is not None:
+        return None
+    for group in rule.also:
+        hit = _first_match(group, sentence.cues)
+        if hit is None:
+            return None
+        surfaces.append(hit)
+    for group in rule.context:
+        if not any(cue in article_cues for cue in group):
+            return None
+    states = _entity_condition(rule, sentence)
+    if states is None:
+        return None
+    surfaces.extend(states)
+    return surfaces
+
+
+def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
+    """None when the condition fails; else a short description of what satisfied it."""
+    cond: EntityCondition = rule.entities
+    if cond.empty:
+        return []
+    if cond.state_after_cue:
+        followed = [
+            state
+            for cue in rule.cues
+            for state in sentence.state_after.get(cue, [])
+            if not (state.codes & cond.state_after_not)
+            and not (cond.state_after_places_only and state.kind == "nationality")
+        ]
+        if not followed:
+            return None
+    codes = sentence.state_codes
+    if cond.min_states and len(codes) < cond.min_states:
+        return None
+    if cond.states_any and not (codes & cond.states_any):
+        return None
+    if cond.states_all and not cond.states_all <= codes:
+        return None
+    if cond.labels_any and not (sentence.labels & cond.labels_any):
+        return None
+    if cond.states_joined:
+        if not sentence.joined:
+            return None
+        left, right = sentence.joined[0]
+        return [f"{left.text} + {right.text}"]
+    if cond.min_states or cond.states_any or cond.states_all:
+        names: list[str] = []
+        for s in sentence.states:
+            if s.text not in names:
+                names.append(s.text)
+        return [" + ".join(names[:4])] if names else []
+    return []
+
+
+def _joined_pairs(
+    text: str, states: Sequence[StateMention]
+) -> list[tuple[StateMention, StateMention]]:
+    return [
+        (left, right)
+        for left, right in itertools.pairwise(states)
+        if left.codes != right.codes
+        and right.start - left.end <= 7
+        and _JOINED_GAP.fullmatch(text, left.end, right.start)
+    ]
+
+
+def _place_labels(text: str, entities: Sequence[Entity], facts: list[SentenceFacts]) -> None:
+    """Mark which entity labels occur in which sentence (every occurrence of each surface)."""
+    if not entities or not facts:
+        return
+    for entity in entities:
+        for surface in {entity.text, entity.canonical}:
+            if not surface:
+                continue
+            # str.find with word-boundary checks: a regex compiled per surface per article
+            # cost more than the rest of the rule engine (re's cache holds 512 patterns).
+            at = text.find(surface)
+            while at != -1:
+                end = at + len(surface)
+                if not (at > 0 and _is_word(text[at - 1])) and not (
+                    end < len(text) and _is_word(text[end])
+                ):
+                    for sentence in facts:
+                        if sentence.start <= at < sentence.end:
+                            sentence.labels.add(entity.label)
+                            break
+                at = text.find(surface, at + 1)
+
+
+def _is_word(char: str) -> bool:
+    """What ``\\w`` matches: letters, digits and the underscore."""
+    return char.isalnum() or char == "_"

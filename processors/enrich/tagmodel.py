@@ -1,0 +1,235 @@
+"""The learned half of the topic tagger: a linear model per tag over word n-grams and the rule
+engine's findings, with calibrated probabilities and per-tag thresholds.
+
+The model file is plain arrays (``numpy.savez``) plus a JSON header, never a pickle: loading it
+runs no code, and it does not break when scikit-learn's private classes change. It is built by
+``processors/training`` (``newsflow tagger train``) from the labelled corpus and shipped in
+``processors/enrich/data/``. At run time scikit-learn only tokenises (``TfidfVectorizer`` with the
+stored vocabulary and idf); the scoring is one sparse product per batch.
+
+Features of an article (title, blank line, description or text):
+- ``w:`` word 1-2-grams of the whole text, TF-IDF, sublinear tf, l2-normalised;
+- ``t:`` word 1-2-grams of the title alone (headlines carry the topic in short items);
+- ``r:`` rule features from ``Tagger.analyse``: each tag's rule score (squashed to 0..1)
+  and one indicator per rule or negative that fired. The rules bring what a bag of words
+  cannot see: entity conditions ("two states joined"), cue phrases, vetoes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from newsflow.errors import ConfigError
+from processors.enrich.tagging import RuleScore
+
+__all__ = [
+    "DEFAULT_TAG_MODEL",
+    "FORMAT",
+    "VECTORIZER_PARAMS",
+    "TagModel",
+    "make_vectorizer",
+    "rule_features",
+    "squash_rule_score",
+]
+
+#: Bumped when the file layout or the meaning of a feature changes; a model of another
+#: format is refused at load (retrain with ``newsflow tagger train``).
+FORMAT = 1
+
+#: The shipped model, trained from processors/training/labels for processors/enrich/taxonomy.yaml.
+DEFAULT_TAG_MODEL = Path(__file__).resolve().parent / "tagmodel.npz"
+
+#: Tokenisation shared by training and run time (stored in the file too, and checked).
+VECTORIZER_PARAMS: dict[str, Any] = {
+    "lowercase": True,
+    "ngram_range": (1, 2),
+    "token_pattern": r"(?u)\b\w[\w'\u2019-]*\w\b|\b\w\b",
+    "sublinear_tf": True,
+    "strip_accents": "unicode",
+}
+
+
+def make_vectorizer(**overrides: Any) -> TfidfVectorizer:
+    params = {**VECTORIZER_PARAMS, **overrides}
+    return TfidfVectorizer(**params)
+
+
+def squash_rule_score(score: float) -> float:
+    """A rule score as a 0..1 feature: 1 - e^(-s/2), so 2 (the usual threshold) is 0.63."""
+    return 1.0 - math.exp(-score / 2.0)
+
+
+def rule_features(results: Sequence[RuleScore]) -> dict[str, float]:
+    """The rule engine's findings on one article as named features."""
+    features: dict[str, float] = {}
+    for result in results:
+        if result.score > 0:
+            features[f"r:score:{result.tag}"] = squash_rule_score(result.score)
+        for rule_id in result.fired:
+            features[f"r:{result.tag}:{rule_id}"] = 1.0
+    return features
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why the model scored a tag: the word features that pushed it up, strongest first."""
+
+    terms: list[tuple[str, float]]
+
+
+class TagModel:
+    """Per-tag linear scores -> calibrated probabilities -> thresholded decisions."""
+
+    def __init__(
+        self,
+        *,
+        tags: Sequence[str],
+        text_vocabulary: Sequence[str],
+        text_idf: np.ndarray,
+        title_vocabulary: Sequence[str],
+        title_idf: np.ndarray,
+        rule_names: Sequence[str],
+        coef: np.ndarray,  # (features, tags): text, then title, then rule features
+        intercept: np.ndarray,  # (tags,)
+        calibration: np.ndarray,  # (tags, 2): probability = sigmoid(a * margin + b)
+        thresholds: np.ndarray,  # (tags,) on the calibrated probability
+        meta: dict[str, Any],
+    ) -> None:
+        self.tags = list(tags)
+        self.meta = meta
+        self._text_vocabulary = list(text_vocabulary)
+        self._title_vocabulary = list(title_vocabulary)
+        self._rule_names = list(rule_names)
+        self._rule_index = {name: i for i, name in enumerate(self._rule_names)}
+        self._text_vec = _fixed_vectorizer(self._text_vocabulary, text_idf)
+        self._title_vec = _fixed_vectorizer(self._title_vocabulary, title_idf)
+        self._text_idf = np.asarray(text_idf, dtype=np.float64)
+        self._title_idf = np.asarray(title_idf, dtype=np.float64)
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.calibration = np.asarray(calibration, dtype=np.float64)
+        self.thresholds = np.asarray(thresholds, dtype=np.float64)
+        expected = len(self._text_vocabulary) + len(self._title_vocabulary) + len(rule_names)
+        if self.coef.shape != (expected, len(self.tags)):
+            raise ConfigError(
+                f"tag model is inconsistent: coef {self.coef.shape}, expected "
+                f"({expected}, {len(self.tags)})"
+            )
+
+    # -- scoring ---------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("model_version", "unversioned"))
+
+    def features(
+        self, texts: Sequence[str], titles: Sequence[str], rules: Sequence[dict[str, float]]
+    ) -> sparse.csr_matrix:
+        text_x = self._text_vec.transform(texts)
+        title_x = self._title_vec.transform(titles)
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        for row, feats in enumerate(rules):
+            for name, value in feats.items():
+                col = self._rule_index.get(name)
+                if col is not None:
+                    rows.append(row)
+                    cols.append(col)
+                    vals.append(value)
+        rule_x = sparse.csr_matrix(
+            (vals, (rows, cols)), shape=(len(rules), len(self._rule_names))
+        )
+        return sparse.hstack([text_x, title_x, rule_x], format="csr")
+
+    def margins(self, x: sparse.csr_matrix) -> np.ndarray:
+        margins: np.ndarray = np.asarray(x @ self.coef) + self.intercept
+        return margins
+
+    def probabilities(self, x: sparse.csr_matrix) -> np.ndarray:
+        m = self.margins(x)
+        a = self.calibration[:, 0]
+        b = self.calibration[:, 1]
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-(a * m + b)))
+        return probabilities
+
+    def explain(self, x_row: sparse.csr_matrix, tag_index: int, top: int = 6) -> Explanation:
+        """The features of one article that raised ``tag``'s score most."""
+        row = x_row.tocsr()
+        contributions = row.data * self.coef[row.indices, tag_index]
+        order = np.argsort(-contributions)
+        terms: list[tuple[str, float]] = []
+        for i in order[:top]:
+            if contributions[i] <= 0:
+                break
+            terms.append((self.feature_name(int(row.indices[i])), float(contributions[i])))
+        return Explanation(terms)
+
+    def feature_name(self, column: int) -> str:
+        n_text = len(self._text_vocabulary)
+        n_title = len(self._title_vocabulary)
+        if column < n_text:
+            return self._text_vocabulary[column]
+        if column < n_text + n_title:
+            return self._title_vocabulary[column - n_text]
+        return self._rule_names[column - n_text - n_title]
+
+    # -- the file ----------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        header = {**self.meta, "format": FORMAT, "tags": self.tags}
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            header=np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), np.uint8),
+            text_vocabulary=np.array(self._text_vocabulary, dtype=np.str_),
+            text_idf=self._text_idf.astype(np.float32),
+            title_vocabulary=np.array(self._title_vocabulary, dtype=np.str_),
+            title_idf=self._title_idf.astype(np.float32),
+            rule_names=np.array(self._rule_names, dtype=np.str_),
+            coef=self.coef.astype(np.float32),
+            intercept=self.intercept.astype(np.float32),
+            calibration=self.calibration.astype(np.float32),
+            thresholds=self.thresholds.astype(np.float32),
+        )
+        path.write_bytes(buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> TagModel:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(bytes(data["header"]).decode("utf-8"))
+                if header.get("format") != FORMAT:
+                    raise ConfigError(
+                        f"tag model {path} has format {header.get('format')}, this build reads "
+                        f"{FORMAT}: rebuild it with `newsflow tagger train`"
+                    )
+                return cls(
+                    tags=header["tags"],
+                    text_vocabulary=data["text_vocabulary"].tolist(),
+                    text_idf=data["text_idf"],
+                    title_vocabulary=data["title_vocabulary"].tolist(),
+                    title_idf=data["title_idf"],
+                    rule_names=data["rule_names"].tolist(),
+                    coef=data["coef"],
+                    intercept=data["intercept"],
+                    calibration=data["calibration"],
+                    thresholds=data["thresholds"],
+                    meta={k: v for k, v in header.items() if k not in ("format", "tags")},
+                )
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"cannot read tag model {path}: {exc}") from exc
+
+
+def _fixed_vectorizer(vocabulary: Sequence[str], idf: np.ndarray) -> TfidfVectorizer:
+    vec = make_vectorizer(vocabulary={term: i for i, term in enumerate(vocabulary)})
+    vec.idf_ = np.asarray(idf, dtype=np.float64)
+    return vec

@@ -1,0 +1,93 @@
+"""The indexing agent: news.articles -> enrich -> Elasticsearch -> news.tag.<tag>.
+
+The agent is a short loop over ``stream.take_events(n, within=s)``; each batch goes through
+processors.service.batches.BatchHandler (decode, enrich, index, forward, all acknowledged),
+and only then does the stream advance.
+
+Offsets: Faust acks the events of a take() batch in a ``finally`` when the generator resumes,
+which also runs when the agent raises or is cancelled (shutdown, rebalance). To commit only
+after Elasticsearch acknowledged, the agent holds one extra reference on each message of the
+batch and drops it only when the batch is done; an abandoned batch therefore never reaches
+refcount 0, is never marked acked and is never committed: Kafka delivers it again and the
+idempotent _id absorbs the repeat. See processors/README.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from processors.service.batches import BatchHandler
+from processors.service.ports import BatchReport, Received
+
+if TYPE_CHECKING:
+    import faust
+
+    from processors.service.topics import Topics
+
+__all__ = ["hold", "received_from_event", "register_agents", "release"]
+
+logger = logging.getLogger(__name__)
+
+
+# -- the Faust agent ----------------------------------------------------------------------
+
+
+def hold(events: Sequence[Any]) -> list[Any]:
+    """One extra reference on each message, so take()'s own acks cannot complete them."""
+    messages = [event.message for event in events]
+    for message in messages:
+        message.incref()
+    return messages
+
+
+def release(messages: Sequence[Any]) -> None:
+    """Drop the hold; take() acks (and the consumer may commit) when the stream advances."""
+    for message in messages:
+        message.decref()
+
+
+def received_from_event(event: Any) -> Received:
+    message = event.message
+    return Received(message.topic, message.partition, message.offset, message.key, message.value)
+
+
+def register_agents(
+    app: faust.App,
+    topics: Topics,
+    handler: BatchHandler,
+    *,
+    batch_size: int,
+    within_s: float,
+    on_batch: Callable[[BatchReport], None] | None = None,
+) -> faust.types.AgentT[bytes]:
+    from mode import CrashingSupervisor
+
+    # A crash stops the worker (the held batch stays uncommitted) instead of restarting an
+    # actor that would go on past it: Faust would then commit over the gap (see README).
+    @app.agent(
+        topics.articles, name="newsflow.index-articles", supervisor_strategy=CrashingSupervisor
+    )
+    async def index_articles(stream: faust.StreamT[bytes]) -> None:
+        # take_events is faust-streaming's (not in the StreamT protocol's stubs).
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+            batch_size, within=within_s
+        ):
+            held = hold(events)
+            report = await handler.handle([received_from_event(e) for e in events])
+            release(held)
+            logger.info(
+                "batch done received=%d indexed=%d duplicates=%d dead_letters=%d "
+                "tag_messages=%d retries=%d",
+                report.received,
+                report.indexed,
+                report.duplicates,
+                report.dead_letters,
+                report.tag_messages,
+                report.retries,
+            )
+            if on_batch is not None:
+                on_batch(report)
+
+    return index_articles

@@ -1,0 +1,47 @@
+"""Every topic the processors use, declared once, names from settings.
+
+Values are raw bytes (schema-versioned Article JSON, decoded by newsflow.article), never a
+faust.Record: the kernel and ingest must not import Faust, and a Record would add a
+``__faust`` key to each message.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from newsflow.settings import KafkaSettings
+from processors.streams.routing import tag_topic_name
+
+if TYPE_CHECKING:
+    import faust
+
+__all__ = ["Topics"]
+
+
+class Topics:
+    def __init__(self, app: faust.App, kafka: KafkaSettings) -> None:
+        self._app = app
+        self._kafka = kafka
+        self.articles = app.topic(
+            kafka.articles_topic,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=kafka.articles_partitions,
+        )
+        self.deadletter = app.topic(
+            kafka.deadletter_topic, key_type=bytes, value_type=bytes, partitions=1
+        )
+        self._tag_topics: dict[str, faust.TopicT] = {}
+
+    def tag_topic(self, tag: str) -> faust.TopicT:
+        """``news.tag.<tag>``, one Topic object per tag for the life of the app."""
+        topic = self._tag_topics.get(tag)
+        if topic is None:
+            topic = self._app.topic(
+                tag_topic_name(self._kafka.tag_topic_prefix, tag),
+                key_type=bytes,
+                value_type=bytes,
+                partitions=self._kafka.tag_partitions,
+            )
+            self._tag_topics[tag] = topic
+        return topic

@@ -1,0 +1,182 @@
+"""`newsflow worker`: compose the app, its adapters and the agent, and run until a signal.
+
+Start-up is kept short: the Faust worker joins the group while the NLP model loads in a
+thread and the index template is put; "worker ready" is logged once all three are done.
+SIGTERM and SIGINT stop the worker cleanly: an in-flight batch is abandoned uncommitted
+(Kafka delivers it again), everything acknowledged before is committed.
+
+While no broker can be reached the worker says so itself ("waiting for Kafka", every 15 s)
+and says when Kafka is back; the Kafka client's own repeated errors are collapsed by
+newsflow.logs.RepeatFilter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from newsflow.article import utc_now
+from newsflow.settings import Settings
+from processors.service.agents import register_agents
+from processors.service.batches import BatchHandler
+from processors.service.kafka_watch import KafkaWatch
+from processors.service.ports import Enriching
+from processors.service.retry import Backoff
+
+__all__ = ["Readiness", "load_enricher", "run_worker"]
+
+logger = logging.getLogger(__name__)
+
+# How often the worker checks that a broker is reachable (a no-op while connected).
+_KAFKA_CHECK_EVERY_S = 2.0
+
+
+class Readiness:
+    """Logs "worker ready" once, when every part reported in."""
+
+    PARTS = ("partitions", "enricher", "index")
+
+    def __init__(self, on_ready: Callable[[], None] | None = None) -> None:
+        self._done: set[str] = set()
+        self._on_ready = on_ready
+        self.ready = False
+        self.details: dict[str, str] = {}
+
+    def mark(self, part: str, detail: str = "") -> None:
+        self._done.add(part)
+        if detail:
+            self.details[part] = detail
+        if not self.ready and self._done >= set(self.PARTS):
+            self.ready = True
+            logger.info(
+                "worker ready %s", " ".join(f"{k}={v}" for k, v in sorted(self.details.items()))
+            )
+            if self._on_ready is not None:
+                self._on_ready()
+
+
+def load_enricher(settings: Settings) -> Enriching:
+    from processors.enrich.enrichment import Enricher
+
+    p = settings.processors
+    enricher = Enricher(p.spacy_model, p.taxonomy_file, tag_model=p.tag_model)
+    logger.info(
+        "enricher loaded model=%s taxonomy_version=%s", p.spacy_model, enricher.taxonomy_version
+    )
+    return enricher
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    enricher_factory: Callable[[Settings], Enriching] = load_enricher,
+) -> None:
+    """Run the worker in this process until SIGTERM/SIGINT (raises SystemExit)."""
+    import faust
+
+    from newsflow_adapters.topics import ensure_topics
+    from processors.service.app import build_app
+    from processors.service.metrics import ProcessorMetrics
+    from processors.service.topics import Topics
+    from processors.store.index import ArticleIndex
+    from processors.streams.produce import TopicProducer, broker_reachable
+
+    p = settings.processors
+    p.data_dir.mkdir(parents=True, exist_ok=True)
+    # Faust does not create the source topic; a group subscribed to a missing topic would
+    # sit idle until its next metadata refresh.
+    ensure_topics(settings.kafka, [settings.kafka.articles_topic],
+                  settings.kafka.articles_partitions)
+    # One thread for the model (CPU-bound, not thread-safe to share), one for ES calls.
+    enrich_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-enrich")
+    io_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-es")
+    readiness = Readiness()
+
+    enricher_future: Future[Enriching] = enrich_pool.submit(enricher_factory, settings)
+    enricher_future.add_done_callback(
+        lambda f: (
+            readiness.mark("enricher", f"taxonomy_version={f.result().taxonomy_version}")
+            if not f.exception()
+            else None
+        )
+    )
+
+    async def get_enricher() -> Enriching:
+        return await asyncio.wrap_future(enricher_future)
+
+    async def run_cpu(fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(enrich_pool, functools.partial(fn, *args))
+
+    async def run_io(fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(io_pool, functools.partial(fn, *args))
+
+    metrics = ProcessorMetrics()
+    if p.metrics_port:
+        metrics.serve(p.metrics_port, p.web_host)
+        logger.info("metrics served host=%s port=%d", p.web_host, p.metrics_port)
+
+    app = build_app(settings)
+    topics = Topics(app, settings.kafka)
+    index = ArticleIndex(settings.elasticsearch)
+    handler = BatchHandler(
+        enricher=get_enricher,
+        index=index,
+        producer=TopicProducer(topics),
+        alias=settings.elasticsearch.alias,
+        tag_prefix=settings.kafka.tag_topic_prefix,
+        run_cpu=run_cpu,
+        run_io=run_io,
+        clock=utc_now,
+        backoff=Backoff(max_s=p.index_retry_max_s),
+        metrics=metrics,
+        taxonomy_check_interval_s=p.taxonomy_check_interval_s,
+        max_message_bytes=settings.kafka.max_message_bytes,
+    )
+    register_agents(app, topics, handler, batch_size=p.batch_size, within_s=p.batch_within_s)
+
+    @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is not typed
+    async def prepare_index() -> None:
+        await handler.prepare()
+        readiness.mark("index", f"alias={settings.elasticsearch.alias}")
+
+    kafka_watch = KafkaWatch(
+        lambda: broker_reachable(app),
+        settings.kafka.bootstrap_servers,
+        on_check=lambda reachable: metrics.kafka_reachable.set(1 if reachable else 0),
+    )
+
+    @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is not typed
+    async def watch_kafka() -> None:
+        await kafka_watch.run(_KAFKA_CHECK_EVERY_S)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # signal stubs too narrow
+    async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
+        mine = sorted(
+            f"{tp.topic}[{tp.partition}]"
+            for tp in assigned
+            if tp.topic == settings.kafka.articles_topic
+        )
+        logger.info("partitions assigned %s", ",".join(mine) or "none")
+        readiness.mark("partitions", f"topic={settings.kafka.articles_topic}")
+
+    worker = faust.Worker(
+        app,
+        loglevel=None,
+        quiet=True,  # no banner on stdout
+        redirect_stdouts=False,
+        override_logging=False,  # keep newsflow's logging set-up
+    )
+    worker.spinner = None  # it writes terminal escapes to stdout even when not a tty
+    try:
+        worker.execute_from_commandline()
+    finally:
+        enricher_future.cancel()
+        enrich_pool.shutdown(wait=False, cancel_futures=True)
+        io_pool.shutdown(wait=False, cancel_futures=True)
+        index.close()

@@ -1,0 +1,245 @@
+"""The producers of the tag streams (and dead letters): one interface, two clients.
+
+Both implement ``processors.streams.ports.Producing``: ``send_all(messages)`` returns once
+every message is acknowledged by the broker (acks=all) or failed, and hands back the ones
+that were not acknowledged, so that a caller sends only those again: a retry after an outage
+never repeats a message Kafka already has.
+
+- ``TopicProducer``: the worker's, through its Faust app. It hands every message to the
+  producer, then waits until each send is settled; it never returns while a send is still in
+  flight, since resending such a message would duplicate it once the first copy lands.
+- ``TagStreamProducer``: for a process without a Faust app (``newsflow retag``), with its own
+  kafka-python client. kafka-python blocks, so each ``send_all`` runs on a worker thread.
+
+``broker_reachable`` tells the worker whether the Faust producer's client holds (or can open)
+a connection to a broker, for its "waiting for Kafka" line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from newsflow.errors import BrokerUnavailableError
+from newsflow.settings import KafkaSettings
+from newsflow_adapters.topics import ensure_topics
+from processors.streams.ports import OutMessage, SendOutcome
+from processors.streams.routing import tag_topic_name
+
+if TYPE_CHECKING:
+    import faust
+
+__all__ = [
+    "AppTopics",
+    "EnsureTopics",
+    "TagStreamProducer",
+    "TopicProducer",
+    "broker_reachable",
+    "unacknowledged",
+]
+
+logger = logging.getLogger(__name__)
+
+# How often to say that acknowledgements are still outstanding.
+_ACK_REPORT_EVERY_S = 15.0
+
+
+class AppTopics(Protocol):
+    """The Faust topics TopicProducer sends to (the worker's ``service.topics.Topics``)."""
+
+    @property
+    def deadletter(self) -> Any: ...
+
+    def tag_topic(self, tag: str) -> Any: ...
+
+
+class TopicProducer:
+    def __init__(
+        self, topics: AppTopics, *, ack_report_every_s: float = _ACK_REPORT_EVERY_S
+    ) -> None:
+        self._topics = topics
+        self._declared: set[str] = set()
+        self._ack_report_every_s = ack_report_every_s
+
+    async def _topic(self, tag: str | None) -> Any:
+        topic = self._topics.deadletter if tag is None else self._topics.tag_topic(tag)
+        name = topic.get_topic_name()
+        if name not in self._declared:
+            # Creates the topic with our partition count if it does not exist yet.
+            await topic.maybe_declare()
+            self._declared.add(name)
+            logger.info("topic ready topic=%s", name)
+        return topic
+
+    async def send_all(self, messages: Sequence[OutMessage]) -> SendOutcome:
+        acks: list[asyncio.Future[Any]] = []
+        refused: Exception | None = None
+        for message in messages:
+            try:
+                topic = await self._topic(message.tag)
+                acks.append(asyncio.ensure_future(
+                    await topic.send(key=message.key, value=message.value)))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # declare or enqueue failed: this one and the rest wait
+                refused = exc
+                break
+        await self._settle(acks, len(messages))
+        remaining, failure = unacknowledged(messages, acks)
+        if not remaining:
+            return SendOutcome()
+        cause = failure or refused
+        return SendOutcome(
+            tuple(remaining),
+            BrokerUnavailableError(f"producing to Kafka failed: {cause!r}"),
+        )
+
+    async def _settle(self, acks: list[asyncio.Future[Any]], total: int) -> None:
+        """Until every send is acknowledged or failed (Faust's producer retries a send
+        itself until its request timeout, so this can outlast an outage)."""
+        pending = set(acks)
+        while pending:
+            _done, pending = await asyncio.wait(pending, timeout=self._ack_report_every_s)
+            if pending:
+                logger.warning(
+                    "waiting for Kafka to acknowledge messages=%d of %d", len(pending), total
+                )
+
+
+def unacknowledged(
+    messages: Sequence[OutMessage], acks: Sequence[asyncio.Future[Any]]
+) -> tuple[list[OutMessage], BaseException | None]:
+    """The messages to send again, in order, and the first send error.
+
+    ``acks[i]`` is the send future of ``messages[i]``; messages past the end of ``acks`` were
+    never handed to the producer. A message stays unless its future resolved successfully:
+    failed, cancelled or (misuse) still pending all count as not acknowledged."""
+    remaining: list[OutMessage] = []
+    first_error: BaseException | None = None
+    for i, message in enumerate(messages):
+        fut = acks[i] if i < len(acks) else None
+        if fut is not None and fut.done() and not fut.cancelled():
+            error = fut.exception()
+            if error is None:
+                continue
+            first_error = first_error or error
+        remaining.append(message)
+    return remaining, first_error
+
+
+async def broker_reachable(app: faust.App) -> bool | None:
+    """Whether the producer's Kafka client has, or can open, a connection to a broker.
+
+    None when it cannot tell (producer not started). There is no public connection state in
+    aiokafka (aio-libs/aiokafka#1073); ``client.ready(node)`` returns at once while a
+    connection is up and otherwise tries to open one, as the client itself would."""
+    # Faust keeps its aiokafka producer private; Faust's own topic creation uses its client.
+    producer = getattr(app.producer, "_producer", None)
+    client = getattr(producer, "client", None)
+    if client is None:
+        return None
+    nodes = [broker.nodeId for broker in client.cluster.brokers()]
+    for node in nodes:
+        if await client.ready(node):
+            return True
+    return False
+
+
+EnsureTopics = Callable[[KafkaSettings, Sequence[str], int], None]
+
+
+class TagStreamProducer:
+    """Tag streams and dead letters with its own kafka-python client; a context manager.
+
+    ``client`` (a kafka-python producer) and ``ensure`` (topic creation) are for tests: by
+    default the producer is built on entering, and topics are created on first use with
+    ``newsflow_adapters.topics.ensure_topics``."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        timeout_s: float = 60,
+        client: Any = None,
+        ensure: EnsureTopics = ensure_topics,
+    ) -> None:
+        self._kafka = kafka
+        self._timeout_s = timeout_s
+        self._producer: Any = client
+        self._ensure = ensure
+        self._ready_topics: set[str] = set()
+
+    def __enter__(self) -> TagStreamProducer:
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        if self._producer is not None:
+            return self
+        try:
+            self._producer = KafkaProducer(**self._kafka.client_config(), acks="all",
+                                           client_id="newsflow-retag")
+        except KafkaError as exc:
+            raise BrokerUnavailableError(f"cannot reach Kafka at "
+                                         f"{self._kafka.bootstrap_servers}: {exc}") from exc
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=self._timeout_s)
+            self._producer = None
+
+    async def send_all(self, messages: Sequence[OutMessage]) -> SendOutcome:
+        return await asyncio.to_thread(self._send_all, list(messages))
+
+    def _topic(self, tag: str | None) -> str:
+        if tag is None:
+            return self._kafka.deadletter_topic
+        return tag_topic_name(self._kafka.tag_topic_prefix, tag)
+
+    def _ensure_topics(self, topics: set[str]) -> None:
+        new = topics - self._ready_topics
+        dead = {t for t in new if t == self._kafka.deadletter_topic}
+        if dead:  # one partition, as the worker declares it
+            self._ensure(self._kafka, sorted(dead), 1)
+        if new - dead:
+            self._ensure(self._kafka, sorted(new - dead), self._kafka.tag_partitions)
+        self._ready_topics |= new
+
+    def _send_all(self, messages: list[OutMessage]) -> SendOutcome:
+        from kafka.errors import KafkaError
+
+        if not messages:
+            return SendOutcome()
+        topics = [self._topic(m.tag) for m in messages]
+        self._ensure_topics(set(topics))
+        futures: list[Any] = []
+        failure: Exception | None = None
+        for topic, message in zip(topics, messages, strict=True):
+            try:
+                futures.append(self._producer.send(topic, key=message.key, value=message.value))
+            except KafkaError as exc:  # not enqueued: this one and the rest wait
+                failure = exc
+                break
+        remaining: list[OutMessage] = []
+        for i, message in enumerate(messages):
+            if i < len(futures):
+                try:
+                    futures[i].get(timeout=self._timeout_s)
+                    continue
+                except KafkaError as exc:
+                    failure = failure or exc
+            remaining.append(message)
+        if not remaining:
+            return SendOutcome()
+        return SendOutcome(
+            tuple(remaining),
+            BrokerUnavailableError(f"producing to tag streams failed: {failure!r}"),
+        )

@@ -1,0 +1,1 @@
+"""The learned tag model's training: labelled corpus, features, fit, evaluation (README.md)."""

@@ -1,0 +1,260 @@
+"""Entity normalisation, on hand-written mentions (no spaCy needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow.article import Entity
+from processors.enrich.entities import Mention, extract_entities, resolve_mentions
+from processors.enrich.gazetteer import Gazetteer, load_gazetteer
+
+
+@pytest.fixture(scope="module")
+def gz() -> Gazetteer:
+    return load_gazetteer()
+
+
+def mention(text: str, surface: str, label: str, nth: int = 0) -> Mention:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(surface, start + 1)
+    return Mention(surface, label, start, start + len(surface))
+
+
+def by_canonical(entities: list[Entity]) -> dict[str, Entity]:
+    return {e.canonical: e for e in entities}
+
+
+def test_titles_are_stripped_from_person_names(gz: Gazetteer) -> None:
+    text = "Admiral Jane Holloway met Defence Minister Tomas Berg in Oslo."
+    ents = by_canonical(extract_entities(text, [
+        mention(text, "Admiral Jane Holloway", "PERSON"),
+        mention(text, "Defence Minister Tomas Berg", "PERSON"),
+    ], gz))
+    assert "Jane Holloway" in ents and "Tomas Berg" in ents
+    assert ents["Jane Holloway"].text == "Admiral Jane Holloway"  # the surface is kept
+
+
+def test_nationality_before_title_is_stripped(gz: Gazetteer) -> None:
+    text = "Chinese Army Commander Wen Daoming arrived."
+    [e] = [e for e in extract_entities(
+        text, [mention(text, "Chinese Army Commander Wen Daoming", "PERSON")], gz)
+        if e.label == "PERSON"]
+    assert e.canonical == "Wen Daoming"
+
+
+def test_short_names_merge_into_the_full_name(gz: Gazetteer) -> None:
+    text = "Xi Jinping spoke. Later Xi left, and analyst Peter Varga said Varga was sure."
+    ents = extract_entities(text, [
+        mention(text, "Xi Jinping", "PERSON"),
+        mention(text, "Xi", "PERSON", nth=1),
+        mention(text, "Peter Varga", "PERSON"),
+        mention(text, "Varga", "PERSON", nth=1),
+    ], gz)
+    people = {e.canonical: e.count for e in ents if e.label == "PERSON"}
+    assert people == {"Xi Jinping": 2, "Peter Varga": 2}
+
+
+def test_ambiguous_short_name_is_not_merged(gz: Gazetteer) -> None:
+    text = "Anna Li and Mark Li met; Li said nothing."
+    ents = extract_entities(text, [
+        mention(text, "Anna Li", "PERSON"),
+        mention(text, "Mark Li", "PERSON"),
+        mention(text, "Li", "PERSON", nth=2),
+    ], gz)
+    assert "Li" in {e.canonical for e in ents}
+
+
+def test_countries_get_iso_codes_and_aliases_one_name(gz: Gazetteer) -> None:
+    text = "The U.S. and the United States and Russia's army and Chinese ships."
+    ents = extract_entities(text, [
+        mention(text, "U.S.", "GPE"),
+        mention(text, "the United States", "GPE"),
+        mention(text, "Russia's", "GPE"),
+        mention(text, "Chinese", "NORP"),
+    ], gz)
+    codes = {(e.canonical, e.label): (e.country_code, e.count) for e in ents}
+    assert codes[("United States", "GPE")] == ("US", 2)
+    assert codes[("Russia", "GPE")] == ("RU", 1)
+    assert codes[("Chinese", "NORP")] == ("CN", 1)
+    russia = next(e for e in ents if e.canonical == "Russia")
+    assert text[russia.start : russia.end] == "Russia"  # possessive trimmed from the span
+
+
+def test_place_labelled_product_becomes_gpe(gz: Gazetteer) -> None:
+    text = "Troops entered the Kursk region."
+    [e] = extract_entities(text, [mention(text, "Kursk", "PRODUCT")], gz)
+    assert (e.label, e.canonical) == ("GPE", "Kursk")
+
+
+def test_stoplisted_place_keeps_its_label(gz: Gazetteer) -> None:
+    text = "Reading Partners Ltd raised money."
+    ents = extract_entities(text, [mention(text, "Reading Partners Ltd", "ORG"),
+                                   mention(text, "Reading", "ORG")], gz)
+    assert all(e.label == "ORG" for e in ents)
+
+
+def test_outlet_called_a_person_or_place_is_an_org(gz: Gazetteer) -> None:
+    text = "Bloomberg reported that Reuters had seen the letter."
+    ents = by_canonical(extract_entities(text, [mention(text, "Bloomberg", "GPE"),
+                                                mention(text, "Reuters", "PERSON")], gz))
+    assert ents["Bloomberg"].label == "ORG" and ents["Reuters"].label == "ORG"
+
+
+def test_weapon_called_a_person_becomes_product(gz: Gazetteer) -> None:
+    text = "They sent Javelin anti-tank missiles."
+    [e] = extract_entities(text, [mention(text, "Javelin anti-tank", "PERSON")], gz)
+    assert (e.label, e.canonical, e.text) == ("PRODUCT", "Javelin", "Javelin")
+
+
+@pytest.mark.parametrize("text,name", [
+    ("Analysts cited Maria Kessler, a researcher at the institute.", "Maria Kessler"),
+    ("An invitation from the Chief of Staff, Pavel Orlov, arrived.", "Pavel Orlov"),
+    ("Tom Berger said the plan would work.", "Tom Berger"),
+])
+def test_person_labelled_org_is_fixed_from_context(gz: Gazetteer, text: str, name: str) -> None:
+    [e] = extract_entities(text, [mention(text, name, "ORG")], gz)
+    assert e.label == "PERSON"
+
+
+def test_org_with_an_org_word_stays_org(gz: Gazetteer) -> None:
+    text = "Corr Analytics said the figures were wrong."
+    [e] = extract_entities(text, [mention(text, "Corr Analytics", "ORG")], gz)
+    assert e.label == "ORG"
+
+
+def test_generic_one_word_org_is_dropped_and_numbers_ignored(gz: Gazetteer) -> None:
+    text = "The Army said 300 troops left on Monday."
+    ents = extract_entities(text, [mention(text, "Army", "ORG"), mention(text, "300", "CARDINAL"),
+                                   mention(text, "Monday", "DATE")], gz)
+    assert ents == []
+
+
+def test_places_ner_missed_are_added(gz: Gazetteer) -> None:
+    text = "Warships sailed from Japan into the South China Sea."
+    ents = by_canonical(extract_entities(text, [], gz))
+    assert ents["Japan"].label == "GPE" and ents["Japan"].country_code == "JP"
+    assert ents["South China Sea"].label == "LOC"
+    assert "China" not in ents  # not split out of the sea's name
+
+
+def test_missed_full_name_is_completed_from_the_text(gz: Gazetteer) -> None:
+    text = "Lena Marsh, founder of a think tank, spoke. Marsh added a warning."
+    ents = extract_entities(text, [mention(text, "Marsh", "PERSON", nth=1)], gz)
+    people = {e.canonical: e.count for e in ents if e.label == "PERSON"}
+    assert people == {"Lena Marsh": 2}
+
+
+def test_mentions_keep_text_offsets(gz: Gazetteer) -> None:
+    text = "  “Moscow” said so."
+    for m in resolve_mentions(text, [mention(text, "“Moscow”", "GPE")], gz):
+        assert text[m.start : m.end] == m.text == "Moscow"
+
+
+# -- every mention, spans, document-level consistency, places' countries -------------------
+
+
+def test_every_mention_is_listed_with_offsets_into_the_text(gz: Gazetteer) -> None:
+    text = "Hanna Voss met Kemal Arin. Voss said Arin agreed, and Voss left for Oslo."
+    ents = by_canonical(extract_entities(text, [
+        mention(text, "Hanna Voss", "PERSON"),
+        mention(text, "Kemal Arin", "PERSON"),
+        mention(text, "Voss", "PERSON", nth=1),  # NER found the second "Voss" only
+    ], gz))
+    voss, arin = ents["Hanna Voss"], ents["Kemal Arin"]
+    assert [text[m.start : m.end] for m in voss.mentions] == ["Hanna Voss", "Voss", "Voss"]
+    assert [text[m.start : m.end] for m in arin.mentions] == ["Kemal Arin", "Arin"]
+    assert voss.count == len(voss.mentions) == 3 and arin.count == 2
+    assert {m.field for e in ents.values() for m in e.mentions} == {"text"}
+    assert (voss.start, voss.end) == (voss.mentions[0].start, voss.mentions[0].end)
+
+
+def test_a_locator_places_mentions_in_their_field(gz: Gazetteer) -> None:
+    text = "Oslo talks\n\nDelegates reached Oslo."
+
+    def locate(start: int, end: int) -> tuple[str, int, int]:
+        return ("title", start, end) if start < 10 else ("summary", start - 12, end - 12)
+
+    [oslo] = extract_entities(text, [mention(text, "Oslo", "GPE")], gz, locate=locate)
+    assert [(m.field, m.start, m.end) for m in oslo.mentions] == [
+        ("title", 0, 4), ("summary", 18, 22)]
+
+
+def test_one_label_per_name_across_the_article(gz: Gazetteer) -> None:
+    text = "Ruvola rose. Ruvola fell. Ruvola held. Analysts at Ruvola agreed."
+    ents = extract_entities(text, [
+        mention(text, "Ruvola", "ORG"),
+        mention(text, "Ruvola", "PERSON", nth=1),
+        mention(text, "Ruvola", "ORG", nth=2),
+        mention(text, "Ruvola", "ORG", nth=3),
+    ], gz)
+    assert [(e.label, e.count) for e in ents] == [("ORG", 4)]
+
+
+def test_a_surname_labelled_org_is_the_person_named_in_full(gz: Gazetteer) -> None:
+    text = "Dissident Wang Tanmei was detained. Police questioned Wang on Sunday."
+    ents = extract_entities(text, [mention(text, "Wang Tanmei", "PERSON"),
+                                   mention(text, "Wang", "ORG", nth=1)], gz)
+    assert [(e.label, e.canonical, e.count) for e in ents] == [("PERSON", "Wang Tanmei", 2)]
+
+
+def test_ordinary_words_are_not_propagated(gz: Gazetteer) -> None:
+    text = "Theresa May spoke in May. May said so."
+    ents = by_canonical(extract_entities(text, [mention(text, "Theresa May", "PERSON")], gz))
+    assert ents["Theresa May"].count == 1  # "May" is a month as often as a surname
+
+
+@pytest.mark.parametrize("raw,names", [
+    ("National League for Democracy (NLD", ["National League for Democracy", "NLD"]),
+    ("BRUSSELS 1996-08-31", ["BRUSSELS"]),
+    ("Interfax news agency", ["Interfax"]),
+    ("Norwest Corp.", ["Norwest Corp."]),
+    ("University of Michigan 's", ["University of Michigan"]),
+    ("UNITED STATES - Prices", ["UNITED STATES"]),
+    ("the U.S.", ["U.S."]),
+])
+def test_spans_are_cut_to_the_name(gz: Gazetteer, raw: str, names: list[str]) -> None:
+    text = f"Report: {raw} today."
+    found = resolve_mentions(text, [mention(text, raw, "ORG")], gz)
+    assert [m.text for m in found] == names
+    assert all(text[m.start : m.end] == m.text for m in found)
+
+
+def test_of_chains_make_one_institution(gz: Gazetteer) -> None:
+    text = "Talks with the Patriotic Front of Kurdania and the Kia Motor Corp of South Korea."
+    ents = extract_entities(text, [mention(text, "Patriotic Front", "ORG"),
+                                   mention(text, "Kurdania", "GPE"),
+                                   mention(text, "Kia Motor Corp", "ORG"),
+                                   mention(text, "South Korea", "GPE")], gz)
+    names = {e.canonical for e in ents}
+    assert "Patriotic Front of Kurdania" in names
+    assert {"Kia Motor Corp", "South Korea"} <= names  # a company and where it is from
+
+
+def test_well_known_organisation_missed_by_ner_is_added(gz: Gazetteer) -> None:
+    text = "The IMF and the World Bank met in Washington."
+    ents = by_canonical(extract_entities(text, [], gz))
+    assert ents["IMF"].label == "ORG" and ents["World Bank"].label == "ORG"
+
+
+@pytest.mark.parametrize("surface,label,code", [
+    ("Moscow", "GPE", "RU"),
+    ("Kursk", "GPE", "RU"),
+    ("Kyiv", "GPE", "UA"),
+    ("Crimea", "LOC", "UA"),  # ISO 3166-2:UA-43, whatever the occupation
+    ("Gaza", "GPE", "PS"),
+    ("Paris", "GPE", "FR"),  # the most populous Paris, not Paris, Texas
+    ("Texas", "GPE", "US"),
+    ("Osaka", "GPE", "JP"),
+    ("China", "GPE", "CN"),
+])
+def test_places_know_their_country(gz: Gazetteer, surface: str, label: str, code: str) -> None:
+    text = f"Officials in {surface} said so."
+    [e] = extract_entities(text, [mention(text, surface, "GPE")], gz)
+    assert (e.label, e.country_code) == (label, code)
+
+
+def test_places_ner_missed_know_their_country_too(gz: Gazetteer) -> None:
+    text = "Shelling near Kharkiv and Moscow."
+    codes = {e.canonical: e.country_code for e in extract_entities(text, [], gz)}
+    assert codes == {"Kharkiv": "UA", "Moscow": "RU"}

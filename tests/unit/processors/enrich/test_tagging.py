@@ -1,0 +1,140 @@
+"""The rule engine, one rule kind at a time, on a small taxonomy written here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from newsflow.article import Entity
+from processors.enrich.gazetteer import Gazetteer, load_gazetteer
+from processors.enrich.tagging import Tagger
+from processors.enrich.taxonomy import parse_taxonomy
+
+
+@pytest.fixture(scope="module")
+def gz() -> Gazetteer:
+    return load_gazetteer()
+
+
+def tagger(gz: Gazetteer, *rules: dict[str, Any], negatives: tuple[dict[str, Any], ...] = (),
+           threshold: float = 2.0) -> Tagger:
+    return Tagger(parse_taxonomy({
+        "version": "t-1",
+        "scoring": {"title_weight": 1.5, "support_weight": 0.5, "max_evidence": 2},
+        "tags": [{
+            "id": "topic", "label": "Topic", "description": "test", "threshold": threshold,
+            "rules": list(rules), "negatives": list(negatives),
+        }],
+    }), gz)
+
+
+def score(t: Tagger, text: str, entities: list[Entity] | None = None,
+          title_end: int = 0) -> float:
+    tags = t.tag(text, entities or [], title_end=title_end)
+    return tags[0].score if tags else 0.0
+
+
+def test_cues_match_plurals_prefixes_and_case(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["naval drill", "sanction*", "US"]})
+    assert score(t, "They held naval drills.") == 2
+    assert score(t, "Firms were sanctioned.") == 2
+    assert score(t, "The US said so.") == 2
+    assert score(t, "Tell us more.") == 0  # "US" is case-sensitive
+    assert score(t, "Oil drilling resumed.") == 0  # no stemming beyond plurals
+
+
+def test_also_groups_need_every_group_in_the_same_sentence(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["joint"], "also": [["drill"], ["navy"]]})
+    assert score(t, "The navy began joint drills.") == 2
+    assert score(t, "A joint drill began. The navy watched.") == 0
+
+
+def test_context_groups_may_be_anywhere_in_the_article(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["drone"], "context": [["war"]]})
+    assert score(t, "A drone flew. The war went on.") == 2
+    assert score(t, "A drone flew over the beach.") == 0
+
+
+def test_unless_blocks_the_rule_in_that_sentence(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["partnership"],
+                    "unless": ["trade partnership"]})
+    assert score(t, "A defence partnership was signed.") == 2
+    assert score(t, "A trade partnership was signed.") == 0
+
+
+@pytest.mark.parametrize("condition,text,fires", [
+    ({"min_states": 2}, "Talks between Japan and Vietnam.", True),
+    ({"min_states": 2}, "Talks in Japan.", False),
+    ({"min_states": 2}, "NATO talks.", True),  # an alliance counts as its members
+    ({"states_joined": True}, "Chinese and Russian talks.", True),
+    ({"states_joined": True}, "US-Philippine talks.", True),
+    ({"states_joined": True}, "Russia warned talks with Japan would fail.", False),
+    ({"states_any": ["TW"]}, "Talks about Taiwan.", True),
+    ({"states_any": ["TW"]}, "Talks about Japan.", False),
+    ({"states_all": ["CN", "TW"]}, "Beijing and Taipei held talks.", True),
+    ({"states_all": ["CN", "TW"]}, "Taipei held talks.", False),
+    ({"state_after_cue": True}, "Talks in Poland.", True),
+    ({"state_after_cue": True}, "Talks in Warsaw and Paris.", True),  # capitals are states
+    ({"state_after_cue": True}, "Poland hosts talks in spring.", False),
+    ({"state_after_cue": True, "state_after_not": ["UA"]}, "Talks in Ukraine.", False),
+    ({"state_after_cue": True, "state_after_places_only": True}, "Talks in Polish.", False),
+])
+def test_entity_conditions(gz: Gazetteer, condition: dict[str, Any], text: str,
+                           fires: bool) -> None:
+    cues = ["talks in"] if "state_after_cue" in condition else ["talks"]
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": cues, "entities": condition})
+    assert (score(t, text) > 0) is fires
+
+
+def test_labels_condition_uses_the_entities(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["visit"],
+                    "entities": {"labels_any": ["PERSON"]}})
+    text = "Ana Ruiz will visit next week."
+    person = Entity(text="Ana Ruiz", label="PERSON", canonical="Ana Ruiz", start=0, end=8)
+    assert score(t, text, [person]) == 2
+    assert score(t, text, []) == 0
+
+
+def test_stoplisted_name_inside_a_longer_name_is_not_a_state(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["talks"], "entities": {"min_states": 2}})
+    assert score(t, "Michael Jordan joined talks in Japan.") == 0
+    assert score(t, "Jordan joined talks in Japan.") == 2
+
+
+def test_negatives_subtract_or_veto(gz: Gazetteer) -> None:
+    rule = {"id": "r", "weight": 3, "cues": ["exercise"]}
+    t = tagger(gz, rule, negatives=({"id": "n", "weight": 2, "cues": ["gym"]},))
+    assert score(t, "An exercise at the gym.") == 0  # 3 - 2 = 1 < threshold 2
+    assert score(t, "A naval exercise.") == 3
+    t = tagger(gz, rule, negatives=({"id": "n", "veto": True, "cues": ["fitness"]},))
+    assert score(t, "A fitness exercise with a naval exercise.") == 0
+
+
+def test_article_scope_negative_applies_everywhere(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2.5, "cues": ["weapons package"]},
+               negatives=({"id": "sale", "scope": "article", "weight": 2, "cues": ["arms sale"]},))
+    assert score(t, "An arms sale was approved.\n\nThe weapons package is large.") == 0
+    assert score(t, "A weapons package was approved.") == 2.5
+
+
+def test_title_weight_support_and_threshold(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 1.5, "cues": ["joint drill"]})
+    assert score(t, "Body: a joint drill.") == 0  # 1.5 < 2
+    title = "Joint drill begins"
+    assert score(t, f"{title}\n\nNothing else.", title_end=len(title)) == 2.25
+    # best sentence + 0.5 x the others
+    assert score(t, "A joint drill. Another joint drill.") == 2.25
+
+
+def test_evidence_has_sentence_offsets_cues_and_version(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["joint patrol"],
+                    "entities": {"states_joined": True}})
+    text = "Weather was calm.\n\nChinese and Russian bombers flew joint patrols near Alaska."
+    [tag] = t.tag(text, [])
+    assert tag.tag == "topic" and tag.taxonomy_version == "t-1"
+    [ev] = tag.evidence
+    assert text[ev.start : ev.end] == ev.sentence
+    assert ev.sentence.startswith("Chinese and Russian bombers")
+    assert ev.cues == ["joint patrols", "Chinese + Russian"]
+    assert ev.score == 2

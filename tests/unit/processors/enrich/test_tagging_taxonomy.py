@@ -1,0 +1,435 @@
+"""The shipped taxonomy on sentences written for these tests: clear cases must get their
+tag, near-misses (same words, other meaning) must not."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow.settings import ProcessorSettings
+from processors.enrich.gazetteer import load_gazetteer
+from processors.enrich.tagging import Tagger
+from processors.enrich.taxonomy import load_taxonomy
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger(load_taxonomy(ProcessorSettings().taxonomy_file), load_gazetteer())
+
+
+def tags(tagger: Tagger, title: str, body: str) -> set[str]:
+    text = f"{title}\n\n{body}"
+    return {t.tag for t in tagger.tag(text, [], title_end=len(title))}
+
+
+POSITIVES = [
+    ("military-cooperation", "Vietnam and India hold first joint naval exercise",
+     "Warships from both navies sailed together off Da Nang on Monday."),
+    ("military-cooperation", "Greece and France sign mutual defence pact",
+     "The treaty obliges each side to come to the other's aid if attacked."),
+    ("military-cooperation", "Kenya and Britain extend basing agreement for troops",
+     "British soldiers will keep training at a camp north of Nairobi until 2031."),
+    ("military-cooperation", "Seoul and Tokyo agree to share missile intelligence",
+     "The intelligence sharing deal covers real-time warning data on launches."),
+    ("military-cooperation", "Turkey and Azerbaijan to co-produce armed drones",
+     "The two countries' defence firms will jointly develop a long-range drone."),
+    ("military-aid", "Germany pledges more air defence systems to Ukraine",
+     "Berlin will send two further batteries and missiles worth 500 million euros."),
+    ("military-aid", "Norway sends artillery shells to Kyiv",
+     "The shipment includes 20,000 rounds of ammunition."),
+    ("drone-warfare", "Rebels use armed drones to strike army base",
+     "The militants launched five explosive-laden drones at dawn, the army said."),
+    ("military-exercise", "Chinese navy stages live-fire drills near Pacific islands",
+     "Destroyers fired at targets during the exercise, state media said."),
+    ("territorial-incursion", "Fighter jets violate Latvian airspace",
+     "Two aircraft entered the country's airspace for three minutes, the military said."),
+    ("sanctions", "Britain imposes sanctions on shipping firms",
+     "The asset freeze targets companies accused of moving oil in breach of the embargo."),
+    ("diplomatic-visit", "French president arrives in Jakarta for state visit",
+     "The president will meet his Indonesian counterpart to discuss trade and defence."),
+    ("taiwan-strait", "PLA warships circle Taiwan in new pressure campaign",
+     "Beijing says the island is part of China; Taipei condemned the move."),
+    ("russia-ukraine-war", "Russian missiles hit Odesa port",
+     "Ukraine's air force said it shot down 12 of 20 missiles fired overnight."),
+    ("nuclear-weapons", "Treaty talks stall as nuclear arsenals grow",
+     "Negotiators failed to agree on limits for strategic warheads."),
+]
+
+NEAR_MISSES = [
+    ("military-cooperation", "Carmakers announce joint venture to produce batteries",
+     "German and Chinese firms will build cells together in Hungary."),
+    ("military-cooperation", "Britain and Japan sign free trade agreement",
+     "The trade deal cuts tariffs on cars and cheese."),
+    ("military-cooperation", "Researchers in Denmark and Sweden test exercise routine",
+     "Office workers who did a daily strength exercise had less back pain."),
+    ("military-cooperation", "France and Italy clash over migrant boats",
+     "The two governments accuse each other of ignoring rescue requests."),
+    ("military-aid", "Retailer ships drones to customers",
+     "Parcels now arrive by delivery drone in under an hour."),
+    ("drone-warfare", "Wedding photographers turn to drones",
+     "Couples are paying extra for aerial filming of their ceremonies."),
+    ("drone-warfare", "Airport closed after drone sightings",
+     "Flights were diverted for two hours after unidentified drones were seen."),
+    ("military-exercise", "Five-minute exercise routine for busy parents",
+     "A fitness coach explains a short workout you can do at home."),
+    ("military-exercise", "Fire drill clears central station",
+     "Commuters waited outside for twenty minutes."),
+    ("territorial-incursion", "Fans stage pitch invasion after derby win",
+     "Supporters ran onto the field at the final whistle."),
+    ("sanctions", "League sanctions club over crowd trouble",
+     "The football club was fined and must play two matches behind closed doors."),
+    ("diplomatic-visit", "King and Queen begin royal tour of Canada",
+     "The royal couple arrived in Ottawa for a five-day visit."),
+    ("diplomatic-visit", "Presidents speak by phone about trade",
+     "The two leaders held a phone call on Tuesday."),
+    ("taiwan-strait", "Earthquake shakes eastern Taiwan",
+     "The magnitude 6.1 quake damaged roads near Hualien."),
+    ("nuclear-weapons", "Japan restarts nuclear power plant",
+     "The reactor resumed operation after a safety upgrade."),
+    ("russia-ukraine-war", "Ukraine's wheat harvest beats forecasts",
+     "Farmers brought in a record crop after a wet spring."),
+]
+
+
+@pytest.mark.parametrize("tag,title,body", POSITIVES)
+def test_clear_cases_get_their_tag(tagger: Tagger, tag: str, title: str, body: str) -> None:
+    assert tag in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("tag,title,body", NEAR_MISSES)
+def test_near_misses_do_not(tagger: Tagger, tag: str, title: str, body: str) -> None:
+    assert tag not in tags(tagger, title, body)
+
+
+def test_single_state_drills_are_not_cooperation(tagger: Tagger) -> None:
+    found = tags(tagger, "Russian navy holds drills in the Baltic",
+                 "Twenty warships took part in the exercise, the defence ministry said.")
+    assert "military-exercise" in found
+    assert "military-cooperation" not in found
+
+
+def test_one_way_aid_is_not_cooperation(tagger: Tagger) -> None:
+    found = tags(tagger, "Canada sends armoured vehicles to Ukraine",
+                 "The delivery is part of a C$500 million military aid package.")
+    assert "military-aid" in found
+    assert "military-cooperation" not in found
+
+
+def test_adiz_entry_is_not_an_incursion(tagger: Tagger) -> None:
+    found = tags(tagger, "Chinese aircraft enter Taiwan's air defence zone",
+                 "Taiwan scrambled jets after 20 aircraft entered its air defense "
+                 "identification zone.")
+    assert "territorial-incursion" not in found
+    assert "taiwan-strait" in found
+
+
+# Taxonomy 1.2.0: the error classes of issue 12 (held-out news), as general rules.
+
+MC = "military-cooperation"
+TI = "territorial-incursion"
+
+COOPERATION_CLASSES = [
+    # basing and forward deployment with or on a partner's territory
+    ("US marines to rotate through northern Australia base",
+     "About 2,500 marines will train there each dry season."),
+    ("US nuclear submarine makes port call in Busan",
+     "The visit is meant to reassure South Korea."),
+    ("Japan to host US missile launchers on southern islands",
+     "Tokyo agreed to let American forces station the systems near Okinawa."),
+    ("Philippines grants US access to four more military bases",
+     "The sites will host rotating American forces."),
+    ("Russia moves tactical nuclear weapons to Belarus",
+     "Minsk says the warheads will be stored at a new facility."),
+    ("France to pull last troops out of Chad",
+     "The withdrawal ends decades of French military presence in the country."),
+    ("Niger orders US troops to leave",
+     "The junta ended a military agreement that let American forces operate from a base."),
+    ("Spain refuses US use of its bases for strikes",
+     "Madrid said American aircraft could not use its airfields for the operation."),
+    # alliance commitments and extended deterrence
+    ("Washington reaffirms nuclear umbrella for Japan",
+     "Officials said extended deterrence remains ironclad."),
+    ("Biden pledges to defend the Philippines",
+     "The US will come to the defence of its treaty ally if attacked at sea."),
+    ("American troops arrive in Romania to bolster Nato's eastern flank",
+     "The brigade will stay for nine months."),
+    ("Australia and Japan upgrade their security treaty",
+     "The two countries will strengthen their alliance with new defence commitments."),
+    ("Sweden formally joins Nato",
+     "Stockholm became the alliance's 32nd member after Hungary ratified its accession."),
+    ("Denmark to join US-led naval coalition in Red Sea",
+     "A Danish frigate will escort merchant ships."),
+    # defence-industrial cooperation
+    ("US to help Australia build nuclear-powered submarines",
+     "The first boats will be built in Adelaide."),
+    ("Poland and South Korea agree licensed production of tanks",
+     "Hundreds of K2 tanks will be built in Polish factories."),
+    ("Germany and France pool air defence purchases",
+     "The countries will jointly buy missiles for their armies."),
+    # delegations, tours, arms talks, drills with a partner
+    ("Saudi delegation inspects South Korean air defence systems",
+     "The officials toured a missile factory in Gumi."),
+    ("North Korean leader to tour Russian military sites",
+     "Kim will visit an air base and a shipyard in Russia's far east."),
+    ("Iran and Russia in talks on arms deal",
+     "The two countries discussed the supply of fighter jets and drones."),
+    ("China holds naval drills with Cambodia",
+     "Warships from both navies exercised in the Gulf of Thailand."),
+]
+
+COOPERATION_NEAR_MISSES = [
+    # one-way supply, even when "agreed"
+    ("US agrees to send more Patriot missiles to Ukraine",
+     "The Pentagon approved the transfer of two batteries."),
+    # two nationalities in an attack report
+    ("Drone attack on base housing US troops in Iraq",
+     "Coalition forces said no one was injured in the attack."),
+    ("Missiles hit base hosting American soldiers in Syria",
+     "Iranian-backed militias claimed the rocket attack."),
+    # non-military senses
+    ("EU and Canada forge joint defence against cheap steel",
+     "The trade allies will coordinate tariffs on Chinese imports."),
+    ("Opposition parties strengthen alliance ahead of election",
+     "The electoral alliance will field joint candidates."),
+    # a summit named in domestic politics
+    ("UK politics live: Sunak heads to Nato summit as Tories row over tax",
+     "Labour says the prime minister is distracted by foreign trips."),
+    # one country's exercise near another's coast
+    ("China stages drills near Japan's coast",
+     "Warships and jets exercised off the coast of Okinawa."),
+    # a leader or minister visiting his own troops
+    ("Putin visits his troops in occupied Kherson",
+     "The Russian president met commanders of his forces in Ukraine."),
+    ("US defence secretary visits American troops in Kuwait",
+     "He thanked the soldiers for their service."),
+    ("Russian troops withdraw from positions near Kyiv",
+     "Ukraine says Russian forces left the Kyiv region after heavy fighting."),
+]
+
+INCURSION_CLASSES = [
+    ("Israeli jets strike targets in Syria",
+     "Air strikes hit an air base near Damascus, Syrian state media said."),
+    ("Israeli jets strike south Lebanon after rocket fire",
+     "The army said it hit launch sites near the border."),
+    ("Iran fires missiles at Israel",
+     "Sirens sounded in Tel Aviv and Jerusalem as the barrage began."),
+    ("Houthi missile hits near Tel Aviv airport",
+     "The Yemeni rebels said they fired a ballistic missile."),
+    ("Drones hit Moscow office towers",
+     "Russia blamed Ukraine for the attack on the capital."),
+    ("Ukrainian drones strike Russian air base",
+     "Several bombers were damaged, officials said."),
+    ("Chinese spy balloon spotted over Montana",
+     "The Pentagon said it was tracking the surveillance balloon."),
+    ("Russian drone crashes in Romania",
+     "Debris fell near a village close to the border, the defence ministry said."),
+    ("Pakistan launches air strikes in Iran",
+     "Islamabad said it hit militant hideouts across the border."),
+    ("North Korean soldiers briefly cross demarcation line",
+     "South Korea fired warning shots as the troops crossed the line."),
+]
+
+INCURSION_NEAR_MISSES = [
+    ("Police arrest intruder at palace gates",
+     "The man climbed the fence and was detained by guards."),
+    ("President's gaffe: confuses invasion of Iraq with Ukraine",
+     "He quickly corrected the slip of the tongue."),
+    ("Israeli troops push deeper into Gaza City",
+     "Tanks advanced into the north of the Gaza Strip."),
+    ("Russian missiles hit Kyiv overnight",
+     "Ukraine's air force said 30 missiles were fired at the capital."),
+    ("Analysts weigh whether China could invade Taiwan by 2027",
+     "Military planners say the army is not ready."),
+    ("Twenty years since the US-led invasion of Iraq",
+     "Veterans look back on the war."),
+    ("Storm hits southern Spain",
+     "Flooding closed roads around Malaga."),
+    ("Markets fall over fears China could invade Taiwan",
+     "Investors weighed the risks of a blockade."),
+]
+
+
+@pytest.mark.parametrize("title,body", COOPERATION_CLASSES)
+def test_cooperation_classes(tagger: Tagger, title: str, body: str) -> None:
+    assert MC in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("title,body", COOPERATION_NEAR_MISSES)
+def test_cooperation_near_misses(tagger: Tagger, title: str, body: str) -> None:
+    assert MC not in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("title,body", INCURSION_CLASSES)
+def test_incursion_classes(tagger: Tagger, title: str, body: str) -> None:
+    assert TI in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("title,body", INCURSION_NEAR_MISSES)
+def test_incursion_near_misses(tagger: Tagger, title: str, body: str) -> None:
+    assert TI not in tags(tagger, title, body)
+
+
+def fired(tagger: Tagger, tag: str, title: str, body: str) -> frozenset[str]:
+    text = f"{title}\n\n{body}"
+    [result] = [r for r in tagger.analyse(text, (), title_end=len(title)) if r.tag == tag]
+    return result.fired
+
+
+@pytest.mark.parametrize("tag,rule,title,body", [
+    (MC, "rotation-and-port-visits", "Indian navy ships make port call in Vietnam",
+     "The visit follows exercises at sea."),
+    (MC, "extended-deterrence", "Seoul and Washington agree to strengthen extended deterrence",
+     "The allies will hold more talks on nuclear planning."),
+    (MC, "weapons-stationed-in-partner", "Pentagon to deploy missile system in the Philippines",
+     "The launchers will be positioned in northern Luzon."),
+    (MC, "attack-report", "Rockets hit base housing US and Iraqi troops",
+     "Two soldiers were wounded in the attack."),
+    (TI, "strike-on-another-state", "Turkish jets bomb Kurdish positions in northern Iraq",
+     "Ankara said it struck militants across the border."),
+    (TI, "hypothetical-or-background", "Could Russia invade Finland?",
+     "Analysts say it would be a disaster for Moscow."),
+    (TI, "projectile-lands-in-state", "Stray missile lands in Moldova",
+     "Debris was found near a village, the government said."),
+])
+def test_the_class_is_named_by_its_rule(
+    tagger: Tagger, tag: str, rule: str, title: str, body: str
+) -> None:
+    # The learned model reads the ids of the rules that fired as features: each class has
+    # its own rule, so that the model can weigh it.
+    assert rule in fired(tagger, tag, title, body)
+
+
+def test_a_leader_visiting_his_own_troops_is_a_visit_not_cooperation(tagger: Tagger) -> None:
+    found = tags(tagger, "Defence minister visits troops at the front",
+                 "Russia's defence minister inspected units of his forces in Ukraine.")
+    assert MC not in found
+
+
+def test_joint_drills_stay_cooperation_amid_a_war(tagger: Tagger) -> None:
+    found = tags(tagger, "China and Russia hold joint naval drills",
+                 "Warships from both navies exercised together as the war in Ukraine goes on.")
+    assert MC in found
+    assert "military-exercise" in found
+
+
+# -- taxonomy 1.3.0: precision classes for six tags ---------------------------------------
+DV, NW, ME, SA, MA, RU = (
+    "diplomatic-visit", "nuclear-weapons", "military-exercise", "sanctions", "military-aid",
+    "russia-ukraine-war",
+)
+
+PRECISION_CLASSES = [
+    (DV, "Swedish prime minister arrives in Ankara for talks",
+     "He will meet the Turkish president on Thursday."),
+    (DV, "Indonesian president to visit Canberra next month",
+     "The trip is his first to Australia since taking office."),
+    (DV, "German chancellor holds talks with Japanese premier in Tokyo",
+     "The leaders discussed trade and regional security."),
+    (NW, "Pyongyang warns of thermonuclear war",
+     "State media accused Washington of preparing an attack."),
+    (NW, "Moscow says it will station nuclear warheads in Belarus",
+     "The weapons would remain under Russian control."),
+    (ME, "Japan and the US plan largest-ever live-fire drills",
+     "Tanks and artillery will take part in the exercise in Hokkaido."),
+    (ME, "Navy destroyers sail through disputed strait in show of force",
+     "The warships transited the waterway on Tuesday."),
+    (SA, "Judge upholds US sanctions on crypto mixer",
+     "The court ruled that the Treasury acted within its powers."),
+    (SA, "EU freezes oligarch's yacht under new sanctions",
+     "The vessel was seized in a Spanish port."),
+    (MA, "Canada sends howitzers to Ukraine",
+     "The guns will be delivered to Kyiv's forces within weeks."),
+    (RU, "Russian drones strike Kharkiv overnight",
+     "Ukraine's military said three people were killed."),
+]
+
+PRECISION_NEAR_MISSES = [
+    # diplomatic-visit
+    (DV, "Ukraine's president visits troops at the front line",
+     "The head of state inspected soldiers at a command post in the east."),
+    (DV, "Protesters clash with police",
+     "Petrol bombs were thrown on the eve of the US president's visit to Ireland."),
+    (DV, "Beijing angered by transit",
+     "Taiwan's vice president will travel through the US in a transit next month."),
+    (DV, "Senators say debt ceiling talks with the president are stuck",
+     "Negotiators will meet again on Monday."),
+    (DV, "Chile in talks with Biden administration over mining subsidies",
+     "Officials want US tax credits for lithium investors."),
+    (DV, "Former president mocks rival at Republican summit in Texas",
+     "The speech drew cheers from party activists."),
+    # nuclear-weapons
+    (NW, "Air force flies nuclear bombers over the Baltic",
+     "The jets are capable of carrying nuclear warheads, Moscow said."),
+    (NW, "Kremlin condemns depleted uranium shells sent to Kyiv",
+     "Officials said the West was using weapons with a nuclear component."),
+    (NW, "Peace campaigner obituary",
+     "She has died aged 88. She marched against nuclear weapons for decades."),
+    # military-exercise
+    (ME, "Armed police hold drills at port",
+     "Marine officers ran drills in full combat gear on a ship."),
+    (ME, "Coast guard seizes patrol boat carrying smugglers",
+     "The navy said the boat was intercepted at night."),
+    (ME, "President stumbles on stairs",
+     "He does exercises to avoid falls on the steps of Air Force One."),
+    (ME, "Army prepares for ground maneuver in the north",
+     "Forces are massing near the border, officials said."),
+    # sanctions
+    (SA, "Judge sanctions broadcaster in defamation lawsuit",
+     "The court said its lawyers misled it about evidence."),
+    (SA, "Club pays 10 million euros",
+     "Uefa imposed the sanction for incomplete financial reporting."),
+    (SA, "Critics decry state-sanctioned violence against protesters",
+     "Rights groups documented dozens of beatings."),
+    (SA, "Oligarch funds blockbuster film",
+     "The billionaire's studio put up most of the budget."),
+    (SA, "Sonic boom over capital",
+     "Jets were scrambled after a plane entered restricted airspace over Washington."),
+    # military-aid
+    (MA, "Taiwan reports more drills",
+     "China sent dozens of warplanes to Taiwan, flying towards its coast on Sunday."),
+    (MA, "Black Sea drills",
+     "The navy fired missiles after warning ships delivering cargo to Ukraine."),
+    (MA, "Rights group calls for arms embargo for Israel",
+     "Amnesty wants no weapons for either side."),
+    (MA, "Singer sends private jet with aid to Armenia",
+     "The plane carried medicine and food for displaced families."),
+    # russia-ukraine-war
+    (RU, "Ukraine soccer club raises money for wounded soldiers",
+     "Shakhtar Donetsk will donate the proceeds of a football friendly."),
+]
+
+
+@pytest.mark.parametrize("tag,title,body", PRECISION_CLASSES)
+def test_precision_classes_keep_their_tag(
+    tagger: Tagger, tag: str, title: str, body: str
+) -> None:
+    assert tag in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("tag,title,body", PRECISION_NEAR_MISSES)
+def test_precision_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
+    assert tag not in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("tag,rule,title,body", [
+    (DV, "visiting-troops", "Russia's defence minister visits troops in the south",
+     "He toured a command post near the front line."),
+    (DV, "transit-stopover", "Taiwan's president to travel to the US on a transit stop",
+     "The stopover lasts two days."),
+    (NW, "delivery-system-only", "Navy tests nuclear-capable cruise missile",
+     "The missile flew 1,500 km."),
+    (ME, "civil-emergency-drill", "Police and army hold anti-terror drill at airport",
+     "Officers rehearsed an evacuation of the terminal."),
+    (SA, "court-sanction", "Lawyer sanctioned by judge for fake citations",
+     "The court fined the attorney 5,000 dollars."),
+])
+def test_precision_class_is_named_by_its_negative(
+    tagger: Tagger, tag: str, rule: str, title: str, body: str
+) -> None:
+    assert rule in fired(tagger, tag, title, body)
+
+
+def test_a_title_about_a_visit_survives_a_backdrop_cue(tagger: Tagger) -> None:
+    # "on the eve of" only subtracts: a title reporting the visit itself keeps the tag.
+    found = tags(tagger, "Chinese premier arrives in Berlin on the eve of trade talks",
+                 "He will meet the German chancellor on Tuesday.")
+    assert DV in found

@@ -1,0 +1,117 @@
+"""The product's tagger: rules + the shipped learned model (no spaCy: entities are not needed
+for these cases)."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow.settings import ProcessorSettings
+from processors.enrich.gazetteer import load_gazetteer
+from processors.enrich.tagging import Tagger
+from processors.enrich.tagmodel import DEFAULT_TAG_MODEL, TagModel
+from processors.enrich.taxonomy import load_taxonomy
+from processors.enrich.topic_tagger import TagInput, TopicTagger, split_windows
+
+SETTINGS = ProcessorSettings()
+
+
+@pytest.fixture(scope="module")
+def rules() -> Tagger:
+    return Tagger(load_taxonomy(SETTINGS.taxonomy_file), load_gazetteer())
+
+
+@pytest.fixture(scope="module")
+def tagger(rules: Tagger) -> TopicTagger:
+    return TopicTagger(rules, TagModel.load(DEFAULT_TAG_MODEL))
+
+
+def item(title: str, body: str) -> TagInput:
+    return TagInput(f"{title}\n\n{body}", (), len(title))
+
+
+def test_the_shipped_model_is_versioned_with_the_shipped_taxonomy(tagger: TopicTagger) -> None:
+    assert tagger.model is not None
+    assert tagger.model.meta["taxonomy_version"] == tagger.taxonomy.version
+    assert tagger.model.tags == tagger.taxonomy.tag_ids
+    assert tagger.version == f"{tagger.taxonomy.version}+model.{tagger.model.version}"
+
+
+def test_short_item_gets_a_calibrated_score_and_evidence(tagger: TopicTagger) -> None:
+    [tags] = tagger.tag_many([item(
+        "EU adopts new sanctions package against Russia",
+        "The measures freeze the assets of banks and ban exports of dual-use goods.")])
+    by_tag = {t.tag: t for t in tags}
+    assert "sanctions" in by_tag
+    tag = by_tag["sanctions"]
+    assert 0.0 < tag.score <= 1.0
+    assert tag.evidence and tag.evidence[0].cues
+    text = "EU adopts new sanctions package against Russia\n\nThe measures freeze"
+    assert text.startswith(tag.evidence[0].sentence) or tag.evidence[0].start > 0
+
+
+def test_a_near_miss_is_not_tagged(tagger: TopicTagger) -> None:
+    [tags] = tagger.tag_many([item(
+        "Steelmakers form joint defence against cheap imports",
+        "Producers in two countries ask for tariffs on steel from abroad.")])
+    assert "military-cooperation" not in {t.tag for t in tags}
+
+
+def test_a_short_item_and_the_same_item_inside_a_long_article_agree(tagger: TopicTagger) -> None:
+    title = "Vietnam and India hold joint naval exercise in the South China Sea"
+    deck = "The two navies drilled together for three days, their defence ministries said."
+    filler = " ".join(
+        f"Paragraph {i} describes the weather, the port's history and local markets at length."
+        for i in range(40))
+    [short, long] = tagger.tag_many([item(title, deck), item(title, f"{deck}\n{filler}")])
+    assert {"military-cooperation", "military-exercise"} <= {t.tag for t in short}
+    assert {t.tag for t in short} <= {t.tag for t in long}
+
+
+def test_long_text_is_read_in_feed_sized_windows_with_offsets_back() -> None:
+    title = "Title of the piece"
+    body = " ".join(f"Sentence number {i} has exactly seven words." for i in range(40))
+    text = f"{title}\n\n{body}"
+    windows = split_windows(text, len(title))
+    assert len(windows) > 3
+    for w in windows:
+        assert w.text.startswith(title + "\n\n")
+        sentence_start = w.body_start
+        original = w.to_text(sentence_start)
+        assert text[original : original + 8] == w.text[sentence_start : sentence_start + 8]
+    # A feed-sized text is one window: itself.
+    [one] = split_windows(f"{title}\n\nShort deck.", len(title))
+    assert one.text == f"{title}\n\nShort deck." and one.to_text(5) == 5
+
+
+def test_evidence_has_no_sentence_twice_and_offsets_into_the_text(tagger: TopicTagger) -> None:
+    title = "China and Russia hold joint naval drills"
+    lead = "Chinese and Russian warships began a joint exercise in the Sea of Japan on Monday."
+    rest = " ".join(
+        f"Filler sentence {i} talks about the weather and the harbour." for i in range(30))
+    text_input = item(title, f"{lead}\n\n{lead} {rest}")
+    [tags] = tagger.tag_many([text_input])
+    assert tags
+    for tag in tags:
+        sentences = [" ".join(e.sentence.split()) for e in tag.evidence]
+        assert len(sentences) == len(set(sentences)), tag.tag
+        for e in tag.evidence:
+            assert text_input.text[e.start : e.end] == e.sentence
+
+
+def test_without_a_model_the_rules_decide(rules: Tagger) -> None:
+    plain = TopicTagger(rules, None)
+    text = "Russia and China hold joint naval exercise\n\nThe drills began on Monday."
+    assert [t.tag for t in plain.tag(text, title_end=42)] == [
+        t.tag for t in rules.tag(text, title_end=42)]
+    assert plain.version == rules.version
+
+
+def test_a_tag_the_model_does_not_know_falls_back_to_its_rules(rules: Tagger) -> None:
+    model = TagModel.load(DEFAULT_TAG_MODEL)
+    # The same model, but as if trained before "sanctions" existed.
+    j = model.tags.index("sanctions")
+    model.tags[j] = "retired-tag"
+    partial = TopicTagger(rules, model)
+    text = "EU imposes sanctions on Russian banks\n\nAsset freezes and export bans follow."
+    assert "sanctions" in {t.tag for t in partial.tag(text, title_end=37)}
+    assert "retired-tag" not in {t.tag for t in partial.tag(text, title_end=37)}

@@ -1,0 +1,250 @@
+"""processors.streams.produce: which messages a retry sends again; TopicProducer.send_all over
+fake Faust topics (no broker: each fake send returns a future the test settles); and
+TagStreamProducer, the same interface over a fake kafka-python client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
+
+from newsflow.errors import BrokerUnavailableError
+from newsflow.settings import KafkaSettings
+from processors.streams.ports import OutMessage
+from processors.streams.produce import TagStreamProducer, TopicProducer, unacknowledged
+
+MESSAGES = [OutMessage("tag-a", f"k{n}".encode(), f"v{n}".encode()) for n in range(4)]
+
+
+def settled(loop: asyncio.AbstractEventLoop, outcome: str) -> asyncio.Future[Any]:
+    fut: asyncio.Future[Any] = loop.create_future()
+    if outcome == "ok":
+        fut.set_result("metadata")
+    elif outcome == "error":
+        fut.set_exception(RuntimeError("NotEnoughReplicasError"))
+    elif outcome == "cancelled":
+        fut.cancel()
+    return fut  # "pending": left unresolved
+
+
+@pytest.mark.parametrize(("outcomes", "remaining"), [
+    (["ok", "ok", "ok", "ok"], []),
+    (["ok", "error", "ok", "error"], [1, 3]),
+    (["error", "error", "error", "error"], [0, 1, 2, 3]),
+    (["ok", "ok"], [2, 3]),  # the last two were never handed to the producer
+    ([], [0, 1, 2, 3]),
+    (["ok", "cancelled", "pending", "ok"], [1, 2]),
+])
+def test_only_messages_without_a_successful_ack_remain(outcomes: list[str],
+                                                         remaining: list[int]) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        acks = [settled(loop, o) for o in outcomes]
+        left, error = unacknowledged(MESSAGES, acks)
+    finally:
+        loop.close()
+    assert left == [MESSAGES[i] for i in remaining]
+    assert (error is not None) == ("error" in outcomes)
+
+
+class FakeTopic:
+    def __init__(self, name: str, producer: FakeFaustProducer) -> None:
+        self.name = name
+        self.producer = producer
+        self.declared = 0
+
+    def get_topic_name(self) -> str:
+        return self.name
+
+    async def maybe_declare(self) -> None:
+        self.declared += 1
+        if self.name in self.producer.undeclarable:
+            raise RuntimeError("KafkaConnectionError: cannot create topic")
+
+    async def send(self, *, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.producer.sends.append((self.name, key, fut))
+        return fut
+
+
+class FakeFaustProducer:
+    """The Topics the producer sees; ``sends`` keeps each send's future for the test."""
+
+    def __init__(self, undeclarable: set[str] | None = None) -> None:
+        self.undeclarable = undeclarable or set()
+        self.sends: list[tuple[str, bytes | None, asyncio.Future[Any]]] = []
+        self.topics: dict[str, FakeTopic] = {}
+        self.deadletter = FakeTopic("dead", self)
+
+    def tag_topic(self, tag: str) -> FakeTopic:
+        return self.topics.setdefault(tag, FakeTopic(f"tag.{tag}", self))
+
+
+def run_send_all(fake: FakeFaustProducer, messages: list[OutMessage],
+                 settle: Callable[[list[asyncio.Future[Any]]], None]) -> Any:
+    """send_all, with ``settle`` called on the futures once they are all handed out."""
+
+    async def main() -> Any:
+        producer = TopicProducer(fake, ack_report_every_s=0.01)  # type: ignore[arg-type]
+        task = asyncio.ensure_future(producer.send_all(messages))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not task.done() or not fake.sends, "returned before the acks settled"
+        settle([fut for _name, _key, fut in fake.sends])
+        return await task
+
+    return asyncio.run(main())
+
+
+def ok_except(*failed: int) -> Callable[[list[asyncio.Future[Any]]], None]:
+    def settle(futures: list[asyncio.Future[Any]]) -> None:
+        for i, fut in enumerate(futures):
+            if i in failed:
+                fut.set_exception(RuntimeError("RequestTimedOutError"))
+            else:
+                fut.set_result("metadata")
+    return settle
+
+
+def test_all_acknowledged_leaves_nothing() -> None:
+    fake = FakeFaustProducer()
+    outcome = run_send_all(fake, MESSAGES, ok_except())
+    assert outcome.unacknowledged == () and outcome.error is None
+    assert [key for _name, key, _fut in fake.sends] == [m.key for m in MESSAGES]
+
+
+def test_failed_sends_come_back_with_the_error() -> None:
+    fake = FakeFaustProducer()
+    outcome = run_send_all(fake, MESSAGES, ok_except(0, 2))
+    assert outcome.unacknowledged == (MESSAGES[0], MESSAGES[2])
+    assert isinstance(outcome.error, BrokerUnavailableError)
+    assert "RequestTimedOutError" in str(outcome.error)
+
+
+def test_a_refused_send_stops_the_rest_but_waits_for_those_in_flight() -> None:
+    fake = FakeFaustProducer(undeclarable={"tag.new"})
+    messages = [*MESSAGES[:2], OutMessage("new", b"k9", b"v9"), MESSAGES[2], OutMessage(
+        None, b"d", b"dead letter")]
+    outcome = run_send_all(fake, messages, ok_except())
+    # Two were in flight and acknowledged; the refused one and all after it come back.
+    assert len(fake.sends) == 2
+    assert outcome.unacknowledged == tuple(messages[2:])
+    assert "cannot create topic" in str(outcome.error)
+
+
+def test_send_all_waits_for_slow_acks_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeFaustProducer()
+
+    async def main() -> Any:
+        producer = TopicProducer(fake, ack_report_every_s=0.01)  # type: ignore[arg-type]
+        task = asyncio.ensure_future(producer.send_all(MESSAGES[:2]))
+        await asyncio.sleep(0.05)
+        assert not task.done(), "must not return while a send is in flight"
+        for _name, _key, fut in fake.sends:
+            fut.set_result("metadata")
+        return await task
+
+    with caplog.at_level("WARNING", logger="processors.streams.produce"):
+        outcome = asyncio.run(main())
+    assert outcome.unacknowledged == ()
+    assert "waiting for Kafka to acknowledge messages=2 of 2" in caplog.text
+
+
+def test_each_topic_is_declared_once_per_producer() -> None:
+    fake = FakeFaustProducer()
+
+    async def twice() -> None:
+        producer = TopicProducer(fake, ack_report_every_s=0.01)  # type: ignore[arg-type]
+        for round_ in (1, 2):
+            task = asyncio.ensure_future(producer.send_all(MESSAGES))
+            while len(fake.sends) < round_ * len(MESSAGES):
+                await asyncio.sleep(0)
+            for _name, _key, fut in fake.sends[-len(MESSAGES):]:
+                fut.set_result("metadata")
+            assert (await task).unacknowledged == ()
+
+    asyncio.run(twice())
+    assert len(fake.sends) == 2 * len(MESSAGES)
+    assert fake.topics["tag-a"].declared == 1
+
+
+# -- TagStreamProducer: the same interface with its own kafka-python client ------------------
+
+
+class FakeRecordFuture:
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    def get(self, timeout: float | None = None) -> str:
+        if self.error is not None:
+            raise self.error
+        return "metadata"
+
+
+class FakeKafkaProducer:
+    """kafka-python's producer: ``script`` says, per send, "ok", "fail" (the ack fails) or
+    "refuse" (send itself raises)."""
+
+    def __init__(self, script: Sequence[str] = ()) -> None:
+        self.script = list(script)
+        self.sent: list[tuple[str, bytes | None, bytes]] = []
+        self.closed = False
+
+    def send(self, topic: str, *, key: bytes | None, value: bytes) -> FakeRecordFuture:
+        step = self.script.pop(0) if self.script else "ok"
+        if step == "refuse":
+            raise KafkaTimeoutError("metadata not available")
+        self.sent.append((topic, key, value))
+        return FakeRecordFuture(NotEnoughReplicasError() if step == "fail" else None)
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed = True
+
+
+class Created:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], int]] = []
+
+    def __call__(self, kafka: KafkaSettings, topics: Sequence[str], partitions: int) -> None:
+        self.calls.append((list(topics), partitions))
+
+
+KAFKA = KafkaSettings(tag_partitions=3)
+
+
+def test_tag_stream_producer_sends_to_tag_topics_and_dead_letters_once_created() -> None:
+    client, created = FakeKafkaProducer(), Created()
+    messages = [OutMessage("sanctions", b"a", b"1"), OutMessage(None, b"b", b"2"),
+                OutMessage("sanctions", b"c", b"3")]
+    with TagStreamProducer(KAFKA, client=client, ensure=created) as producer:
+        outcome = asyncio.run(producer.send_all(messages))
+        assert outcome.unacknowledged == () and outcome.error is None
+        asyncio.run(producer.send_all(messages[:1]))
+    assert [topic for topic, _, _ in client.sent] == [
+        "news.tag.sanctions", "news.deadletter", "news.tag.sanctions", "news.tag.sanctions"]
+    # Each topic is created once, dead letters with the worker's single partition.
+    assert created.calls == [(["news.deadletter"], 1), (["news.tag.sanctions"], 3)]
+    assert client.closed
+
+
+@pytest.mark.parametrize(("script", "remaining"), [
+    (["ok", "fail", "ok"], [1]),
+    (["ok", "refuse"], [1, 2]),  # not enqueued: this one and the rest wait
+])
+def test_tag_stream_producer_hands_back_what_was_not_acknowledged(
+    script: list[str], remaining: list[int]
+) -> None:
+    messages = [OutMessage("sanctions", f"k{n}".encode(), b"v") for n in range(3)]
+    producer = TagStreamProducer(KAFKA, client=FakeKafkaProducer(script), ensure=Created())
+    outcome = asyncio.run(producer.send_all(messages))
+    assert outcome.unacknowledged == tuple(messages[i] for i in remaining)
+    assert isinstance(outcome.error, BrokerUnavailableError)
+
+
+def test_tag_stream_producer_sends_nothing_for_no_messages() -> None:
+    client, created = FakeKafkaProducer(), Created()
+    outcome = asyncio.run(TagStreamProducer(KAFKA, client=client, ensure=created).send_all([]))
+    assert outcome.unacknowledged == () and client.sent == [] and created.calls == []
