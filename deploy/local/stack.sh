@@ -157,7 +157,11 @@ kafka_up() {
   # shellcheck disable=SC2046
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     local cluster_id
-    cluster_id="$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+    # Like Kafka's own random-uuid, never one that starts with "-": the storage tool would
+    # read it as an option (1 id in 64 did, and `stack up` failed).
+    cluster_id="$(python3 -c 'import base64,uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()).startswith("-"): pass
+print(i)')"
     log "formatting KRaft storage (cluster id $cluster_id)"
     "$JAVA" $(kafka_java_opts) -cp "$KAFKA_LIB/*" kafka.tools.StorageTool format \
       -t "$cluster_id" -c "$KAFKA_DIR/server.properties" -g >"$KAFKA_DIR/format.out" 2>&1 \
