@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AppTopics",
-    "EnsureTopics",
     "TagStreamProducer",
     "TopicProducer",
     "broker_reachable",
@@ -148,36 +147,22 @@ async def broker_reachable(app: faust.App) -> bool | None:
     return False
 
 
-EnsureTopics = Callable[[KafkaSettings, Sequence[str], int], None]
 
 
 class TagStreamProducer:
     """Tag streams and dead letters with its own kafka-python client; a context manager.
+    Topics are created on first use with ``newsflow_adapters.topics.ensure_topics``."""
 
-    ``client`` (a kafka-python producer) and ``ensure`` (topic creation) are for tests: by
-    default the producer is built on entering, and topics are created on first use with
-    ``newsflow_adapters.topics.ensure_topics``."""
-
-    def __init__(
-        self,
-        kafka: KafkaSettings,
-        *,
-        timeout_s: float = 60,
-        client: Any = None,
-        ensure: EnsureTopics = ensure_topics,
-    ) -> None:
+    def __init__(self, kafka: KafkaSettings, *, timeout_s: float = 60) -> None:
         self._kafka = kafka
         self._timeout_s = timeout_s
-        self._producer: Any = client
-        self._ensure = ensure
+        self._producer: Any = None
         self._ready_topics: set[str] = set()
 
     def __enter__(self) -> TagStreamProducer:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
-        if self._producer is not None:
-            return self
         try:
             self._producer = KafkaProducer(**self._kafka.client_config(), acks="all",
                                            client_id="newsflow-retag")
@@ -208,9 +193,9 @@ class TagStreamProducer:
         new = topics - self._ready_topics
         dead = {t for t in new if t == self._kafka.deadletter_topic}
         if dead:  # one partition, as the worker declares it
-            self._ensure(self._kafka, sorted(dead), 1)
+            ensure_topics(self._kafka, sorted(dead), 1)
         if new - dead:
-            self._ensure(self._kafka, sorted(new - dead), self._kafka.tag_partitions)
+            ensure_topics(self._kafka, sorted(new - dead), self._kafka.tag_partitions)
         self._ready_topics |= new
 
     def _send_all(self, messages: list[OutMessage]) -> SendOutcome:

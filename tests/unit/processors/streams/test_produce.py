@@ -1,20 +1,19 @@
 """processors.streams.produce: which messages a retry sends again; TopicProducer.send_all over
-fake Faust topics (no broker: each fake send returns a future the test settles); and
-TagStreamProducer, the same interface over a fake kafka-python client."""
+fake Faust topics (no broker: each fake send returns a future the test settles).
+TagStreamProducer, the same interface with kafka-python, is tested against the real Kafka in
+tests/integration/test_tag_stream_producer.py."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
 
 from newsflow.errors import BrokerUnavailableError
-from newsflow.settings import KafkaSettings
 from processors.streams.ports import OutMessage
-from processors.streams.produce import TagStreamProducer, TopicProducer, unacknowledged
+from processors.streams.produce import TopicProducer, unacknowledged
 
 MESSAGES = [OutMessage("tag-a", f"k{n}".encode(), f"v{n}".encode()) for n in range(4)]
 
@@ -169,82 +168,3 @@ def test_each_topic_is_declared_once_per_producer() -> None:
     asyncio.run(twice())
     assert len(fake.sends) == 2 * len(MESSAGES)
     assert fake.topics["tag-a"].declared == 1
-
-
-# -- TagStreamProducer: the same interface with its own kafka-python client ------------------
-
-
-class FakeRecordFuture:
-    def __init__(self, error: Exception | None) -> None:
-        self.error = error
-
-    def get(self, timeout: float | None = None) -> str:
-        if self.error is not None:
-            raise self.error
-        return "metadata"
-
-
-class FakeKafkaProducer:
-    """kafka-python's producer: ``script`` says, per send, "ok", "fail" (the ack fails) or
-    "refuse" (send itself raises)."""
-
-    def __init__(self, script: Sequence[str] = ()) -> None:
-        self.script = list(script)
-        self.sent: list[tuple[str, bytes | None, bytes]] = []
-        self.closed = False
-
-    def send(self, topic: str, *, key: bytes | None, value: bytes) -> FakeRecordFuture:
-        step = self.script.pop(0) if self.script else "ok"
-        if step == "refuse":
-            raise KafkaTimeoutError("metadata not available")
-        self.sent.append((topic, key, value))
-        return FakeRecordFuture(NotEnoughReplicasError() if step == "fail" else None)
-
-    def close(self, timeout: float | None = None) -> None:
-        self.closed = True
-
-
-class Created:
-    def __init__(self) -> None:
-        self.calls: list[tuple[list[str], int]] = []
-
-    def __call__(self, kafka: KafkaSettings, topics: Sequence[str], partitions: int) -> None:
-        self.calls.append((list(topics), partitions))
-
-
-KAFKA = KafkaSettings(tag_partitions=3)
-
-
-def test_tag_stream_producer_sends_to_tag_topics_and_dead_letters_once_created() -> None:
-    client, created = FakeKafkaProducer(), Created()
-    messages = [OutMessage("sanctions", b"a", b"1"), OutMessage(None, b"b", b"2"),
-                OutMessage("sanctions", b"c", b"3")]
-    with TagStreamProducer(KAFKA, client=client, ensure=created) as producer:
-        outcome = asyncio.run(producer.send_all(messages))
-        assert outcome.unacknowledged == () and outcome.error is None
-        asyncio.run(producer.send_all(messages[:1]))
-    assert [topic for topic, _, _ in client.sent] == [
-        "news.tag.sanctions", "news.deadletter", "news.tag.sanctions", "news.tag.sanctions"]
-    # Each topic is created once, dead letters with the worker's single partition.
-    assert created.calls == [(["news.deadletter"], 1), (["news.tag.sanctions"], 3)]
-    assert client.closed
-
-
-@pytest.mark.parametrize(("script", "remaining"), [
-    (["ok", "fail", "ok"], [1]),
-    (["ok", "refuse"], [1, 2]),  # not enqueued: this one and the rest wait
-])
-def test_tag_stream_producer_hands_back_what_was_not_acknowledged(
-    script: list[str], remaining: list[int]
-) -> None:
-    messages = [OutMessage("sanctions", f"k{n}".encode(), b"v") for n in range(3)]
-    producer = TagStreamProducer(KAFKA, client=FakeKafkaProducer(script), ensure=Created())
-    outcome = asyncio.run(producer.send_all(messages))
-    assert outcome.unacknowledged == tuple(messages[i] for i in remaining)
-    assert isinstance(outcome.error, BrokerUnavailableError)
-
-
-def test_tag_stream_producer_sends_nothing_for_no_messages() -> None:
-    client, created = FakeKafkaProducer(), Created()
-    outcome = asyncio.run(TagStreamProducer(KAFKA, client=client, ensure=created).send_all([]))
-    assert outcome.unacknowledged == () and client.sent == [] and created.calls == []
