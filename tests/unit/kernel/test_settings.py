@@ -92,3 +92,13 @@ def test_kafka_client_config_carries_sasl_only_when_configured(
         "sasl_plain_password": "s3cret",
     }
     assert "s3cret" not in repr(kafka)
+
+
+def test_tag_model_none_or_empty_means_rules_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsflow.settings import ProcessorSettings
+
+    assert ProcessorSettings().tag_model is not None
+    assert ProcessorSettings().tag_model.is_file()  # type: ignore[union-attr]
+    assert ProcessorSettings(tag_model="none").tag_model is None
+    monkeypatch.setenv("NEWSFLOW_PROCESSORS__TAG_MODEL", "")
+    assert load_settings().processors.tag_model is None
