@@ -158,3 +158,12 @@ def scrape_metrics(port: int) -> dict[str, float]:
             with contextlib.suppress(ValueError):
                 samples[name] = float(value)
     return samples
+
+
+def worker_ready(port: int) -> bool:
+    """True once the worker's /readyz answers 200 (processors.service.status)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as reply:
+            return bool(reply.status == 200)
+    except OSError:  # 503 (urllib's HTTPError) while starting, refused before it listens
+        return False

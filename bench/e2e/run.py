@@ -34,7 +34,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -43,7 +42,6 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +51,6 @@ from bench.e2e.wire import expected_id, make_item
 
 REPO = Path(__file__).resolve().parents[2]
 NEWSFLOW = [sys.executable, "-m", "newsflow.cli.__main__"]
-_BATCH_LINE = re.compile(r"^(\S+ \S+) INFO processors\.service\.agents: batch done received=(\d+)")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -182,8 +179,8 @@ class Bench:
             self.spawn(f"worker-{n}", [*NEWSFLOW, "worker"], {
                 **self.env, "NEWSFLOW_PROCESSORS__METRICS_PORT": str(a.metrics_port + n)})
             for n in range(a.workers)]
-        self.wait("the workers", lambda: all("worker ready" in w.text() for w in self.workers),
-                  180)
+        self.wait("the workers", lambda: all(
+            observe.worker_ready(a.metrics_port + n) for n in range(a.workers)), 180)
         # Every worker must own partitions (a late joiner triggers a rebalance first).
         time.sleep(3)
         self.search = observe.SearchWatcher(self.settings.elasticsearch.url,
@@ -337,7 +334,10 @@ class Bench:
         result.tag_duplicates = self.tags.duplicates - duplicates0
         print(f"  {name}: tag messages seen so far {self.tags.messages}, "
               f"articles messages {self.articles.messages}", file=sys.stderr)
-        result.batches, result.mean_batch = self._batches(wall0, wall1)
+        # Batches and their sizes from the workers' counters, not from their logs.
+        result.batches = round(result.worker_time.pop("batches handled", 0.0))
+        received = result.worker_time.pop("records received", 0.0)
+        result.mean_batch = received / result.batches if result.batches else math.nan
         return result
 
     def worker_metrics(self) -> dict[str, float]:
@@ -349,6 +349,8 @@ class Bench:
             'newsflow_processors_hop_seconds_sum{hop="enrich"}': "enrich",
             'newsflow_processors_hop_seconds_sum{hop="index"}': "index",
             'newsflow_processors_hop_seconds_sum{hop="forward"}': "forward",
+            "newsflow_processors_batches_total": "batches handled",
+            "newsflow_processors_received_total": "records received",
         }
         for n in range(len(self.workers)):
             for name, value in observe.scrape_metrics(self.args.metrics_port + n).items():
@@ -374,18 +376,6 @@ class Bench:
         if lo is None or hi is None or hi <= lo:
             return math.nan
         return 0.8 * count / (hi - lo)
-
-    def _batches(self, since: float, until: float) -> tuple[int, float]:
-        sizes: list[int] = []
-        for worker in self.workers:
-            for line in worker.text().splitlines():
-                match = _BATCH_LINE.match(line)
-                if not match:
-                    continue
-                at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-                if since <= at <= until:
-                    sizes.append(int(match.group(2)))
-        return len(sizes), (sum(sizes) / len(sizes) if sizes else math.nan)
 
     def memory(self) -> list[tuple[str, int, int]]:
         """(process, peak RSS kB, current RSS kB) for every pipeline process of the run."""

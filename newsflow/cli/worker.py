@@ -17,7 +17,8 @@ __all__ = ["command"]
 @click.option("--within", "within_s", type=click.FloatRange(min=0.01), default=None,
               help="Seconds to wait for a batch to fill (default: processors.batch_within_s).")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
-              help="Serve Prometheus metrics on this port (on processors.web_host).")
+              help="Serve /metrics (Prometheus), /status (JSON) and /readyz on this port "
+                   "(on processors.web_host).")
 @click.option("--web-port", type=click.IntRange(1, 65535), default=None,
               help="Port of Faust's own web server (default: processors.web_port).")
 @pass_cli
@@ -34,8 +35,8 @@ def command(
 
     Offsets are committed only after Elasticsearch (and Kafka, for the tag streams)
     acknowledged; while Elasticsearch is unreachable the worker holds its batch, says what
-    it waits for, and retries with backoff. Logs "worker ready" once it consumes. Stops
-    cleanly on SIGTERM or Ctrl-C.
+    it waits for, and retries with backoff. Once it consumes, /readyz on the metrics port
+    answers 200 (and "worker ready" is logged). Stops cleanly on SIGTERM or Ctrl-C.
     """
     overrides: dict[str, Any] = {}
     for key, value in (("batch_size", batch_size), ("batch_within_s", within_s),

@@ -1,4 +1,6 @@
-"""Prometheus metrics of the processors stage (newsflow_processors_*).
+"""Prometheus metrics of the processors stage (newsflow_processors_*), and the worker's
+small HTTP server: ``/metrics`` (Prometheus), ``/status`` (JSON, processors.service.status)
+and ``/readyz`` (200 once ready, 503 before: a Kubernetes readiness probe).
 
 One outcome counter bumped once per article with a status label, a latency histogram per hop,
 and gauges that say what the worker is waiting for. Each ProcessorMetrics owns its registry, so
@@ -7,7 +9,20 @@ tests and several apps in one process do not collide.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 __all__ = ["ProcessorMetrics"]
 
@@ -74,5 +89,59 @@ class ProcessorMetrics:
             registry=r,
         )
 
-    def serve(self, port: int, addr: str = "127.0.0.1") -> None:
-        start_http_server(port, addr=addr, registry=self.registry)
+        self.ready = Gauge(
+            "newsflow_processors_ready",
+            "1 once the worker owns partitions, loaded its model and prepared the index.",
+            registry=r,
+        )
+        self.batches = Counter(
+            "newsflow_processors_batches_total",
+            "Batches handled to the end (indexed, forwarded, acknowledged).",
+            registry=r,
+        )
+        self.received = Counter(
+            "newsflow_processors_received_total",
+            "Records received in handled batches (every outcome, duplicates included).",
+            registry=r,
+        )
+
+    def serve(
+        self,
+        port: int,
+        addr: str = "127.0.0.1",
+        status: Callable[[], dict[str, Any]] | None = None,
+    ) -> ThreadingHTTPServer:
+        """Serve /metrics, and /status and /readyz when given a status source, in a daemon
+        thread; returns the server (``server_address`` has the port when 0 was asked)."""
+        server = ThreadingHTTPServer((addr, port), _handler(self.registry, status))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="newsflow-metrics",
+                         daemon=True).start()
+        return server
+
+
+def _handler(registry: CollectorRegistry,
+             status: Callable[[], dict[str, Any]] | None) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._reply(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            elif path in ("/status", "/readyz") and status is not None:
+                body = status()
+                code = 503 if path == "/readyz" and not body.get("ready") else 200
+                self._reply(code, "application/json", json.dumps(body).encode())
+            else:
+                self._reply(404, "text/plain", b"not found: /metrics, /status, /readyz\n")
+
+        def _reply(self, code: int, content_type: str, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Scrapes every few seconds are not news: no access log."""
+
+    return Handler

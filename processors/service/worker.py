@@ -1,7 +1,9 @@
 """`newsflow worker`: compose the app, its adapters and the agent, and run until a signal.
 
 Start-up is kept short: the Faust worker joins the group while the NLP model loads in a
-thread and the index template is put; "worker ready" is logged once all three are done.
+thread and the index template is put; the worker is ready once all three are done: its
+metrics port then answers 200 on /readyz, /status says so (processors.service.status), and
+"worker ready" is logged for people.
 SIGTERM and SIGINT stop the worker cleanly: an in-flight batch is abandoned uncommitted
 (Kafka delivers it again), everything acknowledged before is committed.
 
@@ -24,39 +26,16 @@ from newsflow.settings import Settings
 from processors.service.agents import register_agents
 from processors.service.batches import BatchHandler
 from processors.service.kafka_watch import KafkaWatch
-from processors.service.ports import Enriching
+from processors.service.ports import BatchReport, Enriching
 from processors.service.retry import Backoff
+from processors.service.status import WorkerStatus
 
-__all__ = ["Readiness", "load_enricher", "run_worker"]
+__all__ = ["load_enricher", "run_worker"]
 
 logger = logging.getLogger(__name__)
 
 # How often the worker checks that a broker is reachable (a no-op while connected).
 _KAFKA_CHECK_EVERY_S = 2.0
-
-
-class Readiness:
-    """Logs "worker ready" once, when every part reported in."""
-
-    PARTS = ("partitions", "enricher", "index")
-
-    def __init__(self, on_ready: Callable[[], None] | None = None) -> None:
-        self._done: set[str] = set()
-        self._on_ready = on_ready
-        self.ready = False
-        self.details: dict[str, str] = {}
-
-    def mark(self, part: str, detail: str = "") -> None:
-        self._done.add(part)
-        if detail:
-            self.details[part] = detail
-        if not self.ready and self._done >= set(self.PARTS):
-            self.ready = True
-            logger.info(
-                "worker ready %s", " ".join(f"{k}={v}" for k, v in sorted(self.details.items()))
-            )
-            if self._on_ready is not None:
-                self._on_ready()
 
 
 def load_enricher(settings: Settings) -> Enriching:
@@ -94,12 +73,13 @@ def run_worker(
     # One thread for the model (CPU-bound, not thread-safe to share), one for ES calls.
     enrich_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-enrich")
     io_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-es")
-    readiness = Readiness()
+    metrics = ProcessorMetrics()
+    worker_status = WorkerStatus(on_ready=lambda: metrics.ready.set(1))
 
     enricher_future: Future[Enriching] = enrich_pool.submit(enricher_factory, settings)
     enricher_future.add_done_callback(
         lambda f: (
-            readiness.mark("enricher", f"taxonomy_version={f.result().taxonomy_version}")
+            worker_status.mark("enricher", f"taxonomy_version={f.result().taxonomy_version}")
             if not f.exception()
             else None
         )
@@ -116,9 +96,8 @@ def run_worker(
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(io_pool, functools.partial(fn, *args))
 
-    metrics = ProcessorMetrics()
     if p.metrics_port:
-        metrics.serve(p.metrics_port, p.web_host)
+        metrics.serve(p.metrics_port, p.web_host, status=worker_status.as_dict)
         logger.info("metrics served host=%s port=%d", p.web_host, p.metrics_port)
 
     app = build_app(settings)
@@ -138,12 +117,19 @@ def run_worker(
         taxonomy_check_interval_s=p.taxonomy_check_interval_s,
         max_message_bytes=settings.kafka.max_message_bytes,
     )
-    register_agents(app, topics, handler, batch_size=p.batch_size, within_s=p.batch_within_s)
+
+    def on_batch(report: BatchReport) -> None:
+        worker_status.record(report, utc_now())
+        metrics.batches.inc()
+        metrics.received.inc(report.received)
+
+    register_agents(app, topics, handler, batch_size=p.batch_size, within_s=p.batch_within_s,
+                    on_batch=on_batch)
 
     @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is not typed
     async def prepare_index() -> None:
         await handler.prepare()
-        readiness.mark("index", f"alias={settings.elasticsearch.alias}")
+        worker_status.mark("index", f"alias={settings.elasticsearch.alias}")
 
     kafka_watch = KafkaWatch(
         lambda: broker_reachable(app),
@@ -163,7 +149,8 @@ def run_worker(
             if tp.topic == settings.kafka.articles_topic
         )
         logger.info("partitions assigned %s", ",".join(mine) or "none")
-        readiness.mark("partitions", f"topic={settings.kafka.articles_topic}")
+        worker_status.assigned(mine)
+        worker_status.mark("partitions", f"topic={settings.kafka.articles_topic}")
 
     worker = faust.Worker(
         app,

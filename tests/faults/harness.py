@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -33,6 +34,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from bench.e2e.wire import WireItem, expected_id, render_rss
 from tests.integration.ingest_feedserver import FeedServer, Reply, Seen
+from tests.integration.processors_support import free_port
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +304,22 @@ class Pipeline:
         return summary
 
     def start_worker(self, *args: str) -> subprocess.Popen[str]:
-        return self._spawn("worker", [*NEWSFLOW, "worker", *args])
+        """`newsflow worker` with a status port of its own (readiness and progress)."""
+        port = free_port()
+        proc = self._spawn("worker", [*NEWSFLOW, "worker", "--metrics-port", str(port), *args])
+        proc.status_port = port  # type: ignore[attr-defined]
+        return proc
+
+    @staticmethod
+    def worker_status(worker: subprocess.Popen[str]) -> dict[str, Any]:
+        """The worker's /status (processors.service.status); {} while it does not answer."""
+        port = worker.status_port  # type: ignore[attr-defined]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as reply:
+                body: dict[str, Any] = json.loads(reply.read())
+                return body
+        except (OSError, ValueError):
+            return {}
 
     @staticmethod
     def log_of(proc: subprocess.Popen[str]) -> str:
@@ -311,8 +328,8 @@ class Pipeline:
     def wait_ready(self, worker: subprocess.Popen[str], timeout: float = 120) -> float:
         def ready() -> bool:
             assert worker.poll() is None, f"worker exited:\n{self.log_of(worker)[-3000:]}"
-            return "worker ready" in self.log_of(worker)
-        return wait_for(ready, timeout, "worker ready")
+            return self.worker_status(worker).get("ready") is True
+        return wait_for(ready, timeout, "the worker's /status to say ready")
 
     @staticmethod
     def kill(proc: subprocess.Popen[str]) -> None:

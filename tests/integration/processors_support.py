@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from elasticsearch import Elasticsearch
@@ -220,15 +221,33 @@ class Worker:
     def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
         self.log = log
         self._file = log.open("a")
+        # Readiness and progress come from the worker's status port, never from its log.
+        if "NEWSFLOW_PROCESSORS__METRICS_PORT" in env:
+            self.port = int(env["NEWSFLOW_PROCESSORS__METRICS_PORT"])
+        else:
+            self.port = free_port()
+            args = ("--metrics-port", str(self.port), *args)
         self.proc = subprocess.Popen([*NEWSFLOW, "worker", *args], env=env,
                                      stdout=subprocess.DEVNULL, stderr=self._file, text=True)
 
     def output(self) -> str:
         return self.log.read_text()
 
+    def status(self) -> dict[str, Any]:
+        """The worker's /status (processors.service.status); {} while it does not answer."""
+        try:
+            reply = httpx.get(f"http://127.0.0.1:{self.port}/status", timeout=2)
+        except httpx.HTTPError:
+            return {}
+        body: dict[str, Any] = reply.json()
+        return body
+
+    def indexed(self) -> int:
+        return int(self.status().get("batches", {}).get("indexed", 0))
+
     def wait_ready(self, timeout_s: float = 120) -> None:
-        wait_for(lambda: "worker ready" in self.output() or self.proc.poll() is not None,
-                 timeout_s, "worker ready")
+        wait_for(lambda: self.status().get("ready") is True or self.proc.poll() is not None,
+                 timeout_s, "the worker's /status to say ready")
         assert self.proc.poll() is None, f"worker exited:\n{self.output()[-3000:]}"
 
     def stop(self, timeout_s: float = 60) -> int:

@@ -17,7 +17,6 @@ once both pollers are in their group, so that articles keep arriving after the s
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import struct
 import subprocess
@@ -56,8 +55,6 @@ STEP_S = 2.5  # one more item per feed every STEP_S: the batch arrives over ~10 
 BATCH_SIZE = 25
 SESSION_TIMEOUT_S = 8  # how long the group waits for a killed worker
 POLLERS = ("poller-a", "poller-b")
-PARTITIONS_LINE = re.compile(r"partitions assigned (\S+)")
-BATCH_LINE = re.compile(r"batch done received=(\d+) indexed=(\d+)")
 
 
 # -------------------------------------------------------------------------- the feeds
@@ -215,15 +212,17 @@ def check_one_owner_per_partition(samples: list[Sample]) -> list[Sample]:
 
 
 def last_assignment(worker: Worker, topic: str) -> frozenset[int]:
-    lines = PARTITIONS_LINE.findall(worker.output())
-    assert lines, f"no assignment logged:\n{worker.output()[-2000:]}"
+    """The partitions of `topic` the worker owns, as its /status reports them."""
+    status = worker.status()
+    assert status, f"the worker's status port does not answer:\n{worker.output()[-2000:]}"
     prefix = f"{topic}["
-    return frozenset(int(p[len(prefix):-1]) for p in lines[-1].split(",")
+    return frozenset(int(p[len(prefix):-1]) for p in status["partitions"]
                      if p.startswith(prefix))
 
 
 def indexed_by(worker: Worker) -> int:
-    return sum(int(indexed) for _, indexed in BATCH_LINE.findall(worker.output()))
+    """Articles this worker indexed so far, from its /status (0 once it stopped)."""
+    return worker.indexed()
 
 
 def start_poller(env: dict[str, str], feeds: Path, name: str, log: Path) -> subprocess.Popen[str]:
@@ -389,6 +388,7 @@ def test_two_workers_and_two_pollers_share_a_batch(
         wait_for(lambda: committed_offsets(names.app_id, names.articles) == ends, 30,
                  "the group committing every offset")
         served = {r: list(route.served) for r, route in enumerate(routes)}
+        indexed = [indexed_by(w) for w in workers]  # while their status ports still answer
         for proc in pollers.values():
             assert stop_process(proc) == 0
         for worker in workers:
@@ -401,14 +401,14 @@ def test_two_workers_and_two_pollers_share_a_batch(
     two = [s for s in stable if len(s.members) == 2]
     assert two, "never saw both workers sharing the partitions"
     assert all(len(parts) == PARTITIONS // 2 for parts in two[-1].members.values()), two[-1]
-    # The running workers' logs agree with the group about who owns what.
+    # The running workers' /status agrees with the group about who owns what.
     assert group_now is not None and group_now.state == "Stable"
     assert logged == set(group_now.members.values()), (logged, group_now)
     if stop:
         one_left = [s for s in stable if len(s.members) == 1 and s.at > stopped_at]
         assert one_left, "never saw the survivor alone in a stable group"
         assert set(one_left[-1].members.values()) == {frozenset(range(PARTITIONS))}
-        # The stopped worker's log agrees with the group about what it owned.
+        # The stopped worker's /status agreed with the group about what it owned.
         assert its_partitions in set(two[-1].members.values())
         # Its partitions received articles after it stopped: the survivor indexed those.
         assert any(ends[p] > ends_at_stop[p] for p in its_partitions), (ends_at_stop, ends)
@@ -422,8 +422,8 @@ def test_two_workers_and_two_pollers_share_a_batch(
     reindexed = sum(1 for v in versions.values() if v > 1)
     if stop is None:
         assert reindexed == 0, "an article was indexed twice without any stop"
-        assert sum(indexed_by(w) for w in workers) == TOTAL
-        assert all(indexed_by(w) > 0 for w in workers)
+        assert sum(indexed) == TOTAL, indexed
+        assert all(n > 0 for n in indexed), indexed
     elif stop == "SIGTERM":
         # Only what was in flight is done again: the stopped worker's held batch, and the
         # survivor's own batch when the rebalance took its partitions back for a moment.
@@ -437,7 +437,7 @@ def test_two_workers_and_two_pollers_share_a_batch(
 
     print(f"\nscale-out stop={stop}: {TOTAL} articles, workers ready in "
           f"{workers_ready - started:.1f} s, batch indexed {done - release.t0:.1f} s after the "
-          f"feeds opened; per worker {[indexed_by(w) for w in workers]} indexed; re-indexed "
+          f"feeds opened; per worker {indexed} indexed; re-indexed "
           f"{reindexed}; pollers fetched {dict(fetchers)} documents with news "
           f"{dict(bringers)}; group samples {len(watch.samples)} ({len(stable)} stable)"
           + (f"; rebalanced {rebalanced_s:.1f} s after the stop" if stop else "")

@@ -85,6 +85,7 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
         wait_for(lambda: scrape_metrics(port).get("newsflow_processors_kafka_reachable") == 1,
                  15, "kafka_reachable 1")
         metrics = scrape_metrics(port)
+        status = worker.status()
     finally:
         exit_code = worker.stop()
     assert exit_code == 0, worker.output()[-3000:]
@@ -111,9 +112,17 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
     assert by_stage["index"]["article_id"] == rejected.id
     assert "document_parsing_exception" in by_stage["index"]["reason"]
     assert decode_article(by_stage["index"]["original_bytes"]).id == rejected.id
-    log = worker.output()
-    assert "worker ready" in log
-    assert "dead-lettered" in log
+    assert status["ready"] and status["waiting_for"] == []
+    assert status["partitions"], status
+    # Five records in: two indexed, the replayed copy a duplicate, two dead letters; one
+    # tag message per tag of the indexed articles.
+    batches = status["batches"]
+    assert (batches["received"], batches["indexed"], batches["duplicates"],
+            batches["dead_letters"]) == (5, 2, 1, 2), batches
+    assert batches["tag_messages"] == sum(len(d["tags"]) for d in docs.values()), batches
+    assert metrics["newsflow_processors_ready"] == 1
+    assert metrics["newsflow_processors_received_total"] == 5
+    assert "dead-lettered" in worker.output()
 
     assert metrics['newsflow_processors_articles_total{status="indexed"}'] == 2
     assert metrics['newsflow_processors_articles_total{status="duplicate"}'] == 1

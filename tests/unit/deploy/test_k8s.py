@@ -489,8 +489,9 @@ def test_probes_use_the_ports_newsflow_serves(objects: list[Obj]) -> None:
     assert "NEWSFLOW_PROCESSORS__WEB_PORT" not in env
     metrics_port = int(container["args"][container["args"].index("--metrics-port") + 1])
     assert ports["metrics"] == metrics_port
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/", "port": "web"}, probe
+    assert container["livenessProbe"]["httpGet"] == {"path": "/", "port": "web"}
+    for probe in ("startupProbe", "readinessProbe"):  # the worker's own readiness
+        assert container[probe]["httpGet"] == {"path": "/readyz", "port": "metrics"}, probe
     api = one(objects, "Deployment", "newsflow-api")["spec"]["template"]["spec"]["containers"][0]
     env = container_env(objects, api)
     assert int(env["NEWSFLOW_API__PORT"]) == DEFAULTS.api.port == 8088

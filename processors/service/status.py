@@ -1,0 +1,81 @@
+"""What a worker says about itself to machines: ready or not (and what it still waits for),
+which partitions it owns, and how far its batches got.
+
+Served as JSON on the worker's metrics port (``/status``, ``/readyz``; see
+processors.service.metrics) so that probes, the benchmarks and the tests read a value
+instead of matching log lines. The event loop writes, the HTTP thread reads: one lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from processors.service.ports import BatchReport
+
+__all__ = ["WorkerStatus"]
+
+logger = logging.getLogger(__name__)
+
+_BATCH_FIELDS = ("received", "indexed", "duplicates", "dead_letters", "tag_messages",
+                 "retries")
+
+
+class WorkerStatus:
+    """Readiness by part plus cumulative batch counts; ``as_dict`` is the /status body."""
+
+    # Ready once the group gave partitions, the NLP model loaded and the index is prepared.
+    PARTS = ("partitions", "enricher", "index")
+
+    def __init__(self, on_ready: Callable[[], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._done: set[str] = set()
+        self._on_ready = on_ready
+        self._details: dict[str, str] = {}
+        self._partitions: list[str] = []
+        self._totals = dict.fromkeys(_BATCH_FIELDS, 0)
+        self._batches = 0
+        self._last_batch_at: datetime | None = None
+        self.ready = False
+
+    def mark(self, part: str, detail: str = "") -> None:
+        """One part reported in; the last one makes the worker ready (logged once)."""
+        with self._lock:
+            self._done.add(part)
+            if detail:
+                self._details[part] = detail
+            became_ready = not self.ready and self._done >= set(self.PARTS)
+            if became_ready:
+                self.ready = True
+        if became_ready:
+            # Still logged for people reading the log; machines read /readyz.
+            logger.info("worker ready %s",
+                        " ".join(f"{k}={v}" for k, v in sorted(self._details.items())))
+            if self._on_ready is not None:
+                self._on_ready()
+
+    def assigned(self, partitions: Iterable[str]) -> None:
+        with self._lock:
+            self._partitions = sorted(partitions)
+
+    def record(self, report: BatchReport, at: datetime) -> None:
+        with self._lock:
+            self._batches += 1
+            for name in _BATCH_FIELDS:
+                self._totals[name] += getattr(report, name)
+            self._last_batch_at = at
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "ready": self.ready,
+                "waiting_for": [p for p in self.PARTS if p not in self._done],
+                "details": dict(self._details),
+                "partitions": list(self._partitions),
+                "batches": {"count": self._batches, **self._totals,
+                            "last_at": self._last_batch_at.isoformat()
+                            if self._last_batch_at else None},
+            }

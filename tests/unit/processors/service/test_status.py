@@ -1,0 +1,92 @@
+"""The worker's machine-readable status: readiness by part, batch progress, and the HTTP
+server that serves them with the Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from processors.service.metrics import ProcessorMetrics
+from processors.service.ports import BatchReport
+from processors.service.status import WorkerStatus
+
+AT = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+
+
+def test_ready_only_when_every_part_reported_and_on_ready_runs_once() -> None:
+    calls: list[int] = []
+    status = WorkerStatus(on_ready=lambda: calls.append(1))
+    status.mark("enricher", "taxonomy_version=1.3.0")
+    status.mark("index")
+    assert not status.ready
+    assert status.as_dict()["waiting_for"] == ["partitions"]
+    status.mark("partitions")
+    status.mark("partitions")  # a rebalance reports again
+    body = status.as_dict()
+    assert body["ready"] and body["waiting_for"] == [] and calls == [1]
+    assert body["details"] == {"enricher": "taxonomy_version=1.3.0"}
+
+
+def test_batches_accumulate_and_partitions_are_the_latest_assignment() -> None:
+    status = WorkerStatus()
+    status.record(BatchReport(received=5, indexed=3, duplicates=1, dead_letters=1,
+                              tag_messages=2), AT)
+    status.record(BatchReport(received=2, indexed=2, retries=1), AT.replace(minute=1))
+    status.assigned(["news.articles[3]", "news.articles[1]"])
+    status.assigned(["news.articles[0]"])
+    body = status.as_dict()
+    assert body["batches"] == {"count": 2, "received": 7, "indexed": 5, "duplicates": 1,
+                               "dead_letters": 1, "tag_messages": 2, "retries": 1,
+                               "last_at": "2026-12-03T10:01:00+00:00"}
+    assert body["partitions"] == ["news.articles[0]"]
+
+
+def _get(port: int, path: str) -> tuple[int, str, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status, reply.headers["Content-Type"], reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read()
+
+
+@pytest.fixture
+def served() -> Any:
+    metrics = ProcessorMetrics()
+    status = WorkerStatus(on_ready=lambda: metrics.ready.set(1))
+    server = metrics.serve(0, status=status.as_dict)
+    try:
+        yield metrics, status, server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_server_answers_readyz_503_then_200_and_status_json(served: Any) -> None:
+    metrics, status, port = served
+    code, kind, body = _get(port, "/readyz")
+    assert code == 503 and kind == "application/json"
+    assert json.loads(body)["waiting_for"] == list(WorkerStatus.PARTS)
+    for part in WorkerStatus.PARTS:
+        status.mark(part)
+    assert _get(port, "/readyz")[0] == 200
+    status.record(BatchReport(received=4, indexed=4), AT)
+    assert json.loads(_get(port, "/status")[2])["batches"]["indexed"] == 4
+    code, _, text = _get(port, "/metrics")
+    assert code == 200 and b"newsflow_processors_ready 1.0" in text
+    assert _get(port, "/elsewhere")[0] == 404
+
+
+def test_server_without_status_serves_only_metrics() -> None:
+    server = ProcessorMetrics().serve(0)
+    try:
+        port = server.server_address[1]
+        assert _get(port, "/metrics")[0] == 200
+        assert _get(port, "/status")[0] == 404
+    finally:
+        server.shutdown()
+        server.server_close()
