@@ -1,0 +1,349 @@
+"""Online single-pass story clustering: each article joins the best live story or starts one.
+
+A story keeps a capped TF-IDF centroid of its articles, a capped profile of their entities,
+and its times. An article is scored against a few candidate stories:
+
+    score = cosine(text, story text centroid) + entity_weight * cosine(entities, story profile)
+
+and joins the best one whose last article is at most ``window_h`` hours away (in event time)
+when the score reaches ``threshold``; otherwise it founds a new story. Text similarity alone
+confuses two events of one kind (two earthquakes share "magnitude", "rescue", "killed");
+their people, places and organisations differ, and the entity term adds that difference
+twice: the names weigh in the text (rare words, high IDF) and again as entities. The activity
+window keeps one recurring kind of news (this week's and last week's quake) apart when
+neither names nor words do.
+
+Candidates: an inverted index from each story's heaviest centroid terms to the story; an
+article looks up its own heaviest terms and scores the stories met most often. Every order
+that decides anything (candidates, ties) is by story sequence number, never by set or dict
+iteration, so the same input gives the same stories in every process and after a restore.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from processors.stories.vectors import Centroid, SparseVector
+
+__all__ = ["ClusterParams", "Story", "StoryIndex"]
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    threshold: float = 0.30
+    entity_weight: float = 0.5
+    window_h: float = 72.0  # a story takes new articles while it is active
+    centroid_terms: int = 300
+    profile_entities: int = 40
+    index_terms: int = 30  # a story is found through its heaviest terms
+    query_terms: int = 12  # an article looks up its heaviest terms
+    max_candidates: int = 20
+    max_posting: int = 500  # a term indexed by more live stories is not used to find them
+    members_kept: int = 12  # recent member ids, for the copy checks
+
+
+class Story:
+    """One story's state."""
+
+    __slots__ = (
+        "count", "entities", "first_s", "independent", "indexed", "last_s", "members", "names",
+        "seq", "sources", "story_id", "tags", "text",
+    )
+
+    def __init__(self, seq: int, story_id: str, at_s: float, params: ClusterParams) -> None:
+        self.seq = seq
+        self.story_id = story_id
+        self.first_s = at_s
+        self.last_s = at_s
+        self.count = 0
+        self.text = Centroid(params.centroid_terms)
+        self.entities = Centroid(params.profile_entities)
+        self.names: dict[int, str] = {}  # entity id -> display name, for profile entities
+        self.tags: dict[str, int] = {}
+        self.sources: dict[str, None] = {}  # every domain, in order of first appearance
+        self.independent: dict[str, None] = {}  # domains of articles that are not copies
+        self.members: list[str] = []
+        self.indexed: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+
+    # -- summary helpers -------------------------------------------------------------------
+    def top_tags(self, n: int = 10) -> tuple[str, ...]:
+        return tuple(t for t, _ in sorted(self.tags.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+
+    def top_entities(self, n: int = 8) -> tuple[str, ...]:
+        return tuple(self.names[i] for i in self.entities.top(n).tolist() if i in self.names)
+
+    # -- state -----------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "id": self.story_id,
+            "first": self.first_s,
+            "last": self.last_s,
+            "count": self.count,
+            "text": [_b64(self.text.ids), _b64(self.text.weights)],
+            "entities": [_b64(self.entities.ids), _b64(self.entities.weights)],
+            "names": [[str(k), v] for k, v in sorted(self.names.items())],
+            "tags": [[t, c] for t, c in self.tags.items()],
+            "sources": list(self.sources),
+            "independent": list(self.independent),
+            "members": list(self.members),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], params: ClusterParams) -> Story:
+        story = cls(int(state["seq"]), str(state["id"]), float(state["first"]), params)
+        story.last_s = float(state["last"])
+        story.count = int(state["count"])
+        story.text = Centroid(params.centroid_terms, _unb64(state["text"][0], "<i8"),
+                              _unb64(state["text"][1], "<f8"))
+        story.entities = Centroid(params.profile_entities, _unb64(state["entities"][0], "<i8"),
+                                  _unb64(state["entities"][1], "<f8"))
+        story.names = {int(k): str(v) for k, v in state["names"]}
+        story.tags = {str(t): int(c) for t, c in state["tags"]}
+        story.sources = dict.fromkeys(str(s) for s in state["sources"])
+        story.independent = dict.fromkeys(str(s) for s in state["independent"])
+        story.members = [str(m) for m in state["members"]]
+        return story
+
+
+@dataclass(frozen=True)
+class Scored:
+    story: Story
+    score: float
+    text: float
+    entities: float
+
+
+class StoryIndex:
+    """The retained stories, their inverted index and the scoring."""
+
+    def __init__(self, params: ClusterParams) -> None:
+        self.params = params
+        self._stories: dict[int, Story] = {}
+        self._by_id: dict[str, int] = {}
+        self._postings: dict[int, dict[int, None]] = {}
+        self._expiry: list[tuple[float, int]] = []  # (last_s, seq), lazily cleaned heap
+        # Only active stories (last article at or after the cutoff: the event-time clock
+        # minus the window) are in the inverted index; the others can take copies only.
+        self._active: list[tuple[float, int]] = []  # (last_s, seq), lazily cleaned heap
+        self._cutoff = float("-inf")
+        self._next_seq = 0
+
+    def __len__(self) -> int:
+        return len(self._stories)
+
+    def get(self, story_id: str) -> Story | None:
+        seq = self._by_id.get(story_id)
+        return None if seq is None else self._stories[seq]
+
+    # -- scoring ---------------------------------------------------------------------------
+    def best(
+        self, text: SparseVector, entities: SparseVector, at_s: float, alive_s: float
+    ) -> Scored | None:
+        """The best-scoring story that is active for an article published at ``at_s``
+        (whether or not it reaches the threshold). ``alive_s``: stories whose last article
+        is older are out whatever the article's own time (the watermark's window)."""
+        p = self.params
+        stories = self._candidates(text, at_s, alive_s)
+        if not stories:
+            return None
+        t = _cosines([s.text for s in stories], text)
+        e = _cosines([s.entities for s in stories], entities)
+        scores = t + p.entity_weight * e
+        i = int(np.argmax(scores))  # ties: the earliest story (candidates are in seq order)
+        return Scored(stories[i], float(scores[i]), float(t[i]), float(e[i]))
+
+    def accepts(self, scored: Scored) -> bool:
+        """Whether the best story takes the article."""
+        return scored.score >= self.params.threshold
+
+    def _candidates(self, text: SparseVector, at_s: float, alive_s: float) -> list[Story]:
+        """Active stories met through the article's heaviest terms, the ``max_candidates``
+        with the most term weight in common, in story order."""
+        p = self.params
+        window_s = p.window_h * 3600.0
+        hits: dict[int, float] = {}
+        order = np.lexsort((text.ids, -text.weights))[: p.query_terms]
+        for term, weight in zip(text.ids[order].tolist(), text.weights[order].tolist(),
+                                strict=True):
+            posting = self._postings.get(term)
+            # A term among the heaviest of very many live stories tells none of them apart.
+            if not posting or len(posting) > p.max_posting:
+                continue
+            for seq in posting:
+                hits[seq] = hits.get(seq, 0.0) + weight
+        # Postings hold active stories only (``deactivate``); the time checks below matter
+        # for an article that arrives out of order, much older than the clock.
+        chosen = heapq.nsmallest(p.max_candidates, [(-hit, seq) for seq, hit in hits.items()])
+        out = []
+        for seq in sorted(seq for _, seq in chosen):
+            story = self._stories[seq]
+            if (story.last_s >= alive_s and abs(at_s - story.last_s) <= window_s
+                    and at_s >= story.first_s - window_s):
+                out.append(story)
+        return out
+
+    # -- updates ---------------------------------------------------------------------------
+    def create(self, story_id: str, at_s: float) -> Story:
+        story = Story(self._next_seq, story_id, at_s, self.params)
+        self._next_seq += 1
+        self._stories[story.seq] = story
+        self._by_id[story_id] = story.seq
+        return story
+
+    def add(
+        self,
+        story: Story,
+        article_id: str,
+        at_s: float,
+        source: str,
+        tags: Sequence[str],
+        text: SparseVector | None,
+        entities: SparseVector | None,
+        names: Mapping[int, str],
+        copy: bool,
+    ) -> None:
+        """Count an article in ``story``. A copy adds its source domain and tags but neither
+        its words nor its entities (it repeats its original) nor an independent source."""
+        p = self.params
+        story.count += 1
+        story.first_s = min(story.first_s, at_s)
+        story.last_s = max(story.last_s, at_s)
+        for tag in dict.fromkeys(tags):
+            story.tags[tag] = story.tags.get(tag, 0) + 1
+        if source:
+            story.sources.setdefault(source, None)
+            if not copy:
+                story.independent.setdefault(source, None)
+        story.members.append(article_id)
+        if len(story.members) > p.members_kept:
+            del story.members[: len(story.members) - p.members_kept]
+        if not copy:
+            if text is not None:
+                story.text.add(text)
+            if entities is not None and len(entities):
+                story.entities.add(entities)
+                kept = set(story.entities.ids.tolist())
+                for key, name in names.items():
+                    if key in kept:
+                        story.names.setdefault(key, name)
+                story.names = {k: v for k, v in story.names.items() if k in kept}
+        if story.last_s >= self._cutoff:
+            if not copy or not len(story.indexed):
+                self._reindex(story)
+            heapq.heappush(self._active, (story.last_s, story.seq))
+        heapq.heappush(self._expiry, (story.last_s, story.seq))
+
+    def deactivate(self, cutoff_s: float) -> None:
+        """Take stories idle since before ``cutoff_s`` out of the inverted index."""
+        self._cutoff = max(self._cutoff, cutoff_s)
+        while self._active and self._active[0][0] < self._cutoff:
+            last_s, seq = heapq.heappop(self._active)
+            story = self._stories.get(seq)
+            if story is not None and story.last_s == last_s:
+                self._unindex(story)
+
+    def _unindex(self, story: Story) -> None:
+        for term in story.indexed.tolist():
+            posting = self._postings.get(term)
+            if posting is not None:
+                posting.pop(story.seq, None)
+                if not posting:
+                    del self._postings[term]
+        story.indexed = np.zeros(0, dtype=np.int64)
+
+    def _reindex(self, story: Story) -> None:
+        new = story.text.top(self.params.index_terms).tolist()
+        old = story.indexed.tolist()
+        if new == old:
+            return
+        new_set, old_set = set(new), set(old)
+        for term in sorted(old_set - new_set):
+            posting = self._postings.get(term)
+            if posting is not None:
+                posting.pop(story.seq, None)
+                if not posting:
+                    del self._postings[term]
+        for term in sorted(new_set - old_set):
+            self._postings.setdefault(term, {})[story.seq] = None
+        story.indexed = np.array(new, dtype=np.int64)
+
+    def evict(self, before_s: float) -> int:
+        """Forget stories whose last article is older than ``before_s``."""
+        gone = 0
+        while self._expiry and self._expiry[0][0] < before_s:
+            last_s, seq = heapq.heappop(self._expiry)
+            story = self._stories.get(seq)
+            if story is None or story.last_s != last_s:
+                continue  # already gone, or seen again since
+            self._unindex(story)
+            del self._stories[seq]
+            del self._by_id[story.story_id]
+            gone += 1
+        return gone
+
+    # -- state -----------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "next_seq": self._next_seq,
+            "cutoff": self._cutoff if self._cutoff != float("-inf") else None,
+            "stories": [self._stories[s].to_state() for s in sorted(self._stories)],
+        }
+
+    @classmethod
+    def from_state(cls, params: ClusterParams, state: Mapping[str, Any]) -> StoryIndex:
+        index = cls(params)
+        index._next_seq = int(state["next_seq"])
+        cutoff = state.get("cutoff")
+        index._cutoff = float("-inf") if cutoff is None else float(cutoff)
+        for item in state["stories"]:
+            story = Story.from_state(item, params)
+            index._stories[story.seq] = story
+            index._by_id[story.story_id] = story.seq
+            if story.last_s >= index._cutoff:
+                index._reindex(story)
+                index._active.append((story.last_s, story.seq))
+            index._expiry.append((story.last_s, story.seq))
+        heapq.heapify(index._expiry)
+        heapq.heapify(index._active)
+        return index
+
+    @property
+    def postings_size(self) -> int:
+        return sum(len(p) for p in self._postings.values())
+
+
+def _cosines(centroids: Sequence[Centroid], vector: SparseVector) -> NDArray[np.float64]:
+    """Cosine of ``vector`` with each centroid, in one pass over all their terms."""
+    n = len(centroids)
+    if not len(vector) or not n:
+        return np.zeros(n, dtype=np.float64)
+    lengths = [len(c.ids) for c in centroids]
+    ids = np.concatenate([c.ids for c in centroids])
+    weights = np.concatenate([c.weights for c in centroids])
+    owner = np.repeat(np.arange(n), lengths)
+    pos = np.searchsorted(vector.ids, ids)
+    pos[pos == len(vector.ids)] = 0
+    hit = vector.ids[pos] == ids
+    dots = np.bincount(owner[hit], weights=weights[hit] * vector.weights[pos[hit]], minlength=n)
+    norms = np.array([c.norm for c in centroids], dtype=np.float64)
+    safe = np.where(norms > 0.0, norms, 1.0)
+    return np.where(norms > 0.0, dots / safe, 0.0)
+
+
+def _b64(array: NDArray[Any]) -> str:
+    dtype = "<i8" if array.dtype.kind == "i" else "<f8"
+    return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
+
+
+def _unb64(text: str, dtype: str) -> NDArray[Any]:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype).astype(
+        np.int64 if dtype.endswith("i8") else np.float64
+    )
