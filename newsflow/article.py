@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from newsflow.errors import SchemaError
 
 __all__ = [
+    "READABLE_VERSIONS",
     "SCHEMA_VERSION",
     "Article",
     "Entity",
@@ -31,7 +32,10 @@ __all__ = [
     "utc_now",
 ]
 
-SCHEMA_VERSION = 1
+# 2 added the enrich stage's taxonomy_version, the story fields and watches; 1 is still
+# read (its records simply have none of them).
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def utc_now() -> datetime:
@@ -117,13 +121,25 @@ class Article(_Record):
     entities: list[Entity] = Field(default_factory=list)
     tags: list[Tag] = Field(default_factory=list)
     enriched_at: datetime | None = None
+    # The taxonomy (and tag model) version the enrich stage tagged it with.
+    taxonomy_version: str | None = None
+    # Stories (processors/stories), set by the ordered stage before indexing: the story it
+    # joined, the earlier article it is a syndicated copy of, the story's independent
+    # sources at that moment, and the tags this article is the story's first article in.
+    story_id: str | None = None
+    dup_of: str | None = None
+    story_sources: int | None = None
+    story_new_tags: list[str] = Field(default_factory=list)
+    # The saved searches (watches) it matched when it was indexed.
+    watches: list[str] = Field(default_factory=list)
     indexed_at: datetime | None = None
 
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, value: int) -> int:
-        if value != SCHEMA_VERSION:
-            raise ValueError(f"unknown schema_version {value}, this build reads {SCHEMA_VERSION}")
+        if value not in READABLE_VERSIONS:
+            raise ValueError(f"unknown schema_version {value}, this build reads "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}")
         return value
 
     @field_validator("published_at", "seen_at", "enriched_at", "indexed_at")

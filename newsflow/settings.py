@@ -80,7 +80,14 @@ class KafkaSettings(_Group):
     bootstrap_servers: str = "127.0.0.1:19092"
     articles_topic: str = "news.articles"
     deadletter_topic: str = "news.deadletter"
+    # Enriched articles on their way to the ordered stage (stories, index, tag streams): one
+    # partition, so that every worker sees the same order (docs/stories.md).
+    enriched_topic: str = "news.enriched"
+    # Spike alerts (processors/alerts), one message per alert keyed by alert_id.
+    alerts_topic: str = "news.alerts"
     tag_topic_prefix: str = "news.tag."
+    # Saved searches (processors/store/watches.py): news.watch.<name>, like a tag stream.
+    watch_topic_prefix: str = "news.watch."
     # Partitions are the unit of parallelism for workers; 4 leaves room to scale out locally.
     articles_partitions: int = 4
     tag_partitions: int = 1
@@ -121,6 +128,13 @@ class ElasticsearchSettings(_Group):
     api_key: SecretStr | None = None
     alias: str = "news-articles"
     template_name: str = "news-articles"
+    # One document per story (processors/stories), and the story engine's snapshots.
+    stories_index: str = "news-stories"
+    stories_state_index: str = "news-stories-state"
+    # One document per spike alert (processors/alerts), id = alert_id.
+    alerts_index: str = "news-alerts"
+    # Saved searches (watches), as percolator queries; id = the watch's name.
+    watches_index: str = "news-watches"
     # The test distribution has no analysis-common module: "standard" is always there;
     # production clusters can use "english".
     text_analyzer: str = "standard"
@@ -218,6 +232,9 @@ class ProcessorSettings(_Group):
     # Faust's working directory (it keeps no tables here while the store is memory://).
     data_dir: Path = Path("/var/tmp/newsflow/processors")
     taxonomy_check_interval_s: float = 10.0
+    # The story engine's state is saved to Elasticsearch this often (and rebuilt from the
+    # last save plus the enriched topic after a restart or a move to another worker).
+    stories_snapshot_every_s: float = Field(default=60.0, gt=0)
 
     @field_validator("tag_model", mode="before")
     @classmethod

@@ -103,7 +103,20 @@ def mapping_additions() -> dict[str, Any]:
     """Fields added to mapping v1 after indices were created with it: PUT _mapping adds them
     to existing backing indices (new ones get them from the template). Only additions may
     go here; a changed field needs a new MAPPING_VERSION and a reindex."""
-    return {"entities": {"type": "nested", "properties": {"mentions": _MENTIONS}}}
+    return {"entities": {"type": "nested", "properties": {"mentions": _MENTIONS}},
+            **_STORY_FIELDS}
+
+
+# Stories (processors/stories): the story an article joined, the article it copies, the
+# story's independent sources then, and the tags it opened in its story.
+_STORY_FIELDS: dict[str, Any] = {
+    "story_id": {"type": "keyword"},
+    "dup_of": {"type": "keyword"},
+    "story_sources": {"type": "integer"},
+    "story_new_tags": {"type": "keyword"},
+    # Watches (saved searches) it matched.
+    "watches": {"type": "keyword"},
+}
 
 
 def _mappings(analyzer: str) -> dict[str, Any]:
@@ -143,6 +156,7 @@ def _mappings(analyzer: str) -> dict[str, Any]:
             "enriched_at": date,
             "indexed_at": date,
             "taxonomy_version": keyword,
+            **_STORY_FIELDS,
             "tags": keyword,
             "tag_details": {
                 "type": "nested",
@@ -264,7 +278,7 @@ def article_from_document(source: Mapping[str, Any]) -> Article:
     record = {
         key: value
         for key, value in source.items()
-        if key not in ("tags", "tag_details", "entity", "taxonomy_version")
+        if key not in ("tags", "tag_details", "entity")
     }
     record["tags"] = source.get("tag_details") or []
     return Article.model_validate(record)

@@ -34,7 +34,7 @@ from processors.store.documents import (
 )
 from processors.store.ports import BulkOutcome, IndexRequest, ItemFailure
 
-__all__ = ["ArticleIndex", "tls_options"]
+__all__ = ["ArticleIndex", "es_client", "tls_options", "translate_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,11 @@ def _is_transient(exc: Exception) -> bool:
     return isinstance(exc, TransportError)
 
 
+def translate_error(exc: Exception, what: str) -> NewsflowError:
+    """An Elasticsearch client error as newsflow's (unavailable, config, or other)."""
+    return _translate(exc, what)
+
+
 def _translate(exc: Exception, what: str) -> NewsflowError:
     if _is_transient(exc):
         return _unavailable(exc, what)
@@ -89,6 +94,24 @@ def tls_options(settings: ElasticsearchSettings) -> dict[str, Any]:
     return options
 
 
+def es_client(settings: ElasticsearchSettings) -> Elasticsearch:
+    """A client as every newsflow adapter builds it: credentials, TLS, no retries of its
+    own (the caller retries with backoff and logs what it waits for)."""
+    return Elasticsearch(
+        settings.url,
+        basic_auth=(
+            (settings.username, settings.password.get_secret_value())
+            if settings.username and settings.password
+            else None
+        ),
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        request_timeout=settings.request_timeout_s,
+        max_retries=0,
+        retry_on_timeout=False,
+        **tls_options(settings),
+    )
+
+
 class ArticleIndex:
     """Articles in Elasticsearch: the alias over monthly backing indices."""
 
@@ -97,20 +120,7 @@ class ArticleIndex:
     ) -> None:
         self.settings = settings
         self.alias = settings.alias
-        self._client = client or Elasticsearch(
-            settings.url,
-            basic_auth=(
-                (settings.username, settings.password.get_secret_value())
-                if settings.username and settings.password
-                else None
-            ),
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            request_timeout=settings.request_timeout_s,
-            # The caller retries with backoff and logs what it waits for.
-            max_retries=0,
-            retry_on_timeout=False,
-            **tls_options(settings),
-        )
+        self._client = client or es_client(settings)
         self._known_indices: set[str] = set()
 
     def __enter__(self) -> ArticleIndex:

@@ -142,6 +142,7 @@ async def run_retag(
             report.gained[tag] = report.gained.get(tag, 0) + 1
         for tag in lost:
             report.lost[tag] = report.lost.get(tag, 0) + 1
+        retagged = retagged.model_copy(update={"taxonomy_version": tagger.version})
         # Keep indexed_at: re-tagging is not re-indexing the story.
         document = article_document(retagged, taxonomy_version=tagger.version,
                                     indexed_at=article.indexed_at or now)
