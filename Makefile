@@ -1,6 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Everything they need is installed by them (Python venv, Java/Maven via apt when missing,
-# Kafka and Elasticsearch from Maven Central, cached under /var/tmp/newsflow/cache).
+# Kafka and Elasticsearch from Maven Central, cached under /var/tmp/newsflow/cache; for the
+# browser tests Debian's chromium via apt when missing, Playwright's client from the dev extras).
 
 # Python 3.12 (or 3.13) when the machine has it (spaCy's NER is much faster there), else 3.11.
 ifndef PYTHON
@@ -16,7 +17,7 @@ STAMP  := $(VENV)/.installed-py$(PYVER)
 
 help:
 	@echo "make demo       bring up the local stack, poll the bundled sample feeds, index, search, subscribe"
-	@echo "make test       install, bring the stack up, run all tests (unit, integration, e2e), bring it down"
+	@echo "make test       install, bring the stack up, run all tests (unit, integration, e2e, browser), bring it down"
 	@echo "make test-fast  unit tests only (no servers)"
 	@echo "make lint       ruff, mypy --strict and the import contracts (lint-imports)"
 
@@ -35,6 +36,7 @@ demo: $(STAMP)
 	bash deploy/demo/demo.sh
 
 test: $(STAMP)
+	bash deploy/local/ensure-chromium.sh
 	bash deploy/local/with-stack.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

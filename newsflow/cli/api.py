@@ -23,7 +23,8 @@ def command(cli_ctx: CliContext, host: str | None, port: int | None,
             print_openapi: bool) -> None:
     """Serve the HTTP API: GET /search, /articles/{id}, /tags, /stats, /streams/{tag}
     (Server-Sent Events, resumable with Last-Event-ID), /healthz, /metrics; the OpenAPI
-    description at /openapi.json and interactive docs at /docs. Stops on Ctrl-C/SIGTERM.
+    description at /openapi.json and interactive docs at /docs; the monitor page at /.
+    Stops on Ctrl-C/SIGTERM.
     """
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = cli_ctx.settings({"api": overrides} if overrides else None)
