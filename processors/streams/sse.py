@@ -68,7 +68,8 @@ class StreamEvent:
 
 
 class TagStreamReader:
-    """Reads one tag topic from explicit positions (no consumer group, nothing committed)."""
+    """Reads one tag topic from explicit positions (no consumer group, nothing committed).
+    ``topic`` reads that topic instead of the tag's (a watch's ``news.watch.<name>``)."""
 
     def __init__(
         self,
@@ -78,8 +79,9 @@ class TagStreamReader:
         positions: Mapping[int, int] | None = None,
         start: str = "latest",
         since: datetime | None = None,
+        topic: str | None = None,
     ) -> None:
-        self.topic = tag_topic_name(kafka.tag_topic_prefix, tag)
+        self.topic = topic or tag_topic_name(kafka.tag_topic_prefix, tag)
         self._kafka = kafka
         self._wanted = dict(positions or {})
         self._start = start

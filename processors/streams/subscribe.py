@@ -72,7 +72,8 @@ class Delivery:
 
 
 class TagSubscriber:
-    """Iterate over the articles arriving on one or more tag topics."""
+    """Iterate over the articles arriving on one or more tag topics, and on ``topics``
+    given by name (the watch streams ``news.watch.<name>``)."""
 
     def __init__(
         self,
@@ -82,13 +83,15 @@ class TagSubscriber:
         group: str | None = None,
         from_beginning: bool = False,
         since: datetime | None = None,
+        topics: Sequence[str] = (),
     ) -> None:
-        if not tags:
-            raise ConfigError("subscribe needs at least one tag")
+        if not tags and not topics:
+            raise ConfigError("subscribe needs at least one tag or topic")
         try:
             self.topics = [tag_topic_name(kafka.tag_topic_prefix, tag) for tag in tags]
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
+        self.topics += [topic for topic in dict.fromkeys(topics) if topic not in self.topics]
         self._kafka = kafka
         self._group = group
         self._from_beginning = from_beginning
