@@ -108,6 +108,14 @@ class Bench:
         names = {
             "NEWSFLOW_KAFKA__ARTICLES_TOPIC": f"bench-{self.run}.articles",
             "NEWSFLOW_KAFKA__DEADLETTER_TOPIC": f"bench-{self.run}.deadletter",
+            "NEWSFLOW_KAFKA__ENRICHED_TOPIC": f"bench-{self.run}.enriched",
+            "NEWSFLOW_ELASTICSEARCH__STORIES_INDEX": f"bench-{self.run}-articles-stories",
+            "NEWSFLOW_ELASTICSEARCH__STORIES_STATE_INDEX":
+                f"bench-{self.run}-articles-stories-state",
+            "NEWSFLOW_ELASTICSEARCH__ALERTS_INDEX": f"bench-{self.run}-articles-alerts",
+            "NEWSFLOW_KAFKA__ALERTS_TOPIC": f"bench-{self.run}.alerts",
+            "NEWSFLOW_ELASTICSEARCH__WATCHES_INDEX": f"bench-{self.run}-articles-watches",
+            "NEWSFLOW_KAFKA__WATCH_TOPIC_PREFIX": f"bench-{self.run}.watch.",
             "NEWSFLOW_KAFKA__TAG_TOPIC_PREFIX": f"bench-{self.run}.tag.",
             "NEWSFLOW_ELASTICSEARCH__ALIAS": f"bench-{self.run}-articles",
             "NEWSFLOW_ELASTICSEARCH__TEMPLATE_NAME": f"bench-{self.run}-articles",
@@ -349,8 +357,8 @@ class Bench:
             'newsflow_processors_hop_seconds_sum{hop="enrich"}': "enrich",
             'newsflow_processors_hop_seconds_sum{hop="index"}': "index",
             'newsflow_processors_hop_seconds_sum{hop="forward"}': "forward",
-            "newsflow_processors_batches_total": "batches handled",
-            "newsflow_processors_received_total": "records received",
+            'newsflow_processors_batches_total{stage="index"}': "batches handled",
+            'newsflow_processors_received_total{stage="index"}': "records received",
         }
         for n in range(len(self.workers)):
             for name, value in observe.scrape_metrics(self.args.metrics_port + n).items():

@@ -34,6 +34,9 @@ def parse_when_option(value: str | None, flag: str) -> datetime | None:
 @click.option("--until", help="Published before (same forms as --since).")
 @click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=10, show_default=True,
               help="How many hits.")
+@click.option("--collapse", is_flag=True,
+              help="One hit per story (its best or newest matching article), with the "
+                   "story's independent sources; copies and other reports are folded in.")
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per hit and line: the article record plus score and "
                    "highlights.")
@@ -47,6 +50,7 @@ def command(
     since: str | None,
     until: str | None,
     limit: int,
+    collapse: bool,
     as_json: bool,
 ) -> None:
     """Search indexed articles. QUERY uses simple query syntax over title, summary, content
@@ -63,6 +67,7 @@ def command(
         text=query, tags=tags, entities=entities, sources=sources,
         since=parse_when_option(since, "--since"), until=parse_when_option(until, "--until"),
         size=limit, highlight_tags=("<em>", "</em>") if as_json else ("»", "«"),
+        collapse=collapse,
     )
     settings = cli_ctx.settings()
     with ArticleIndex(settings.elasticsearch) as index:
@@ -75,7 +80,12 @@ def command(
         a = hit.article
         tags_text = f"  [{', '.join(a.tag_names)}]" if a.tags else ""
         click.echo(f"{a.published_at:%Y-%m-%d %H:%M}  {a.source}  {a.title}{tags_text}")
+        if collapse and a.story_id:
+            click.echo(f"    story {a.story_id}: {a.story_sources or 0} independent "
+                       "source(s) when this article joined")
         click.echo(f"    {a.url}")
         for fragment in (hit.highlights.get("summary") or hit.highlights.get("content") or [])[:2]:
             click.echo(f"    … {' '.join(fragment.split())} …")
-    click.echo(f"{result.total} article(s) match, {len(result.hits)} shown", err=True)
+    stories = f" in {result.stories} stor{'y' if result.stories == 1 else 'ies'}" \
+        if result.stories is not None else ""
+    click.echo(f"{result.total} article(s) match{stories}, {len(result.hits)} shown", err=True)

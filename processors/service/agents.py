@@ -1,8 +1,10 @@
-"""The indexing agent: news.articles -> enrich -> Elasticsearch -> news.tag.<tag>.
+"""The two agents: news.articles -> enrich -> news.enriched, and news.enriched -> stories ->
+Elasticsearch -> news.tag.<tag>.
 
-The agent is a short loop over ``stream.take_events(n, within=s)``; each batch goes through
-processors.service.batches.BatchHandler (decode, enrich, index, forward, all acknowledged),
-and only then does the stream advance.
+Each agent is a short loop over ``stream.take_events(n, within=s)``; each batch goes through
+its handler (enrich_batches.EnrichBatchHandler: decode, enrich, hand over;
+batches.BatchHandler: decode, stories, index, forward; all acknowledged), and only then does
+the stream advance.
 
 Offsets: Faust acks the events of a take() batch in a ``finally`` when the generator resumes,
 which also runs when the agent raises or is cancelled (shutdown, rebalance). To commit only
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from processors.service.batches import BatchHandler
+from processors.service.enrich_batches import EnrichBatchHandler
 from processors.service.ports import BatchReport, Received
 
 if TYPE_CHECKING:
@@ -56,38 +59,43 @@ def received_from_event(event: Any) -> Received:
 def register_agents(
     app: faust.App,
     topics: Topics,
-    handler: BatchHandler,
+    enrich: EnrichBatchHandler,
+    ordered: BatchHandler,
     *,
     batch_size: int,
     within_s: float,
-    on_batch: Callable[[BatchReport], None] | None = None,
-) -> faust.types.AgentT[bytes]:
+    on_batch: Callable[[str, BatchReport], None] | None = None,
+) -> list[faust.types.AgentT[bytes]]:
+    """The two agents: enrich (news.articles, a partition per worker) and the ordered stage
+    (news.enriched, one partition: stories, index, tag streams)."""
     from mode import CrashingSupervisor
 
-    # A crash stops the worker (the held batch stays uncommitted) instead of restarting an
-    # actor that would go on past it: Faust would then commit over the gap (see README).
-    @app.agent(
-        topics.articles, name="newsflow.index-articles", supervisor_strategy=CrashingSupervisor
-    )
-    async def index_articles(stream: faust.StreamT[bytes]) -> None:
-        # take_events is faust-streaming's (not in the StreamT protocol's stubs).
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            batch_size, within=within_s
-        ):
-            held = hold(events)
-            report = await handler.handle([received_from_event(e) for e in events])
-            release(held)
-            logger.info(
-                "batch done received=%d indexed=%d duplicates=%d dead_letters=%d "
-                "tag_messages=%d retries=%d",
-                report.received,
-                report.indexed,
-                report.duplicates,
-                report.dead_letters,
-                report.tag_messages,
-                report.retries,
-            )
-            if on_batch is not None:
-                on_batch(report)
+    def agent(topic: Any, name: str, stage: str,
+              handle: Callable[[list[Received]], Any]) -> faust.types.AgentT[bytes]:
+        # A crash stops the worker (the held batch stays uncommitted) instead of restarting
+        # an actor that would go on past it: Faust would then commit over the gap (README).
+        @app.agent(topic, name=name, supervisor_strategy=CrashingSupervisor)
+        async def run(stream: faust.StreamT[bytes]) -> None:
+            # take_events is faust-streaming's (not in the StreamT protocol's stubs).
+            async for events in stream.take_events(  # type: ignore[attr-defined]
+                batch_size, within=within_s
+            ):
+                held = hold(events)
+                report: BatchReport = await handle([received_from_event(e) for e in events])
+                release(held)
+                logger.info(
+                    "batch done stage=%s received=%d enriched=%d indexed=%d duplicates=%d "
+                    "dead_letters=%d tag_messages=%d retries=%d",
+                    stage, report.received, report.enriched, report.indexed,
+                    report.duplicates, report.dead_letters, report.tag_messages,
+                    report.retries,
+                )
+                if on_batch is not None:
+                    on_batch(stage, report)
 
-    return index_articles
+        return run
+
+    return [
+        agent(topics.articles, "newsflow.enrich-articles", "enrich", enrich.handle),
+        agent(topics.enriched, "newsflow.index-articles", "index", ordered.handle),
+    ]

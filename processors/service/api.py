@@ -1,5 +1,7 @@
 """The HTTP API (`newsflow api`): search, articles, tags, stats, tag streams as SSE, health
 and metrics. FastAPI; the OpenAPI description is served at /openapi.json (docs at /docs).
+The monitor page (processors/service/web/: plain HTML, CSS and ES modules, no build step) is
+served at / and its files under /static/; neither is part of the OpenAPI description.
 
 Handlers are thin: query building and parsing live in processors.store.search, Elasticsearch
 in processors.store.index, Kafka in processors.streams.sse. Blocking calls run in worker
@@ -13,11 +15,13 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,10 +30,13 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import Scope
 
 from newsflow.article import utc_now
 from newsflow.errors import ConfigError, NewsflowError, SearchUnavailableError
 from newsflow.settings import Settings
+from processors.service.api_stories import stories_router
+from processors.service.api_watches import watches_router
 from processors.store.index import ArticleIndex
 from processors.store.search import (
     SearchQuery,
@@ -48,6 +55,21 @@ __all__ = ["create_app"]
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
+
+# The monitor page's files, shipped as package data.
+WEB_DIR = Path(__file__).resolve().parent / "web"
+# The page loads nothing but its own files and talks only to this API: no inline script, no
+# other origin. Text from articles is never parsed as HTML (web/app.js), and this header is
+# the second line of defence.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Revalidated on each load: a page reloaded after an upgrade never mixes old and new files.
+    "Cache-Control": "no-cache",
+}
 
 
 class ApiMetrics:
@@ -125,12 +147,18 @@ def create_app(settings: Settings, index: ArticleIndex | None = None) -> FastAPI
         until: Annotated[str | None, Query(description="published before")] = None,
         size: Annotated[int, Query(ge=1, le=500)] = 10,
         offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+        collapse: Annotated[bool, Query(description="one hit per story")] = False,
     ) -> dict[str, Any]:
         query = SearchQuery(text=q, tags=tuple(tag or ()), entities=tuple(entity or ()),
                             sources=tuple(source or ()), since=_when(since, "since"),
-                            until=_when(until, "until"), size=size, offset=offset)
+                            until=_when(until, "until"), size=size, offset=offset,
+                            collapse=collapse)
         result = parse_search(index.search(build_search(query)))
-        return {"total": result.total, "hits": [hit.to_json() for hit in result.hits]}
+        reply: dict[str, Any] = {"total": result.total,
+                                 "hits": [hit.to_json() for hit in result.hits]}
+        if collapse:
+            reply["stories"] = result.stories
+        return reply
 
     @app.get("/articles/{article_id}", summary="One article by id")
     def article(article_id: str) -> dict[str, Any]:
@@ -227,7 +255,27 @@ def create_app(settings: Settings, index: ArticleIndex | None = None) -> FastAPI
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    # Stories, alerts (their SSE stream too) and watch streams: routers of their own.
+    app.include_router(stories_router(settings, index))
+    app.include_router(watches_router(
+        settings, lambda reader, label, request, max_events, timeout: _events(
+            reader, label, request, metrics, max_events, timeout)))
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers=PAGE_HEADERS)
+
+    app.mount("/static", _PageFiles(directory=WEB_DIR), name="static")
     return app
+
+
+class _PageFiles(StaticFiles):
+    """The page's files, with the page's headers."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(PAGE_HEADERS)
+        return response
 
 
 async def _events(

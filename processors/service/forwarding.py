@@ -21,7 +21,7 @@ from processors.service.ports import BatchReport, Received
 from processors.service.retry import Retrier
 from processors.store.deadletter import DeadLetter, encode_dead_letter
 from processors.streams.ports import OutMessage, Producing
-from processors.streams.routing import Route, route_articles
+from processors.streams.routing import Route, WatchRoute, route_articles, route_watches
 
 __all__ = ["ForwardStep"]
 
@@ -37,7 +37,9 @@ class ForwardStep:
         retrier: Retrier,
         metrics: ProcessorMetrics,
         max_message_bytes: int | None = None,
+        watch_prefix: str = "news.watch.",
     ) -> None:
+        self._watch_prefix = watch_prefix
         self._producer = producer
         self._tag_prefix = tag_prefix
         self._retrier = retrier
@@ -50,11 +52,15 @@ class ForwardStep:
         now: datetime,
         letters: list[DeadLetter],
         report: BatchReport,
-    ) -> list[Route]:
-        """Send the routes of ``indexed`` and every letter; returns the routes sent."""
-        routes, skipped = route_articles([article for _, article in indexed], self._tag_prefix)
+    ) -> list[Route | WatchRoute]:
+        """Send the routes of ``indexed`` (tag and watch streams) and every letter; returns
+        the routes sent."""
+        articles = [article for _, article in indexed]
+        tag_routes, skipped = route_articles(articles, self._tag_prefix)
         for article_id, tag in skipped:
             logger.warning("tag cannot name a topic, not forwarded id=%s tag=%s", article_id, tag)
+        routes: list[Route | WatchRoute] = [*tag_routes,
+                                            *route_watches(articles, self._watch_prefix)]
         received_of = {article.id: received for received, article in indexed}
         routes = self._fitting(routes, received_of, now, letters)
         messages = [route.message() for route in routes]
@@ -63,19 +69,19 @@ class ForwardStep:
             for letter in letters
         ]
         t0 = time.monotonic()
-        await self._send(messages, report)
+        await self.send(messages, report)
         self._metrics.hop_seconds.labels("forward").observe(time.monotonic() - t0)
         return routes
 
     def _fitting(
         self,
-        routes: list[Route],
+        routes: list[Route | WatchRoute],
         received_of: dict[str, Received],
         now: datetime,
         letters: list[DeadLetter],
-    ) -> list[Route]:
+    ) -> list[Route | WatchRoute]:
         """Routes that fit in one Kafka message; the others' articles become dead letters."""
-        fitting: list[Route] = []
+        fitting: list[Route | WatchRoute] = []
         refused: set[str] = set()
         limit = self._max_message_bytes
         for route in routes:
@@ -98,7 +104,7 @@ class ForwardStep:
             )
         return fitting
 
-    async def _send(self, messages: list[OutMessage], report: BatchReport) -> None:
+    async def send(self, messages: list[OutMessage], report: BatchReport) -> None:
         """Until Kafka acknowledged every message; a retry sends only those it did not."""
         pending: Sequence[OutMessage] = messages
 
@@ -113,8 +119,8 @@ class ForwardStep:
         if messages:
             await self._retrier.until_done(
                 "kafka",
-                lambda: f"acknowledgement of {len(pending)} of {len(messages)} tag/dead-letter "
-                "messages (only these are sent again)",
+                lambda: f"acknowledgement of {len(pending)} of {len(messages)} messages "
+                "(only these are sent again)",
                 send,
                 BrokerUnavailableError,
                 report,

@@ -69,13 +69,12 @@ class IndexStep:
     async def __call__(
         self,
         enriched: Sequence[_Item],
-        taxonomy_version: str,
         now: datetime,
         letters: list[DeadLetter],
         report: BatchReport,
     ) -> list[_Item]:
         """The articles Elasticsearch acknowledged (``indexed_at`` set), with their records."""
-        requests, contexts = self._documents(enriched, taxonomy_version, now, letters)
+        requests, contexts = self._documents(enriched, now, letters)
         await self.prepare()
         t0 = time.monotonic()
         indexed_ids = await self._index_all(requests, contexts, now, letters, report)
@@ -85,7 +84,6 @@ class IndexStep:
     def _documents(
         self,
         enriched: Sequence[_Item],
-        taxonomy_version: str,
         now: datetime,
         letters: list[DeadLetter],
     ) -> tuple[list[IndexRequest], dict[str, _Item]]:
@@ -94,8 +92,9 @@ class IndexStep:
         for received, article in enriched:
             article = article.model_copy(update={"indexed_at": now})
             try:
+                # The version the enrich stage tagged it with (retag compares it).
                 document = article_document(
-                    article, taxonomy_version=taxonomy_version, indexed_at=now
+                    article, taxonomy_version=article.taxonomy_version, indexed_at=now
                 )
             except DocumentRejectedError as exc:
                 letters.append(dead_letter(received, "index", exc, now, article.id))

@@ -35,7 +35,8 @@ class ProcessorMetrics:
         r = self.registry
         self.articles = Counter(
             "newsflow_processors_articles_total",
-            "Articles handled, once each, by outcome (indexed, dead_letter, duplicate).",
+            "Articles handled by outcome: enriched (enrich stage), indexed (ordered stage), "
+            "dead_letter and duplicate (either).",
             ["status"],
             registry=r,
         )
@@ -65,7 +66,8 @@ class ProcessorMetrics:
         )
         self.hop_seconds = Histogram(
             "newsflow_processors_hop_seconds",
-            "Time spent per hop: enrich, index, forward.",
+            "Time spent per hop: enrich, hand-over (to the ordered stage), stories, index, "
+            "forward.",
             ["hop"],
             registry=r,
             buckets=_LATENCY_BUCKETS,
@@ -89,6 +91,11 @@ class ProcessorMetrics:
             registry=r,
         )
 
+        self.alerts = Counter(
+            "newsflow_processors_alerts_total",
+            "Spike alerts raised (each once, stored and sent to the alerts topic).",
+            registry=r,
+        )
         self.ready = Gauge(
             "newsflow_processors_ready",
             "1 once the worker owns partitions, loaded its model and prepared the index.",
@@ -96,12 +103,15 @@ class ProcessorMetrics:
         )
         self.batches = Counter(
             "newsflow_processors_batches_total",
-            "Batches handled to the end (indexed, forwarded, acknowledged).",
+            "Batches handled to the end and acknowledged, by stage (enrich, index).",
+            ["stage"],
             registry=r,
         )
         self.received = Counter(
             "newsflow_processors_received_total",
-            "Records received in handled batches (every outcome, duplicates included).",
+            "Records received in handled batches (every outcome, duplicates included), by "
+            "stage (enrich, index).",
+            ["stage"],
             registry=r,
         )
 

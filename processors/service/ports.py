@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from newsflow.article import Article
 
-__all__ = ["BatchReport", "Enriching", "Received", "RunBlocking"]
+__all__ = ["BatchReport", "Enriching", "Received", "RunBlocking", "StoryStage", "WatchStage"]
 
 
 class Enriching(Protocol):
@@ -27,6 +27,23 @@ class Enriching(Protocol):
 
 
 RunBlocking = Callable[..., Awaitable[Any]]
+
+
+class StoryStage(Protocol):
+    """The ordered stage's story step (processors.service.storying)."""
+
+    async def prepare(self) -> None:
+        """Its Elasticsearch index in place."""
+
+    async def assign(
+        self, items: list[tuple[Received, Article]]
+    ) -> list[tuple[Received, Article]]:
+        """Each article with story_id, dup_of, story_sources and story_new_tags set, in
+        order; the state is rebuilt first when the records do not follow the last ones."""
+
+    async def commit(self, report: BatchReport) -> None:
+        """After the batch is indexed and forwarded: the stories' documents, and a snapshot
+        of the engine when one is due."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +61,27 @@ class Received:
 
 @dataclass
 class BatchReport:
+    """What one batch of either stage did (the enrich stage fills ``enriched``, the ordered
+    stage ``indexed``, ``tag_messages`` and ``stories``)."""
+
     received: int = 0
+    enriched: int = 0
     indexed: int = 0
     duplicates: int = 0
     dead_letters: int = 0
     tag_messages: int = 0
     retries: int = 0
     tags: dict[str, int] = field(default_factory=dict)
+    stories: int = 0  # articles given a story
+    alerts: int = 0  # new spike alerts raised
+    watch_messages: int = 0  # articles sent to watch streams
+
+
+class WatchStage(Protocol):
+    """The ordered stage's watch step (processors.service.watching)."""
+
+    async def prepare(self) -> None:
+        """Its Elasticsearch index in place."""
+
+    async def match(self, articles: list[Article]) -> list[Article]:
+        """The articles in the same order, each with ``watches`` set."""

@@ -16,12 +16,15 @@ from typing import Any
 
 from processors.service.ports import BatchReport
 
-__all__ = ["WorkerStatus"]
+__all__ = ["STAGES", "WorkerStatus"]
 
 logger = logging.getLogger(__name__)
 
-_BATCH_FIELDS = ("received", "indexed", "duplicates", "dead_letters", "tag_messages",
-                 "retries")
+_BATCH_FIELDS = ("received", "enriched", "indexed", "stories", "alerts", "duplicates",
+                 "dead_letters", "tag_messages", "watch_messages", "retries")
+# The enrich stage (news.articles, every worker) and the ordered stage (news.enriched, the
+# worker that owns its one partition).
+STAGES = ("enrich", "index")
 
 
 class WorkerStatus:
@@ -36,9 +39,9 @@ class WorkerStatus:
         self._on_ready = on_ready
         self._details: dict[str, str] = {}
         self._partitions: list[str] = []
-        self._totals = dict.fromkeys(_BATCH_FIELDS, 0)
-        self._batches = 0
-        self._last_batch_at: datetime | None = None
+        self._totals = {stage: dict.fromkeys(_BATCH_FIELDS, 0) for stage in STAGES}
+        self._batches = dict.fromkeys(STAGES, 0)
+        self._last_batch_at: dict[str, datetime | None] = dict.fromkeys(STAGES)
         self.ready = False
 
     def mark(self, part: str, detail: str = "") -> None:
@@ -61,12 +64,12 @@ class WorkerStatus:
         with self._lock:
             self._partitions = sorted(partitions)
 
-    def record(self, report: BatchReport, at: datetime) -> None:
+    def record(self, stage: str, report: BatchReport, at: datetime) -> None:
         with self._lock:
-            self._batches += 1
+            self._batches[stage] += 1
             for name in _BATCH_FIELDS:
-                self._totals[name] += getattr(report, name)
-            self._last_batch_at = at
+                self._totals[stage][name] += getattr(report, name)
+            self._last_batch_at[stage] = at
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
@@ -75,7 +78,13 @@ class WorkerStatus:
                 "waiting_for": [p for p in self.PARTS if p not in self._done],
                 "details": dict(self._details),
                 "partitions": list(self._partitions),
-                "batches": {"count": self._batches, **self._totals,
-                            "last_at": self._last_batch_at.isoformat()
-                            if self._last_batch_at else None},
+                "batches": {
+                    stage: {"count": self._batches[stage], **self._totals[stage],
+                            "last_at": _iso(self._last_batch_at[stage])}
+                    for stage in STAGES
+                },
             }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None

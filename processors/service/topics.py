@@ -31,7 +31,22 @@ class Topics:
         self.deadletter = app.topic(
             kafka.deadletter_topic, key_type=bytes, value_type=bytes, partitions=1
         )
+        # One partition: the ordered stage (stories, index, tag streams) sees one order,
+        # whichever worker owns it (docs/stories.md).
+        self.enriched = app.topic(
+            kafka.enriched_topic, key_type=bytes, value_type=bytes, partitions=1
+        )
         self._tag_topics: dict[str, faust.TopicT] = {}
+        self._named: dict[str, faust.TopicT] = {}
+
+    def named(self, name: str) -> faust.TopicT:
+        """A topic by its name (watch streams, alerts), with the tag streams' partitions."""
+        topic = self._named.get(name)
+        if topic is None:
+            topic = self._app.topic(name, key_type=bytes, value_type=bytes,
+                                    partitions=self._kafka.tag_partitions)
+            self._named[name] = topic
+        return topic
 
     def tag_topic(self, tag: str) -> faust.TopicT:
         """``news.tag.<tag>``, one Topic object per tag for the life of the app."""

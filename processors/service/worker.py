@@ -25,9 +25,10 @@ from newsflow.article import utc_now
 from newsflow.settings import Settings
 from processors.service.agents import register_agents
 from processors.service.batches import BatchHandler
+from processors.service.enrich_batches import EnrichBatchHandler
 from processors.service.kafka_watch import KafkaWatch
 from processors.service.ports import BatchReport, Enriching
-from processors.service.retry import Backoff
+from processors.service.retry import Backoff, Retrier
 from processors.service.status import WorkerStatus
 
 __all__ = ["load_enricher", "run_worker"]
@@ -58,10 +59,19 @@ def run_worker(
     import faust
 
     from newsflow_adapters.topics import ensure_topics
+    from processors.service.alerting import AlertRaiser
     from processors.service.app import build_app
+    from processors.service.catchup import read_range
+    from processors.service.forwarding import ForwardStep
     from processors.service.metrics import ProcessorMetrics
+    from processors.service.storying import StoryStep
     from processors.service.topics import Topics
+    from processors.service.watching import WatchStep
+    from processors.store.alert_index import AlertIndex
     from processors.store.index import ArticleIndex
+    from processors.store.stories import StoryStore
+    from processors.store.watch_index import WatchIndex
+    from processors.stories.engine import StoryEngine
     from processors.streams.produce import TopicProducer, broker_reachable
 
     p = settings.processors
@@ -70,8 +80,11 @@ def run_worker(
     # sit idle until its next metadata refresh.
     ensure_topics(settings.kafka, [settings.kafka.articles_topic],
                   settings.kafka.articles_partitions)
-    # One thread for the model (CPU-bound, not thread-safe to share), one for ES calls.
+    ensure_topics(settings.kafka, [settings.kafka.enriched_topic], 1)
+    # One thread for the model (CPU-bound, not thread-safe to share), one for the story
+    # engine (so that stories never wait behind a batch of NLP), one for ES calls.
     enrich_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-enrich")
+    stories_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-stories")
     io_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-es")
     metrics = ProcessorMetrics()
     worker_status = WorkerStatus(on_ready=lambda: metrics.ready.set(1))
@@ -96,6 +109,10 @@ def run_worker(
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(io_pool, functools.partial(fn, *args))
 
+    async def run_stories(fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(stories_pool, functools.partial(fn, *args))
+
     if p.metrics_port:
         metrics.serve(p.metrics_port, p.web_host, status=worker_status.as_dict)
         logger.info("metrics served host=%s port=%d", p.web_host, p.metrics_port)
@@ -103,28 +120,68 @@ def run_worker(
     app = build_app(settings)
     topics = Topics(app, settings.kafka)
     index = ArticleIndex(settings.elasticsearch)
-    handler = BatchHandler(
+    producer = TopicProducer(topics)
+    enrich_handler = EnrichBatchHandler(
         enricher=get_enricher,
-        index=index,
-        producer=TopicProducer(topics),
-        alias=settings.elasticsearch.alias,
+        producer=producer,
         tag_prefix=settings.kafka.tag_topic_prefix,
         run_cpu=run_cpu,
-        run_io=run_io,
         clock=utc_now,
         backoff=Backoff(max_s=p.index_retry_max_s),
         metrics=metrics,
         taxonomy_check_interval_s=p.taxonomy_check_interval_s,
         max_message_bytes=settings.kafka.max_message_bytes,
     )
+    story_store = StoryStore(settings.elasticsearch)
+    alert_index = AlertIndex(settings.elasticsearch)
+    ordered_retrier = Retrier(Backoff(max_s=p.index_retry_max_s), metrics, asyncio.sleep)
+    alert_sender = ForwardStep(producer=producer, tag_prefix=settings.kafka.tag_topic_prefix,
+                               retrier=ordered_retrier, metrics=metrics,
+                               max_message_bytes=settings.kafka.max_message_bytes)
+    stories = StoryStep(
+        store=story_store,
+        read_range=lambda start, end: read_range(
+            settings.kafka, settings.kafka.enriched_topic, start, end),
+        engine_factory=StoryEngine,
+        restore=StoryEngine.restore,
+        # One engine state per app (consumer group) and enriched topic.
+        state_key=f"{p.app_id}:{settings.kafka.enriched_topic}",
+        run_cpu=run_stories,
+        run_io=run_io,
+        retrier=ordered_retrier,
+        metrics=metrics,
+        clock=utc_now,
+        snapshot_every_s=p.stories_snapshot_every_s,
+        alerts=AlertRaiser(),
+        alert_index=alert_index,
+        send=alert_sender.send,
+        alerts_topic=settings.kafka.alerts_topic,
+    )
+    watch_index = WatchIndex(settings.elasticsearch)
+    watches = WatchStep(index=watch_index, run_io=run_io, retrier=ordered_retrier,
+                        metrics=metrics, clock=utc_now)
+    handler = BatchHandler(
+        index=index,
+        producer=producer,
+        alias=settings.elasticsearch.alias,
+        tag_prefix=settings.kafka.tag_topic_prefix,
+        run_io=run_io,
+        clock=utc_now,
+        stories=stories,
+        watches=watches,
+        watch_prefix=settings.kafka.watch_topic_prefix,
+        backoff=Backoff(max_s=p.index_retry_max_s),
+        metrics=metrics,
+        max_message_bytes=settings.kafka.max_message_bytes,
+    )
 
-    def on_batch(report: BatchReport) -> None:
-        worker_status.record(report, utc_now())
-        metrics.batches.inc()
-        metrics.received.inc(report.received)
+    def on_batch(stage: str, report: BatchReport) -> None:
+        worker_status.record(stage, report, utc_now())
+        metrics.batches.labels(stage).inc()
+        metrics.received.labels(stage).inc(report.received)
 
-    register_agents(app, topics, handler, batch_size=p.batch_size, within_s=p.batch_within_s,
-                    on_batch=on_batch)
+    register_agents(app, topics, enrich_handler, handler, batch_size=p.batch_size,
+                    within_s=p.batch_within_s, on_batch=on_batch)
 
     @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is not typed
     async def prepare_index() -> None:
@@ -146,7 +203,7 @@ def run_worker(
         mine = sorted(
             f"{tp.topic}[{tp.partition}]"
             for tp in assigned
-            if tp.topic == settings.kafka.articles_topic
+            if tp.topic in (settings.kafka.articles_topic, settings.kafka.enriched_topic)
         )
         logger.info("partitions assigned %s", ",".join(mine) or "none")
         worker_status.assigned(mine)
@@ -165,5 +222,9 @@ def run_worker(
     finally:
         enricher_future.cancel()
         enrich_pool.shutdown(wait=False, cancel_futures=True)
+        stories_pool.shutdown(wait=False, cancel_futures=True)
         io_pool.shutdown(wait=False, cancel_futures=True)
         index.close()
+        story_store.close()
+        alert_index.close()
+        watch_index.close()

@@ -9,7 +9,9 @@ CLI, the HTTP API and tests share them, so a filter means the same thing everywh
 - ``entities``: every name given must be among the article's entities (any kind, canonical
   name or surface text, case-insensitive);
 - ``sources``: any of them; ``since``/``until``: on ``published_at`` (event time), inclusive
-  start, exclusive end.
+  start, exclusive end;
+- ``collapse``: one hit per story (``story_id``), the best-ranked or newest of its articles;
+  articles without a story (indexed before stories existed) are left out.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ __all__ = [
     "StatsQuery",
     "build_search",
     "build_stats",
+    "filter_clauses",
     "parse_search",
     "parse_stats",
     "parse_when",
+    "text_clauses",
 ]
 
 _TEXT_FIELDS = ("title^3", "summary^2", "content", "authors")
@@ -74,6 +78,8 @@ class SearchQuery:
     size: int = 10
     offset: int = 0
     highlight_tags: tuple[str, str] = ("<em>", "</em>")
+    # One hit per story (the best or newest of it), with how many of its articles matched.
+    collapse: bool = False
 
 
 def _filters(
@@ -104,12 +110,25 @@ def _filters(
     return filters
 
 
+def text_clauses(text: str) -> list[dict[str, Any]]:
+    """The query string as ``must`` clauses: none for a blank one. (Watches share it.)"""
+    if not text.strip():
+        return []
+    return [{"simple_query_string": {
+        "query": text, "fields": list(_TEXT_FIELDS), "default_operator": "and",
+    }}]
+
+
+def filter_clauses(
+    *, tags: Sequence[str] = (), entities: Sequence[str] = (), sources: Sequence[str] = (),
+    since: datetime | None = None, until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The filters of a search, as ``filter`` clauses. (Watches share them.)"""
+    return _filters(tags, entities, sources, since, until)
+
+
 def build_search(query: SearchQuery) -> dict[str, Any]:
-    must: list[dict[str, Any]] = []
-    if query.text.strip():
-        must.append({"simple_query_string": {
-            "query": query.text, "fields": list(_TEXT_FIELDS), "default_operator": "and",
-        }})
+    must = text_clauses(query.text)
     body: dict[str, Any] = {
         "query": {"bool": {
             "must": must or [{"match_all": {}}],
@@ -123,6 +142,12 @@ def build_search(query: SearchQuery) -> dict[str, Any]:
         "sort": (["_score", {"published_at": "desc"}] if must
                  else [{"published_at": "desc"}, "_score"]),
     }
+    if query.collapse:
+        # Articles indexed before stories existed have no story_id: collapsing would lump
+        # them all into one hit, so they are left out.
+        body["collapse"] = {"field": "story_id"}
+        body["aggs"] = {"stories": {"cardinality": {"field": "story_id"}}}
+        body["query"]["bool"]["filter"].append({"exists": {"field": "story_id"}})
     if must:
         pre, post = query.highlight_tags
         body["highlight"] = {
@@ -153,12 +178,14 @@ class SearchHit:
 class SearchResult:
     total: int
     hits: list[SearchHit]
+    stories: int | None = None  # with collapse: how many stories the matches belong to
 
 
 def parse_search(response: Mapping[str, Any]) -> SearchResult:
     hits = response["hits"]
     total = hits["total"]["value"] if isinstance(hits["total"], dict) else int(hits["total"])
-    return SearchResult(total=total, hits=[
+    stories = response.get("aggregations", {}).get("stories", {}).get("value")
+    return SearchResult(total=total, stories=stories, hits=[
         SearchHit(
             article=article_from_document(hit["_source"]),
             score=hit.get("_score"),

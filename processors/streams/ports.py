@@ -2,8 +2,9 @@
 
 Both producers implement ``Producing``: the worker's, through its Faust app
 (``produce.TopicProducer``), and the one ``newsflow retag`` opens with its own client
-(``produce.TagStreamProducer``). A message names its tag (``None``: a dead letter); the
-producer knows the topic names.
+(``produce.TagStreamProducer``). A message names its tag (``None``: a dead letter), or is
+an enriched article on its way to the ordered stage (``enriched``); the producer knows the
+topic names.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ __all__ = ["OutMessage", "Producing", "SendOutcome"]
 
 @dataclass(frozen=True)
 class OutMessage:
-    """A message to produce: to the tag topic of ``tag``, or a dead letter when None."""
+    """A message to produce: to ``topic`` when given, else to the tag topic of ``tag``, a
+    dead letter when None, or to the enriched topic when ``enriched``."""
 
     tag: str | None
     key: bytes | None
     value: bytes
+    enriched: bool = False
+    # An explicit topic (a watch stream, the alerts topic) instead of the tag's.
+    topic: str | None = None
 
 
 @dataclass(frozen=True)

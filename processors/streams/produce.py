@@ -52,7 +52,12 @@ class AppTopics(Protocol):
     @property
     def deadletter(self) -> Any: ...
 
+    @property
+    def enriched(self) -> Any: ...
+
     def tag_topic(self, tag: str) -> Any: ...
+
+    def named(self, name: str) -> Any: ...
 
 
 class TopicProducer:
@@ -63,8 +68,15 @@ class TopicProducer:
         self._declared: set[str] = set()
         self._ack_report_every_s = ack_report_every_s
 
-    async def _topic(self, tag: str | None) -> Any:
-        topic = self._topics.deadletter if tag is None else self._topics.tag_topic(tag)
+    async def _topic(self, message: OutMessage) -> Any:
+        if message.topic is not None:
+            topic = self._topics.named(message.topic)
+        elif message.enriched:
+            topic = self._topics.enriched
+        elif message.tag is None:
+            topic = self._topics.deadletter
+        else:
+            topic = self._topics.tag_topic(message.tag)
         name = topic.get_topic_name()
         if name not in self._declared:
             # Creates the topic with our partition count if it does not exist yet.
@@ -78,7 +90,7 @@ class TopicProducer:
         refused: Exception | None = None
         for message in messages:
             try:
-                topic = await self._topic(message.tag)
+                topic = await self._topic(message)
                 acks.append(asyncio.ensure_future(
                     await topic.send(key=message.key, value=message.value)))
             except asyncio.CancelledError:
@@ -184,10 +196,14 @@ class TagStreamProducer:
     async def send_all(self, messages: Sequence[OutMessage]) -> SendOutcome:
         return await asyncio.to_thread(self._send_all, list(messages))
 
-    def _topic(self, tag: str | None) -> str:
-        if tag is None:
+    def _topic(self, message: OutMessage) -> str:
+        if message.topic is not None:
+            return message.topic
+        if message.enriched:  # only the worker's enrich stage sends these
+            raise ValueError("TagStreamProducer sends tag streams and dead letters only")
+        if message.tag is None:
             return self._kafka.deadletter_topic
-        return tag_topic_name(self._kafka.tag_topic_prefix, tag)
+        return tag_topic_name(self._kafka.tag_topic_prefix, message.tag)
 
     def _ensure_topics(self, topics: set[str]) -> None:
         new = topics - self._ready_topics
@@ -203,7 +219,7 @@ class TagStreamProducer:
 
         if not messages:
             return SendOutcome()
-        topics = [self._topic(m.tag) for m in messages]
+        topics = [self._topic(m) for m in messages]
         self._ensure_topics(set(topics))
         futures: list[Any] = []
         failure: Exception | None = None

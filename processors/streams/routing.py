@@ -11,13 +11,17 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from newsflow.article import Article, encode_article
+from processors.store.watches import watch_topic_name
 from processors.streams.ports import OutMessage
 
 __all__ = [
     "Route",
+    "WatchRoute",
     "is_valid_tag",
+    "opens_story",
     "route_article",
     "route_articles",
+    "route_watches",
     "tag_topic_name",
 ]
 
@@ -91,3 +95,48 @@ def route_articles(
         routes.extend(mine)
         skipped.extend((article.id, tag) for tag in bad)
     return routes, skipped
+
+
+def opens_story(article: Article, tag: str) -> bool:
+    """Whether ``article`` is its story's first article on ``tag`` (what a collapsed
+    subscription delivers). An article without story fields (indexed before stories
+    existed) counts as opening its own."""
+    if article.story_id is None:
+        return True
+    return tag in article.story_new_tags
+
+
+@dataclass(frozen=True)
+class WatchRoute:
+    """One article on the topic of one watch it matched (``news.watch.<name>``)."""
+
+    watch: str
+    topic: str
+    key: bytes
+    value: bytes
+    article_id: str
+
+    def message(self) -> OutMessage:
+        return OutMessage(None, self.key, self.value, topic=self.topic)
+
+    def fits(self, limit: int | None) -> bool:
+        return limit is None or len(self.key) + len(self.value) <= limit
+
+
+def route_watches(articles: Iterable[Article], watch_prefix: str) -> list[WatchRoute]:
+    """One message per (article, watch in ``article.watches``), keyed by article id, the
+    article (with its ``watches``) as value. Names that cannot name a topic are left out:
+    the watches index accepts none (processors.store.watches)."""
+    routes: list[WatchRoute] = []
+    for article in articles:
+        if not article.watches:
+            continue
+        value = encode_article(article)
+        key = article.id.encode("utf-8")
+        for name in dict.fromkeys(article.watches):
+            try:
+                topic = watch_topic_name(watch_prefix, name)
+            except ValueError:
+                continue
+            routes.append(WatchRoute(name, topic, key, value, article.id))
+    return routes

@@ -56,6 +56,13 @@ def newsflow_env(tmp_path: Path) -> dict[str, str]:
     env.update({
         "NEWSFLOW_KAFKA__ARTICLES_TOPIC": f"e2e-{run}.articles",
         "NEWSFLOW_KAFKA__DEADLETTER_TOPIC": f"e2e-{run}.deadletter",
+        "NEWSFLOW_KAFKA__ENRICHED_TOPIC": f"e2e-{run}.enriched",
+        "NEWSFLOW_ELASTICSEARCH__STORIES_INDEX": f"e2e-{run}-articles-stories",
+        "NEWSFLOW_ELASTICSEARCH__STORIES_STATE_INDEX": f"e2e-{run}-articles-stories-state",
+        "NEWSFLOW_ELASTICSEARCH__ALERTS_INDEX": f"e2e-{run}-articles-alerts",
+        "NEWSFLOW_KAFKA__ALERTS_TOPIC": f"e2e-{run}.alerts",
+        "NEWSFLOW_ELASTICSEARCH__WATCHES_INDEX": f"e2e-{run}-articles-watches",
+        "NEWSFLOW_KAFKA__WATCH_TOPIC_PREFIX": f"e2e-{run}.watch.",
         "NEWSFLOW_KAFKA__TAG_TOPIC_PREFIX": f"e2e-{run}.tag.",
         "NEWSFLOW_ELASTICSEARCH__ALIAS": f"e2e-{run}-articles",
         "NEWSFLOW_ELASTICSEARCH__TEMPLATE_NAME": f"e2e-{run}-articles",

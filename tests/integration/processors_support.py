@@ -64,6 +64,14 @@ class Names:
             "NEWSFLOW_ELASTICSEARCH__URL": ES_URL,
             "NEWSFLOW_KAFKA__ARTICLES_TOPIC": self.articles,
             "NEWSFLOW_KAFKA__DEADLETTER_TOPIC": self.deadletter,
+            "NEWSFLOW_KAFKA__ENRICHED_TOPIC": f"it-{self.run}.enriched",
+            # Under the alias's prefix, so that cleanup's "<alias>-*" removes them too.
+            "NEWSFLOW_ELASTICSEARCH__STORIES_INDEX": f"{self.alias}-stories",
+            "NEWSFLOW_ELASTICSEARCH__STORIES_STATE_INDEX": f"{self.alias}-stories-state",
+            "NEWSFLOW_ELASTICSEARCH__ALERTS_INDEX": f"{self.alias}-alerts",
+            "NEWSFLOW_KAFKA__ALERTS_TOPIC": f"it-{self.run}.alerts",
+            "NEWSFLOW_ELASTICSEARCH__WATCHES_INDEX": f"{self.alias}-watches",
+            "NEWSFLOW_KAFKA__WATCH_TOPIC_PREFIX": f"it-{self.run}.watch.",
             "NEWSFLOW_KAFKA__TAG_TOPIC_PREFIX": self.tag_prefix,
             "NEWSFLOW_KAFKA__ARTICLES_PARTITIONS": "2",
             "NEWSFLOW_ELASTICSEARCH__ALIAS": self.alias,
@@ -242,8 +250,9 @@ class Worker:
         body: dict[str, Any] = reply.json()
         return body
 
-    def indexed(self) -> int:
-        return int(self.status().get("batches", {}).get("indexed", 0))
+    def handled(self, stage: str, what: str) -> int:
+        """A batch total of one stage ("enrich": enriched, "index": indexed, ...)."""
+        return int(self.status().get("batches", {}).get(stage, {}).get(what, 0))
 
     def wait_ready(self, timeout_s: float = 120) -> None:
         wait_for(lambda: self.status().get("ready") is True or self.proc.poll() is not None,

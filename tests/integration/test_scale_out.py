@@ -220,9 +220,11 @@ def last_assignment(worker: Worker, topic: str) -> frozenset[int]:
                      if p.startswith(prefix))
 
 
-def indexed_by(worker: Worker) -> int:
-    """Articles this worker indexed so far, from its /status (0 once it stopped)."""
-    return worker.indexed()
+def enriched_by(worker: Worker) -> int:
+    """Articles this worker enriched so far, from its /status (0 once it stopped). The
+    enrich stage is the one the partitions of news.articles share out; indexing is the
+    ordered stage's, on whichever worker owns news.enriched."""
+    return worker.handled("enrich", "enriched")
 
 
 def start_poller(env: dict[str, str], feeds: Path, name: str, log: Path) -> subprocess.Popen[str]:
@@ -358,7 +360,7 @@ def test_two_workers_and_two_pollers_share_a_batch(
         survivor = workers[1]
         if stop:
             # Mid-batch: both workers have indexed part of it, more is still to come.
-            wait_for(lambda: all(indexed_by(w) > 0 for w in workers)
+            wait_for(lambda: all(enriched_by(w) > 0 for w in workers)
                      and es_count(es, names.alias) >= TOTAL // 4, 60, "both workers indexing")
             stopped = workers[0]
             its_partitions = last_assignment(stopped, names.articles)
@@ -388,7 +390,9 @@ def test_two_workers_and_two_pollers_share_a_batch(
         wait_for(lambda: committed_offsets(names.app_id, names.articles) == ends, 30,
                  "the group committing every offset")
         served = {r: list(route.served) for r, route in enumerate(routes)}
-        indexed = [indexed_by(w) for w in workers]  # while their status ports still answer
+        # While their status ports still answer.
+        enriched = [enriched_by(w) for w in workers]
+        indexed = [w.handled("index", "indexed") for w in workers]
         for proc in pollers.values():
             assert stop_process(proc) == 0
         for worker in workers:
@@ -422,8 +426,9 @@ def test_two_workers_and_two_pollers_share_a_batch(
     reindexed = sum(1 for v in versions.values() if v > 1)
     if stop is None:
         assert reindexed == 0, "an article was indexed twice without any stop"
+        assert sum(enriched) == TOTAL, enriched
+        assert all(n > 0 for n in enriched), enriched
         assert sum(indexed) == TOTAL, indexed
-        assert all(n > 0 for n in indexed), indexed
     elif stop == "SIGTERM":
         # Only what was in flight is done again: the stopped worker's held batch, and the
         # survivor's own batch when the rebalance took its partitions back for a moment.
@@ -437,7 +442,7 @@ def test_two_workers_and_two_pollers_share_a_batch(
 
     print(f"\nscale-out stop={stop}: {TOTAL} articles, workers ready in "
           f"{workers_ready - started:.1f} s, batch indexed {done - release.t0:.1f} s after the "
-          f"feeds opened; per worker {indexed} indexed; re-indexed "
+          f"feeds opened; per worker {enriched} enriched, {indexed} indexed; re-indexed "
           f"{reindexed}; pollers fetched {dict(fetchers)} documents with news "
           f"{dict(bringers)}; group samples {len(watch.samples)} ({len(stable)} stable)"
           + (f"; rebalanced {rebalanced_s:.1f} s after the stop" if stop else "")

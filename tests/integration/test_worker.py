@@ -114,14 +114,18 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
     assert decode_article(by_stage["index"]["original_bytes"]).id == rejected.id
     assert status["ready"] and status["waiting_for"] == []
     assert status["partitions"], status
-    # Five records in: two indexed, the replayed copy a duplicate, two dead letters; one
-    # tag message per tag of the indexed articles.
-    batches = status["batches"]
-    assert (batches["received"], batches["indexed"], batches["duplicates"],
-            batches["dead_letters"]) == (5, 2, 1, 2), batches
-    assert batches["tag_messages"] == sum(len(d["tags"]) for d in docs.values()), batches
+    # Five records in: the replayed copy a duplicate, the poison one dead-lettered, three
+    # handed over; of those two indexed and one refused by Elasticsearch; one tag message
+    # per tag of the indexed articles, each article with a story.
+    enrich, ordered = status["batches"]["enrich"], status["batches"]["index"]
+    assert (enrich["received"], enrich["enriched"], enrich["duplicates"],
+            enrich["dead_letters"]) == (5, 3, 1, 1), enrich
+    assert (ordered["received"], ordered["indexed"], ordered["dead_letters"],
+            ordered["stories"]) == (3, 2, 1, 3), ordered
+    assert ordered["tag_messages"] == sum(len(d["tags"]) for d in docs.values()), ordered
     assert metrics["newsflow_processors_ready"] == 1
-    assert metrics["newsflow_processors_received_total"] == 5
+    assert metrics['newsflow_processors_received_total{stage="enrich"}'] == 5
+    assert metrics['newsflow_processors_received_total{stage="index"}'] == 3
     assert "dead-lettered" in worker.output()
 
     assert metrics['newsflow_processors_articles_total{status="indexed"}'] == 2

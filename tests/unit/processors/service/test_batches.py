@@ -1,5 +1,7 @@
-"""processors.service.batches.BatchHandler with fakes for the enricher, the index and the
-producer; the agent's hold."""
+"""The two stages of a batch with fakes for the enricher, the index and the producers: the
+enrich stage (processors.service.enrich_batches) hands each article over on the enriched
+topic, the ordered stage (processors.service.batches) indexes and forwards it; the agent's
+hold."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from newsflow.article import Article, Entity, Tag, article_id, decode_article, e
 from newsflow.errors import BrokerUnavailableError, SearchUnavailableError
 from processors.service.agents import hold, release
 from processors.service.batches import BatchHandler
+from processors.service.enrich_batches import EnrichBatchHandler
 from processors.service.metrics import ProcessorMetrics
-from processors.service.ports import Received
+from processors.service.ports import BatchReport, Received
 from processors.service.retry import Backoff
 from processors.store.deadletter import decode_dead_letter
 from processors.store.ports import BulkOutcome, IndexRequest, ItemFailure
@@ -131,7 +134,8 @@ class FakeProducer:
         return [(m.tag, decode_article(m.value)) for m in self.sent if m.tag is not None]
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        return [decode_dead_letter(m.value) for m in self.sent if m.tag is None]
+        return [decode_dead_letter(m.value) for m in self.sent
+                if m.tag is None and not m.enriched]
 
 
 async def direct(fn: Callable[..., Any], *args: Any) -> Any:
@@ -139,14 +143,21 @@ async def direct(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 class Handler:
+    """Both stages, as the worker chains them: the enrich stage's hand-over messages become
+    the ordered stage's records. ``producer`` is the ordered stage's (tag streams);
+    ``handover`` the enrich stage's."""
+
     def __init__(self, index: FakeIndex | None = None,
                  producer: FakeProducer | None = None,
-                 max_message_bytes: int | None = None) -> None:
+                 max_message_bytes: int | None = None,
+                 handover_limit: int | None = None) -> None:
         self.enricher = FakeEnricher()
         self.index = index or FakeIndex()
         self.producer = producer or FakeProducer()
+        self.handover = FakeProducer()
         self.sleeps: list[float] = []
         self.metrics = ProcessorMetrics()
+        self.offset = 0
 
         async def get_enricher() -> FakeEnricher:
             return self.enricher
@@ -154,16 +165,40 @@ class Handler:
         async def sleep(seconds: float) -> None:
             self.sleeps.append(seconds)
 
+        self.enrich_stage = EnrichBatchHandler(
+            enricher=get_enricher, producer=self.handover, tag_prefix="news.tag.",
+            run_cpu=direct, clock=lambda: NOW, sleep=sleep,
+            backoff=Backoff(first_s=0.5, max_s=4), metrics=self.metrics,
+            taxonomy_check_interval_s=0,
+            max_message_bytes=max_message_bytes if handover_limit is None else handover_limit,
+        )
         self.handler = BatchHandler(
-            enricher=get_enricher, index=self.index, producer=self.producer,
-            alias="news-articles", tag_prefix="news.tag.", run_cpu=direct, run_io=direct,
+            index=self.index, producer=self.producer,
+            alias="news-articles", tag_prefix="news.tag.", run_io=direct,
             clock=lambda: NOW, sleep=sleep, backoff=Backoff(first_s=0.5, max_s=4),
-            metrics=self.metrics, taxonomy_check_interval_s=0,
-            max_message_bytes=max_message_bytes,
+            metrics=self.metrics, max_message_bytes=max_message_bytes,
         )
 
-    def run(self, batch: list[Received]) -> Any:
-        return asyncio.run(self.handler.handle(batch))
+    def run(self, batch: list[Received]) -> BatchReport:
+        async def both() -> BatchReport:
+            sent_before = len(self.handover.sent)
+            first = await self.enrich_stage.handle(batch)
+            handed = [m for m in self.handover.sent[sent_before:] if m.enriched]
+            records = [Received("news.enriched", 0, self.offset + n, m.key, m.value)
+                       for n, m in enumerate(handed)]
+            self.offset += len(records)
+            second = await self.handler.handle(records)
+            second.dead_letters += first.dead_letters
+            second.duplicates += first.duplicates
+            second.retries += first.retries
+            second.received = first.received
+            return second
+
+        return asyncio.run(both())
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Of both stages, the enrich stage's first."""
+        return self.handover.dead_letters() + self.producer.dead_letters()
 
     def metric(self, name: str, **labels: str) -> float:
         value = self.metrics.registry.get_sample_value(name, labels)
@@ -193,7 +228,7 @@ def test_poison_records_are_dead_lettered_with_reason_and_bytes_and_the_batch_go
     report = h.run([received(0, b"{oops", b"k0"), rec(1, good), received(2, None),
                     received(3, b'{"schema_version": 1}')])
     assert report.indexed == 1 and report.dead_letters == 3
-    letters = h.producer.dead_letters()
+    letters = h.dead_letters()
     assert [(d["stage"], d["source"]["offset"]) for d in letters] == \
         [("decode", 0), ("decode", 2), ("decode", 3)]
     assert letters[0]["original_bytes"] == b"{oops"
@@ -229,11 +264,14 @@ def test_rejected_document_goes_to_dead_letter_and_is_not_forwarded() -> None:
     h = Handler(index=FakeIndex(reject={bad.id}))
     report = h.run([rec(5, bad), rec(6, good)])
     assert report.indexed == 1 and report.dead_letters == 1
-    [letter] = h.producer.dead_letters()
+    [letter] = h.dead_letters()
     assert letter["stage"] == "index"
     assert "400 document_parsing_exception" in letter["reason"]
     assert letter["article_id"] == bad.id
-    assert letter["original_bytes"] == encode_article(bad)
+    # What failed is the enriched record, at its place on the enriched topic.
+    original = decode_article(letter["original_bytes"])
+    assert original.id == bad.id and original.tag_names == ["military-cooperation"]
+    assert letter["source"]["topic"] == "news.enriched"
     assert [a.id for _, a in h.producer.tag_messages()] == [good.id]
 
 
@@ -250,7 +288,7 @@ def test_an_article_that_breaks_the_enricher_is_isolated() -> None:
     h = Handler()
     report = h.run([rec(0, ok), rec(1, boom)])
     assert report.indexed == 1
-    [letter] = h.producer.dead_letters()
+    [letter] = h.dead_letters()
     assert letter["stage"] == "enrich" and "model exploded" in letter["reason"]
     assert list(h.index.stored) == [ok.id]
 
@@ -308,18 +346,30 @@ def test_oversized_id_is_dead_lettered_before_the_bulk() -> None:
     h = Handler()
     h.run([rec(0, bad)])
     assert h.index.calls == []
-    [letter] = h.producer.dead_letters()
+    [letter] = h.dead_letters()
     assert letter["stage"] == "index" and "512" in letter["reason"]
+
+
+def test_an_enriched_article_too_large_to_hand_over_is_dead_lettered_and_others_go_on() -> None:
+    big = make_article(1, "joint patrol").model_copy(update={"content": "word " * 2_000})
+    small = make_article(2, "joint exercise")
+    h = Handler(max_message_bytes=6_000)
+    report = h.run([rec(0, big), rec(1, small)])
+    assert report.indexed == 1 and list(h.index.stored) == [small.id]
+    [letter] = h.dead_letters()
+    assert letter["stage"] == "enrich" and letter["article_id"] == big.id
+    assert "message limit" in letter["reason"]
+    assert all(len(m.value) <= 6_000 for m in h.handover.sent + h.producer.sent)
 
 
 def test_an_article_too_large_for_its_tag_stream_is_indexed_and_dead_lettered() -> None:
     big = make_article(1, "joint patrol").model_copy(update={"content": "word " * 2_000})
     small = make_article(2, "joint exercise")
-    h = Handler(max_message_bytes=6_000)
+    h = Handler(max_message_bytes=6_000, handover_limit=100_000)
     report = h.run([rec(0, big), rec(1, small)])
     assert report.indexed == 2  # searchable all the same
     assert [a.id for _tag, a in h.producer.tag_messages()] == [small.id]
-    [letter] = h.producer.dead_letters()
+    [letter] = h.dead_letters()
     assert letter["stage"] == "route" and letter["article_id"] == big.id
     assert "message limit" in letter["reason"]
     assert all(len(m.value) <= 6_000 for m in h.producer.sent)

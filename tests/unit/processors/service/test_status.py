@@ -32,18 +32,25 @@ def test_ready_only_when_every_part_reported_and_on_ready_runs_once() -> None:
     assert body["details"] == {"enricher": "taxonomy_version=1.3.0"}
 
 
-def test_batches_accumulate_and_partitions_are_the_latest_assignment() -> None:
+def test_batches_accumulate_per_stage_and_partitions_are_the_latest_assignment() -> None:
     status = WorkerStatus()
-    status.record(BatchReport(received=5, indexed=3, duplicates=1, dead_letters=1,
-                              tag_messages=2), AT)
-    status.record(BatchReport(received=2, indexed=2, retries=1), AT.replace(minute=1))
+    status.record("enrich", BatchReport(received=5, enriched=3, duplicates=1,
+                                        dead_letters=1), AT)
+    status.record("index", BatchReport(received=3, indexed=3, stories=3, tag_messages=2), AT)
+    status.record("index", BatchReport(received=2, indexed=2, retries=1),
+                  AT.replace(minute=1))
     status.assigned(["news.articles[3]", "news.articles[1]"])
     status.assigned(["news.articles[0]"])
-    body = status.as_dict()
-    assert body["batches"] == {"count": 2, "received": 7, "indexed": 5, "duplicates": 1,
-                               "dead_letters": 1, "tag_messages": 2, "retries": 1,
-                               "last_at": "2026-12-03T10:01:00+00:00"}
-    assert body["partitions"] == ["news.articles[0]"]
+    batches = status.as_dict()["batches"]
+    assert batches["enrich"] == {"count": 1, "received": 5, "enriched": 3, "indexed": 0,
+                                 "stories": 0, "alerts": 0, "duplicates": 1, "dead_letters": 1,
+                                 "tag_messages": 0, "watch_messages": 0, "retries": 0,
+                                 "last_at": "2026-12-03T10:00:00+00:00"}
+    assert batches["index"] == {"count": 2, "received": 5, "enriched": 0, "indexed": 5,
+                                "stories": 3, "alerts": 0, "duplicates": 0, "dead_letters": 0,
+                                "tag_messages": 2, "watch_messages": 0, "retries": 1,
+                                "last_at": "2026-12-03T10:01:00+00:00"}
+    assert status.as_dict()["partitions"] == ["news.articles[0]"]
 
 
 def _get(port: int, path: str) -> tuple[int, str, bytes]:
@@ -67,15 +74,15 @@ def served() -> Any:
 
 
 def test_server_answers_readyz_503_then_200_and_status_json(served: Any) -> None:
-    metrics, status, port = served
+    _metrics, status, port = served
     code, kind, body = _get(port, "/readyz")
     assert code == 503 and kind == "application/json"
     assert json.loads(body)["waiting_for"] == list(WorkerStatus.PARTS)
     for part in WorkerStatus.PARTS:
         status.mark(part)
     assert _get(port, "/readyz")[0] == 200
-    status.record(BatchReport(received=4, indexed=4), AT)
-    assert json.loads(_get(port, "/status")[2])["batches"]["indexed"] == 4
+    status.record("index", BatchReport(received=4, indexed=4), AT)
+    assert json.loads(_get(port, "/status")[2])["batches"]["index"]["indexed"] == 4
     code, _, text = _get(port, "/metrics")
     assert code == 200 and b"newsflow_processors_ready 1.0" in text
     assert _get(port, "/elsewhere")[0] == 404
