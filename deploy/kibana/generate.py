@@ -1,11 +1,13 @@
-"""Build newsflow's Kibana saved objects from the taxonomy (one saved search per tag).
+"""Build newsflow's Kibana saved objects: data views over the articles, stories and alerts
+indices, saved searches (one per tag from the taxonomy, plus stories, alerts and original
+articles only), visualizations and the overview dashboard.
 
     .venv/bin/python deploy/kibana/generate.py > deploy/kibana/newsflow.ndjson
 
 The committed ndjson is what users import (`newsflow kibana import`, or Kibana's Saved
 Objects page); tests/unit/deploy/test_kibana.py checks that it is this script's output for
 the current taxonomy, that every reference resolves and that every field it names exists in
-the index mapping.
+the mapping of the index its data view points at.
 """
 
 from __future__ import annotations
@@ -20,13 +22,26 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TAXONOMY = ROOT / "processors" / "enrich" / "taxonomy.yaml"
 
+# The index names are ElasticsearchSettings' defaults (alias, stories_index, alerts_index).
 DATA_VIEW_ID = "newsflow-articles"
 INDEX_PATTERN = "news-articles"  # the alias over the monthly backing indices
 TIME_FIELD = "published_at"
+STORIES_DATA_VIEW_ID = "newsflow-stories"
+STORIES_INDEX = "news-stories"
+STORIES_TIME_FIELD = "last_at"  # a story is "in the time range" while it gets articles
+ALERTS_DATA_VIEW_ID = "newsflow-alerts"
+ALERTS_INDEX = "news-alerts"
+ALERTS_TIME_FIELD = "at"  # when the alert fired
 LATEST_SEARCH_ID = "newsflow-latest-articles"
+ORIGINALS_SEARCH_ID = "newsflow-originals-only"
+ACTIVE_STORIES_SEARCH_ID = "newsflow-active-stories"
+BIGGEST_STORIES_SEARCH_ID = "newsflow-biggest-stories"
+ALERTS_SEARCH_ID = "newsflow-latest-alerts"
 DASHBOARD_ID = "newsflow-overview"
 CORE_MIGRATION = "8.8.0"
 COLUMNS = ["title", "source", "tags", "entity.people", "entity.places"]
+STORY_COLUMNS = ["title", "independent_sources", "article_count", "tags", "top_entities"]
+ALERT_COLUMNS = ["key", "count", "baseline", "sources", "source_domains", "story_id"]
 # Kibana ships objects of these shapes since these versions; it migrates them forward.
 TYPE_MIGRATION = {
     "index-pattern": "8.0.0",
@@ -55,26 +70,58 @@ def _search_source(query: str) -> dict[str, Any]:
     return {"searchSourceJSON": json.dumps(source, sort_keys=True)}
 
 
-def _data_view_ref() -> list[dict[str, str]]:
-    return [{"name": INDEX_REF, "type": "index-pattern", "id": DATA_VIEW_ID}]
+def _data_view_ref(data_view_id: str = DATA_VIEW_ID) -> list[dict[str, str]]:
+    return [{"name": INDEX_REF, "type": "index-pattern", "id": data_view_id}]
 
 
-def data_view() -> dict[str, Any]:
-    return _object("index-pattern", DATA_VIEW_ID, {
-        "title": INDEX_PATTERN,
-        "name": "newsflow articles",
-        "timeFieldName": TIME_FIELD,
+def data_view(object_id: str = DATA_VIEW_ID, index: str = INDEX_PATTERN,
+              name: str = "newsflow articles", time_field: str = TIME_FIELD) -> dict[str, Any]:
+    return _object("index-pattern", object_id, {
+        "title": index,
+        "name": name,
+        "timeFieldName": time_field,
     }, [])
 
 
-def saved_search(object_id: str, title: str, query: str, description: str) -> dict[str, Any]:
+def saved_search(object_id: str, title: str, query: str, description: str, *,
+                 data_view_id: str = DATA_VIEW_ID, columns: list[str] | None = None,
+                 sort: list[list[str]] | None = None) -> dict[str, Any]:
     return _object("search", object_id, {
         "title": title,
         "description": description,
-        "columns": COLUMNS,
-        "sort": [[TIME_FIELD, "desc"]],
+        "columns": COLUMNS if columns is None else columns,
+        "sort": [[TIME_FIELD, "desc"]] if sort is None else sort,
         "kibanaSavedObjectMeta": _search_source(query),
-    }, _data_view_ref())
+    }, _data_view_ref(data_view_id))
+
+
+def story_searches() -> list[dict[str, Any]]:
+    """Stories (the news-stories index): the active ones, and the biggest ones."""
+    return [
+        saved_search(
+            ACTIVE_STORIES_SEARCH_ID, "newsflow: active stories", "",
+            "Stories with an article in the time range, the most recently updated first.",
+            data_view_id=STORIES_DATA_VIEW_ID, columns=STORY_COLUMNS,
+            sort=[[STORIES_TIME_FIELD, "desc"]],
+        ),
+        saved_search(
+            BIGGEST_STORIES_SEARCH_ID, "newsflow: biggest stories", "",
+            "Stories with an article in the time range, the most independent sources first.",
+            data_view_id=STORIES_DATA_VIEW_ID, columns=STORY_COLUMNS,
+            sort=[["independent_sources", "desc"], ["article_count", "desc"]],
+        ),
+    ]
+
+
+def alerts_search() -> dict[str, Any]:
+    """Spike alerts (the news-alerts index), newest first."""
+    return saved_search(
+        ALERTS_SEARCH_ID, "newsflow: alerts", "",
+        "Spike alerts, the most recent first: the key (tag, tag|entity or watch:<name>), "
+        "its count against the baseline, and the story most of its articles belong to.",
+        data_view_id=ALERTS_DATA_VIEW_ID, columns=ALERT_COLUMNS,
+        sort=[[ALERTS_TIME_FIELD, "desc"]],
+    )
 
 
 def _terms_table(object_id: str, title: str, field: str) -> dict[str, Any]:
@@ -138,7 +185,7 @@ def dashboard(panels: list[tuple[dict[str, Any], dict[str, int]]]) -> dict[str, 
     return _object("dashboard", DASHBOARD_ID, {
         "title": "newsflow overview",
         "description": "Articles per tag over time; top people, organisations and places; "
-                       "latest articles.",
+                       "latest articles; active and biggest stories; latest alerts.",
         "panelsJSON": json.dumps(panel_json, sort_keys=True),
         "optionsJSON": json.dumps({"useMargins": True, "hidePanelTitles": False}),
         "timeRestore": True,
@@ -152,9 +199,18 @@ def dashboard(panels: list[tuple[dict[str, Any], dict[str, int]]]) -> dict[str, 
 
 def build(taxonomy_path: Path = TAXONOMY) -> list[dict[str, Any]]:
     taxonomy = yaml.safe_load(taxonomy_path.read_text(encoding="utf-8"))
-    objects = [data_view()]
-    objects.append(saved_search(LATEST_SEARCH_ID, "newsflow: latest articles", "",
-                                "Every article, newest first."))
+    objects = [
+        data_view(),
+        data_view(STORIES_DATA_VIEW_ID, STORIES_INDEX, "newsflow stories", STORIES_TIME_FIELD),
+        data_view(ALERTS_DATA_VIEW_ID, ALERTS_INDEX, "newsflow alerts", ALERTS_TIME_FIELD),
+    ]
+    latest = saved_search(LATEST_SEARCH_ID, "newsflow: latest articles", "",
+                          "Every article, newest first.")
+    objects.append(latest)
+    objects.append(saved_search(
+        ORIGINALS_SEARCH_ID, "newsflow: originals only (copies hidden)", "not dup_of : *",
+        "Articles that copy no other article (no dup_of), newest first.",
+    ))
     for tag in taxonomy["tags"]:
         objects.append(saved_search(
             f"newsflow-tag-{tag['id']}", f"newsflow tag: {tag['label']}",
@@ -166,13 +222,18 @@ def build(taxonomy_path: Path = TAXONOMY) -> list[dict[str, Any]]:
                         "entity.organizations")
     places = _terms_table("newsflow-vis-top-places", "Top places", "entity.places")
     objects += [tags_chart, people, orgs, places]
-    latest = objects[1]
+    active_stories, biggest_stories = story_searches()
+    alerts = alerts_search()
+    objects += [active_stories, biggest_stories, alerts]
     objects.append(dashboard([
         (tags_chart, {"x": 0, "y": 0, "w": 48, "h": 14}),
         (people, {"x": 0, "y": 14, "w": 16, "h": 15}),
         (orgs, {"x": 16, "y": 14, "w": 16, "h": 15}),
         (places, {"x": 32, "y": 14, "w": 16, "h": 15}),
         (latest, {"x": 0, "y": 29, "w": 48, "h": 20}),
+        (active_stories, {"x": 0, "y": 49, "w": 24, "h": 18}),
+        (biggest_stories, {"x": 24, "y": 49, "w": 24, "h": 18}),
+        (alerts, {"x": 0, "y": 67, "w": 48, "h": 15}),
     ]))
     return objects
 

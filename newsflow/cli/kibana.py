@@ -68,7 +68,8 @@ def import_saved_objects(
 
 @click.group(name="kibana")
 def command() -> None:
-    """Kibana saved objects: a data view, one saved search per tag, and a dashboard."""
+    """Kibana saved objects: data views (articles, stories, alerts), a saved search per tag,
+    stories and alerts searches, and a dashboard."""
 
 
 @command.command(name="import")

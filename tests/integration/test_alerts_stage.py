@@ -33,10 +33,13 @@ from tests.integration.processors_support import (
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
-WORDS = ("ministers officials exports oil banks shipping assets freeze measures package "
-         "envoy talks tanker insurance traders brokers ports refinery budget currency "
-         "parliament court vote treaty summit council regulators lenders airline metals "
-         "grain fertiliser cargo customs registry auditors bonds").split()
+WORDS = [
+    "ministers", "officials", "exports", "oil", "banks", "shipping", "assets", "freeze",
+    "measures", "package", "envoy", "talks", "tanker", "insurance", "traders", "brokers",
+    "ports", "refinery", "budget", "currency", "parliament", "court", "vote", "treaty",
+    "summit", "council", "regulators", "lenders", "airline", "metals", "grain", "fertiliser",
+    "cargo", "customs", "registry", "auditors", "bonds",
+]
 
 
 def enriched(n: int, at: datetime, source: str, rng: random.Random, tag: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from newsflow.cli import cli
+from newsflow.settings import ElasticsearchSettings
+from processors.store.alert_documents import alerts_mappings
 from processors.store.documents import index_template
+from processors.store.story_documents import stories_mappings
 
 ROOT = Path(__file__).resolve().parents[3]
 NDJSON = ROOT / "deploy" / "kibana" / "newsflow.ndjson"
@@ -32,7 +36,21 @@ def _mapping_fields(properties: dict[str, Any], prefix: str = "") -> set[str]:
     return fields
 
 
-MAPPED = _mapping_fields(index_template("news-articles")["template"]["mappings"]["properties"])
+def _default(field: str) -> str:
+    value = ElasticsearchSettings.model_fields[field].default
+    assert isinstance(value, str)
+    return value
+
+
+ARTICLES, STORIES, ALERTS = (_default(f) for f in ("alias", "stories_index", "alerts_index"))
+# The fields of each index a data view may point at (by its title, the index pattern).
+MAPPED = {
+    ARTICLES: _mapping_fields(index_template(ARTICLES)["template"]["mappings"]["properties"]),
+    STORIES: _mapping_fields(stories_mappings()["properties"]),
+    ALERTS: _mapping_fields(alerts_mappings()["properties"]),
+}
+DATA_VIEWS = {"newsflow-articles": ARTICLES, "newsflow-stories": STORIES,
+              "newsflow-alerts": ALERTS}
 
 
 def test_the_committed_ndjson_is_the_generator_output() -> None:
@@ -48,19 +66,77 @@ def test_the_committed_ndjson_is_the_generator_output() -> None:
     )
 
 
-def test_one_data_view_a_saved_search_per_tag_and_a_dashboard() -> None:
+def test_three_data_views_a_saved_search_per_tag_and_a_dashboard() -> None:
     import yaml
 
     taxonomy = yaml.safe_load((ROOT / "processors/enrich/taxonomy.yaml").read_text())
     tags = [t["id"] for t in taxonomy["tags"]]
     kinds = [o["type"] for o in OBJECTS]
-    assert kinds.count("index-pattern") == 1
+    views = {o["id"]: o["attributes"] for o in OBJECTS if o["type"] == "index-pattern"}
+    assert {i: v["title"] for i, v in views.items()} == DATA_VIEWS
+    assert {i: v["timeFieldName"] for i, v in views.items()} == {
+        "newsflow-articles": "published_at", "newsflow-stories": "last_at",
+        "newsflow-alerts": "at"}
     assert kinds.count("dashboard") == 1
     queries = [json.loads(o["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]
                for o in OBJECTS if o["type"] == "search"]
     for tag in tags:
         assert {"query": f'tags : "{tag}"', "language": "kuery"} in queries, tag
     assert len({(o["type"], o["id"]) for o in OBJECTS}) == len(OBJECTS), "duplicate ids"
+
+
+def _search(title: str) -> dict[str, Any]:
+    [found] = [o for o in OBJECTS if o["type"] == "search" and o["attributes"]["title"] == title]
+    return found
+
+
+def _data_view_of(obj: dict[str, Any]) -> str:
+    [view] = [r["id"] for r in obj["references"] if r["type"] == "index-pattern"]
+    assert isinstance(view, str)
+    return view
+
+
+def _query(obj: dict[str, Any]) -> str:
+    source = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    query: str = source["query"]["query"]
+    return query
+
+
+def test_the_story_alert_and_originals_searches() -> None:
+    active = _search("newsflow: active stories")
+    biggest = _search("newsflow: biggest stories")
+    alerts = _search("newsflow: alerts")
+    originals = _search("newsflow: originals only (copies hidden)")
+    story_columns = ["title", "independent_sources", "article_count", "tags", "top_entities"]
+    for stories in (active, biggest):
+        assert _data_view_of(stories) == "newsflow-stories"
+        assert stories["attributes"]["columns"] == story_columns
+    assert active["attributes"]["sort"][0] == ["last_at", "desc"]
+    assert biggest["attributes"]["sort"][0] == ["independent_sources", "desc"]
+    assert _data_view_of(alerts) == "newsflow-alerts"
+    assert alerts["attributes"]["columns"] == [
+        "key", "count", "baseline", "sources", "source_domains", "story_id"]
+    assert alerts["attributes"]["sort"][0] == ["at", "desc"]
+    assert _data_view_of(originals) == "newsflow-articles"
+    assert _query(originals) == "not dup_of : *"
+
+
+def test_the_dashboard_shows_stories_and_alerts_in_a_valid_grid() -> None:
+    [board] = [o for o in OBJECTS if o["type"] == "dashboard"]
+    shown = {(r["type"], r["id"]) for r in board["references"]}
+    for title in ("newsflow: latest articles", "newsflow: active stories",
+                  "newsflow: biggest stories", "newsflow: alerts"):
+        assert ("search", _search(title)["id"]) in shown, title
+    cells: dict[tuple[int, int], str] = {}
+    for panel in json.loads(board["attributes"]["panelsJSON"]):
+        grid = panel["gridData"]
+        assert grid["i"] == panel["panelIndex"]
+        assert grid["x"] >= 0 and grid["y"] >= 0 and grid["w"] > 0 and grid["h"] > 0
+        assert grid["x"] + grid["w"] <= 48, f"panel {grid['i']} is wider than the grid"
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, f"panels {cells[(x, y)]} and {grid['i']} overlap"
+                cells[(x, y)] = grid["i"]
 
 
 @pytest.mark.parametrize("obj", OBJECTS, ids=lambda o: o["id"])
@@ -93,15 +169,40 @@ def _fields_named(obj: dict[str, Any]) -> set[str]:
     source = attributes.get("kibanaSavedObjectMeta", {}).get("searchSourceJSON")
     if source:
         query = json.loads(source).get("query", {}).get("query", "")
-        if " : " in query:
-            named.add(query.split(" : ", 1)[0].strip())
+        # KQL `field : value` clauses (quoted values are no fields; not/and/or are no fields).
+        unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', '""', query)
+        named |= {field for field in re.findall(r"([A-Za-z_@][\w.@]*)\s*:", unquoted)
+                  if field.lower() not in {"not", "and", "or"}}
     return named
+
+
+def test_the_field_parser_reads_kql() -> None:
+    def search(query: str) -> dict[str, Any]:
+        meta = {"searchSourceJSON": json.dumps({"query": {"query": query}})}
+        return {"attributes": {"kibanaSavedObjectMeta": meta}}
+
+    assert _fields_named(search('tags : "a: b"')) == {"tags"}
+    assert _fields_named(search("not dup_of : *")) == {"dup_of"}
+    assert _fields_named(search('tag : "x" and not entity.people:"y"')) == {"tag",
+                                                                           "entity.people"}
+
+
+def _index_of(obj: dict[str, Any]) -> str:
+    """The index the object's fields come from: its own pattern, or its data view's."""
+    if obj["type"] == "index-pattern":
+        title: str = obj["attributes"]["title"]
+        return title
+    views = [r["id"] for r in obj["references"] if r["type"] == "index-pattern"]
+    assert len(views) <= 1, f"{obj['id']} refers to several data views"
+    return BY_ID[("index-pattern", views[0])]["attributes"]["title"] if views else ARTICLES
 
 
 @pytest.mark.parametrize("obj", OBJECTS, ids=lambda o: o["id"])
 def test_every_field_named_exists_in_the_index_mapping(obj: dict[str, Any]) -> None:
-    missing = _fields_named(obj) - MAPPED
-    assert not missing, f"{obj['id']} names unmapped fields {missing}"
+    index = _index_of(obj)
+    assert index in MAPPED, f"{obj['id']} points at {index}, an index without a known mapping"
+    missing = _fields_named(obj) - MAPPED[index]
+    assert not missing, f"{obj['id']} names fields unmapped in {index}: {missing}"
 
 
 class _KibanaApi(http.server.BaseHTTPRequestHandler):
