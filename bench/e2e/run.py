@@ -96,6 +96,10 @@ class PhaseResult:
     # Worker time in the phase, summed over workers (seconds): batches, and per hop.
     worker_time: dict[str, float] = field(default_factory=dict)
     farm: dict[str, int] = field(default_factory=dict)  # feed bodies, items served, 304s
+    # The 1-minute load average when the phase started and ended: contention inflates CPU
+    # time, so a phase that started on a busy machine is marked in the report.
+    load_start: float = math.nan
+    load_end: float = math.nan
 
 
 class Bench:
@@ -291,6 +295,7 @@ class Bench:
         self.control.write_text(json.dumps({"phase": name, "run": phase_run, "t0": t0,
                                             "count": count, "rate": rate, "window": window,
                                             "full_text": full_text}))
+        result.load_start = os.getloadavg()[0]
         cpu0, wall0, metrics0 = self.cpu_now(), time.time(), self.worker_metrics()
         farm0 = self.farm_stats()
         expected_done = t0 + (count / rate if rate > 0 else 0.0)
@@ -317,6 +322,7 @@ class Bench:
             time.sleep(0.1)
         time.sleep(2)  # the last tag deliveries
         wall1, cpu1, metrics1 = time.time(), self.cpu_now(), self.worker_metrics()
+        result.load_end = os.getloadavg()[0]
         result.worker_time = {k: v - metrics0.get(k, 0.0) for k, v in metrics1.items()}
         farm1 = self.farm_stats()
         result.farm = {k: farm1.get(k, 0) - farm0.get(k, 0) for k in farm1}
@@ -490,13 +496,21 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
                  "%)" for k in ("batches", "enrich", "index", "forward")]
         lines.append(f"| {p.name} | {p.seconds:.1f} | " + " | ".join(cells) + " |")
     lines += ["", "CPU per article of the product's processes (pollers, workers, Kafka, "
-              "Elasticsearch) and the throughput that allows on this machine's idle cores:", ""]
+              "Elasticsearch) and the throughput that allows on this machine's idle cores "
+              f"({os.cpu_count()}); the 1-minute load average at the phase's start and end "
+              f"(a start above {UNDER_LOAD:.1f}: other work shared the cores, the figure is "
+              "inflated):", ""]
     for p in phases:
         per = _product_cpu_ms(p)
-        workers = 1000 * sum(v for k, v in p.cpu.items() if k.startswith("worker")) / max(
-            1, p.searchable)
-        lines.append(f"- {p.name}: {per:.1f} ms (workers {workers:.1f} ms) -> at most "
-                     f"{(os.cpu_count() or 1) * 1000 / per:.0f} articles/s" if per else
+        by_role = {role: 1000 * sum(v for k, v in p.cpu.items() if k.startswith(role))
+                   / max(1, p.searchable)
+                   for role in ("poller", "worker", "kafka", "elasticsearch")}
+        parts = ", ".join(f"{role}s {ms:.2f}" if role in ("poller", "worker")
+                          else f"{role} {ms:.2f}" for role, ms in by_role.items())
+        marked = " **UNDER LOAD**" if p.load_start > UNDER_LOAD else ""
+        lines.append(f"- {p.name}: {per:.2f} ms = {parts} -> at most "
+                     f"{(os.cpu_count() or 1) * 1000 / per:.0f} articles/s; load "
+                     f"{p.load_start:.2f} -> {p.load_end:.2f}{marked}" if per else
                      f"- {p.name}: -")
     lines += ["", "CPU seconds per phase (per 1000 articles):", ""]
     names = sorted({k for p in phases for k in p.cpu})
@@ -509,6 +523,11 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
     lines += ["", "| process | peak RSS MiB | RSS now MiB |", "|---|---|---|"]
     lines += [f"| {n} | {peak / 1024:.0f} | {now / 1024:.0f} |" for n, peak, now in memory]
     return "\n".join(lines)
+
+
+# A 1-minute load average above this at a phase's start means other work was running (the
+# pipeline at rest stays well below it on 2 cores).
+UNDER_LOAD = 1.0
 
 
 def _product_cpu_ms(phase: PhaseResult) -> float:
