@@ -58,6 +58,7 @@ _COMMAND_MODULES = (
     "subscribe",
     "watch",
     "stories",
+    "alerts",
     "stats",
     "retag",
     "tagger",
