@@ -16,7 +16,12 @@ from elasticsearch import Elasticsearch, helpers
 
 from newsflow.settings import ElasticsearchSettings
 from processors.store.alert_documents import alerts_mappings
-from processors.store.index import es_client, translate_error
+from processors.store.index import (
+    ensure_plain_index,
+    es_client,
+    search_or_empty,
+    translate_error,
+)
 
 __all__ = ["AlertIndex"]
 
@@ -35,13 +40,7 @@ class AlertIndex:
         self._client.close()
 
     def ensure_ready(self) -> None:
-        try:
-            if not self._client.indices.exists(index=self.index):
-                self._client.options(ignore_status=400).indices.create(
-                    index=self.index, mappings=alerts_mappings(),
-                    settings={"number_of_shards": 1, "number_of_replicas": 0})
-        except Exception as exc:
-            raise translate_error(exc, f"creating index {self.index}") from exc
+        ensure_plain_index(self._client, self.index, alerts_mappings())
 
     def create(self, documents: Sequence[Mapping[str, Any]]) -> list[str]:
         """Store each alert once; returns the ids that were new (a conflict means the same
@@ -64,15 +63,8 @@ class AlertIndex:
         return [d["alert_id"] for d in documents if d["alert_id"] not in refused]
 
     def search(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Alerts matching ``body``; none (not an error) before the index exists."""
-        try:
-            reply = dict(self._client.options(ignore_status=404).search(index=self.index,
-                                                                         **body))
-        except Exception as exc:
-            raise translate_error(exc, f"searching {self.index}") from exc
-        if "hits" not in reply:
-            return {"hits": {"hits": [], "total": {"value": 0, "relation": "eq"}}}
-        return reply
+        """Alerts matching ``body``; none before the index exists."""
+        return search_or_empty(self._client, self.index, body)
 
     def articles(self, article_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """source and story_id of each indexed article of ``article_ids``."""

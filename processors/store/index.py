@@ -34,7 +34,14 @@ from processors.store.documents import (
 )
 from processors.store.ports import BulkOutcome, IndexRequest, ItemFailure
 
-__all__ = ["ArticleIndex", "es_client", "tls_options", "translate_error"]
+__all__ = [
+    "ArticleIndex",
+    "ensure_plain_index",
+    "es_client",
+    "search_or_empty",
+    "tls_options",
+    "translate_error",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +117,29 @@ def es_client(settings: ElasticsearchSettings) -> Elasticsearch:
         retry_on_timeout=False,
         **tls_options(settings),
     )
+
+
+def ensure_plain_index(client: Elasticsearch, index: str, mappings: Mapping[str, Any]) -> None:
+    """Create a single-shard index with ``mappings`` unless it exists (the stories, their
+    snapshots, the alerts); idempotent, and a creation race is not an error."""
+    try:
+        if not client.indices.exists(index=index):
+            client.options(ignore_status=400).indices.create(
+                index=index, mappings=dict(mappings),
+                settings={"number_of_shards": 1, "number_of_replicas": 0})
+    except Exception as exc:
+        raise _translate(exc, f"creating index {index}") from exc
+
+
+def search_or_empty(client: Elasticsearch, index: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Hits of ``body`` on ``index``; no hits (not an error) before the index exists."""
+    try:
+        reply = dict(client.options(ignore_status=404).search(index=index, **body))
+    except Exception as exc:
+        raise _translate(exc, f"searching {index}") from exc
+    if "hits" not in reply:
+        return {"hits": {"hits": [], "total": {"value": 0, "relation": "eq"}}}
+    return reply
 
 
 class ArticleIndex:

@@ -16,7 +16,12 @@ from elasticsearch import ApiError, Elasticsearch, helpers
 
 from newsflow.article import utc_now
 from newsflow.settings import ElasticsearchSettings
-from processors.store.index import es_client, translate_error
+from processors.store.index import (
+    ensure_plain_index,
+    es_client,
+    search_or_empty,
+    translate_error,
+)
 from processors.store.story_documents import (
     chunk_id,
     join_chunks,
@@ -48,15 +53,8 @@ class StoryStore:
     # -- set-up ---------------------------------------------------------------------------
 
     def ensure_ready(self) -> None:
-        for index, mappings in ((self.index, stories_mappings()),
-                                (self.state_index, state_mappings())):
-            try:
-                if not self._client.indices.exists(index=index):
-                    self._client.options(ignore_status=400).indices.create(
-                        index=index, mappings=mappings,
-                        settings={"number_of_shards": 1, "number_of_replicas": 0})
-            except Exception as exc:
-                raise translate_error(exc, f"creating index {index}") from exc
+        ensure_plain_index(self._client, self.index, stories_mappings())
+        ensure_plain_index(self._client, self.state_index, state_mappings())
 
     # -- stories --------------------------------------------------------------------------
 
@@ -85,16 +83,8 @@ class StoryStore:
         return len(failed)
 
     def search(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Stories matching ``body``; none (not an error) before the first worker made the
-        index."""
-        try:
-            reply = dict(self._client.options(ignore_status=404).search(index=self.index,
-                                                                         **body))
-        except Exception as exc:
-            raise translate_error(exc, f"searching {self.index}") from exc
-        if "hits" not in reply:
-            return {"hits": {"hits": [], "total": {"value": 0, "relation": "eq"}}}
-        return reply
+        """Stories matching ``body``; none before the first worker made the index."""
+        return search_or_empty(self._client, self.index, body)
 
     def get(self, story_id: str) -> dict[str, Any] | None:
         try:
