@@ -82,6 +82,27 @@ def synthetic_stream(n: int, days: float, seed: int = 2025) -> list[StoryInput]:
         t0 = rng.random() * span_s
         for _ in range(size):
             body = [w if rng.random() > 0.3 else rng.choice(words) for w in base]
+            for name in rng.sample(names, k=min(2, len(names))):
+                body.insert(rng.randrange(len(body) + 1), name)
+            title = " ".join(body[:10])
+            text = " ".join(body[10:60])
+            ents = [StoryEntity(nm, rng.choice(["PERSON", "ORG", "GPE"])) for nm in names]
+            ents += [StoryEntity(_name(rng), "PERSON") for _ in range(rng.randint(1, 3))]
+            at = start + timedelta(seconds=min(span_s, t0 + rng.expovariate(1 / 20_000)))
+            serial += 1
+            article = StoryInput(id=f"syn-{serial:07d}", title=title, text=text,
+                                 source=f"src{rng.randint(1, 400)}.example", published_at=at,
+                                 entities=tuple(ents))
+            items.append(article)
+            if rng.random() < 0.2:
+                cut = text.split()
+                serial += 1
+                items.append(StoryInput(
+                    id=f"syn-{serial:07d}", title=rng.choice(_LABELS) + title,
+                    text=" ".join(cut[: max(5, int(len(cut) * rng.uniform(0.75, 1.0)))]),
+                    source=f"src{rng.randint(1, 400)}.example",
+                    published_at=at + timedelta(minutes=rng.uniform(5, 180)),
+                    entities=tuple(ents)))
     items = items[:n]
     items.sort(key=lambda a: (a.published_at, a.id))
     return items

@@ -114,16 +114,22 @@ def tail(cli_ctx: CliContext, from_beginning: bool, max_alerts: int | None,
               show_default="stdin", help="JSON lines in arrival order.")
 @click.option("--out", "out_file", type=click.File("w", encoding="utf-8"), default="-",
               show_default="stdout", help="One JSON line per alert.")
-def replay(counts: bool, in_file: TextIO, out_file: TextIO) -> None:
+@click.option("--config-json", default=None, metavar="JSON",
+              help="Detector parameters over the preset, as a JSON object, e.g. "
+                   '\'{"p_max": 1e-5, "cooldown_min": 120}\' (processors/alerts/config.py).')
+def replay(counts: bool, in_file: TextIO, out_file: TextIO, config_json: str | None) -> None:
     """Run the worker's spike detector over JSON lines, deterministically, on their own
     event-time clock: article records {"id", "source", "published_at", "tags",
     "entities", "dup_of"?} (or, with --counts, {"key", "at", "count"}) in, one line per
     alert {"key", "at", "count", "baseline", "sources", "article_ids", ...} out. An alert
     uses only records published up to its "at". A bad line stops the run with its line
     number (exit 1); the alerts before it have been written."""
+    from processors.alerts.config import ARTICLE_DEFAULTS, COUNT_DEFAULTS, config_overrides
     from processors.alerts.replay import replay_articles, replay_counts
 
+    preset = COUNT_DEFAULTS if counts else ARTICLE_DEFAULTS
+    config = preset.replace(config_overrides(config_json)) if config_json else preset
     run = replay_counts if counts else replay_articles
-    for record in run(in_file):
+    for record in run(in_file, config):
         out_file.write(json.dumps(record, ensure_ascii=False) + "\n")
     out_file.flush()

@@ -3,19 +3,24 @@
 The model: stories on a key arrive as a Poisson process with rate ``level x profile(t)``.
 
 - ``profile(t)`` is the shared (day class, hour) shape times the key's own deviation from
-  it, per hour of day and per day class, each shrunk towards 1 by `key_profile_prior`
-  pseudo-stories. A key reported from Tokyo peaks in other UTC hours than one reported from
-  Washington; a key with ten stories a week has no profile of its own worth the name and
-  follows the shared one. A key's hour counts are smoothed over neighbouring hours
-  (`key_profile_smoothing_h`): newsroom days are smooth, and a sparse key's empty hour is
-  chance, not a rule (unsmoothed, a key with 40 stories a week had hours at a quarter of
-  their true rate, and alerted there).
+  it per hour of day and per day class. A deviation is the key's stories in that hour
+  over the stories its level and the shared shape expected there, each expected story
+  weighed by the key's level *when* it was expected, so growth does not bend the profile.
+  It is shrunk by `key_profile_prior` pseudo-stories towards the deviation of the key's
+  entity (a tag|entity key; the entity's profile learns from every story naming it) or
+  towards 1: a key reported from Tokyo peaks in other UTC hours than one reported from
+  Washington, and a key with ten stories a week has no profile of its own worth the name.
+  Hour counts are spread over neighbouring hours (`key_profile_smoothing_h`): newsroom days
+  are smooth, and a sparse key's empty hour is chance, not a rule.
 - ``level`` is the exponentially weighted maximum-likelihood rate given that profile:
-  weighted stories / weighted exposure, ``N / X`` with ``N = sum e^(-(b - t_i) / tau)`` and
-  ``X = integral of e^(-(b - u) / tau) profile(u) du`` up to the key's *cursor* b. The cursor
-  is the start of the tested window: the stories under test never inflate their own
-  baseline. A prior of `prior_rate_per_h` worth `prior_hours` keeps new and silent keys
-  finite. One level per half-life; the baseline takes the largest.
+  ``N / X`` with ``N = sum e^(-(b - t_i) / tau)`` and ``X = integral of e^(-(b - u) / tau)
+  profile(u) du`` up to the key's *cursor* b, the start of the tested window: the stories
+  under test never inflate their own baseline. One level per half-life; the shorter ones
+  are shrunk towards the longest (`level_prior_stories`), a growing key's short level is
+  carried forward by the growth the levels imply, and the baseline takes the largest.
+- The window is tested against ``level x (1 + z / sqrt(n)) x integral of the profile over
+  the window``, n the stories the level rests on: an upper bound, so that a level that
+  happens to be low does not turn an ordinary cluster into an alert.
 
 Sparse keys are the common case (half the tag x entity keys see under 0.3 stories an hour):
 nothing here needs a key to have a story in every hour, and a key touched after a long
@@ -38,7 +43,7 @@ class KeyBaseline:
     """One key's baseline state: levels up to the cursor and its profile counts."""
 
     __slots__ = ("cursor", "days", "expected_days", "expected_hours", "expected_total", "hours",
-                 "n", "total", "x")
+                 "n", "parent", "total", "x")
 
     def __init__(self, cursor: float, levels: int) -> None:
         self.cursor = cursor  # stories and exposure are accounted up to here
@@ -52,6 +57,9 @@ class KeyBaseline:
         self.expected_hours = [0.0] * 24
         self.expected_days = [0.0, 0.0]
         self.expected_total = 0.0
+        # The profile this one is shrunk towards, when it has one (a tag|entity key: the
+        # entity's, from every story naming it). Linked by the detector, not saved.
+        self.parent: KeyBaseline | None = None
 
     def to_list(self) -> list[Any]:
         return [self.cursor, self.n, self.x, self.hours, self.days, self.total,
@@ -85,16 +93,21 @@ class BaselineModel:
         self.prior_n = config.prior_rate_per_h * config.prior_hours
         self.prior_x = config.prior_hours
         self.min_baseline = config.min_baseline
-        # For exponential growth g, an EWMA of mean age tau lags by e^(-g tau): with the two
-        # shortest mean ages tau_s < tau_l, short / long = e^(g (tau_l - tau_s)), and the
-        # level now is short x (short / long)^(tau_s / (tau_l - tau_s)).
+        # Under exponential growth g an EWMA with time constant tau reads r / (1 + g tau):
+        # with the two shortest, R = short / long = (1 + g tau_l) / (1 + g tau_s), so
+        # g tau_s = (R - 1) / (rho - R) with rho = tau_l / tau_s, and the level now is
+        # short x (1 + g tau_s). R of a sparse key is mostly noise: it is shrunk towards 1 by
+        # the stories behind the short level (`trend_prior_stories`).
         ordered = sorted(config.half_lives_h)
-        self.taus = [h * HOUR / math.log(2.0) for h in ordered]
-        self.trend_power = 0.0
-        if config.trend_extrapolation and len(ordered) > 1:
-            self.trend_power = config.trend_extrapolation * ordered[0] / (ordered[1] - ordered[0])
+        self.trend = config.trend_extrapolation if len(ordered) > 1 else 0.0
+        self.trend_rho = ordered[1] / ordered[0] if len(ordered) > 1 else 1.0
         self.trend_cap = config.trend_cap
-        self.kernel = hour_kernel(config.key_profile_smoothing_h)
+        self.trend_prior = config.trend_prior_stories
+        self.level_prior = config.level_prior_stories
+        self.z = config.baseline_z
+        # A story in hour h is spread over these (hour, weight) pairs.
+        kernel = hour_kernel(config.key_profile_smoothing_h)
+        self.spread = [[((h + d) % 24, k) for d, k in kernel] for h in range(24)]
         self.weekend = config.weekend
 
     def new(self, cursor: float) -> KeyBaseline:
@@ -114,22 +127,31 @@ class BaselineModel:
     def _profile(self, state: KeyBaseline, hour_index: int, prior: float) -> float:
         # A deviation is observed / expected stories in that hour (day class), each
         # expected story weighed by the key's level when it was expected: so growth (or a
-        # quiet week) does not bend the profile. Shrunk towards 1 by `prior` pseudo-stories
-        # and normalised so that its mean over the expected stories is 1.
-        shape = self.clock.shape
+        # quiet week) does not bend the profile. Shrunk towards the parent's deviation (or
+        # 1) by `prior` pseudo-stories; its mean over the expected stories is about 1.
         h = hour_index % 24
         c = 1 if self.weekend and (hour_index // 24 + 3) % 7 >= 5 else 0
-        expected_total = state.expected_total
-        if expected_total <= 0:
-            return shape[c][h]
-        denominator = state.total + prior
-        expected_hour = state.expected_hours[h]
-        expected_day = state.expected_days[c]
-        by_hour = ((expected_total * state.hours[h] / expected_hour + prior) / denominator
-                   if expected_hour > 0 else 1.0)
-        by_day = ((expected_total * state.days[c] / expected_day + prior) / denominator
-                  if expected_day > 0 else 1.0)
-        return shape[c][h] * by_hour * by_day
+        by_hour = by_day = 1.0
+        parent = state.parent
+        if parent is not None and parent.expected_total > 0:
+            total = parent.expected_total
+            denominator = parent.total + prior
+            expected = parent.expected_hours[h]
+            if expected > 0:
+                by_hour = (total * parent.hours[h] / expected + prior) / denominator
+            expected = parent.expected_days[c]
+            if expected > 0:
+                by_day = (total * parent.days[c] / expected + prior) / denominator
+        total = state.expected_total
+        if total > 0:
+            denominator = state.total + prior
+            expected = state.expected_hours[h]
+            if expected > 0:
+                by_hour = (total * state.hours[h] / expected + prior * by_hour) / denominator
+            expected = state.expected_days[c]
+            if expected > 0:
+                by_day = (total * state.days[c] / expected + prior * by_day) / denominator
+        return self.clock.shape[c][h] * by_hour * by_day
 
     def advance(self, state: KeyBaseline, to: float) -> None:
         """Move the cursor to `to`: exposure accrues, weighted stories decay, and the
@@ -141,25 +163,35 @@ class BaselineModel:
         levels = range(len(taus))
         n, x = state.n, state.x
         clock = self.clock
+        shape = clock.shape
         prior = self.key_prior * clock.scale
         level = self._raw_level(state)
-        expected_hours = state.expected_hours
-        kernel = self.kernel
+        expected_hours, expected_days = state.expected_hours, state.expected_days
+        spread = self.spread
+        weekend = self.weekend
         while u < to:
             hour_index = int(u // HOUR)
-            end = min(to, (hour_index + 1) * HOUR)
+            end = (hour_index + 1) * HOUR
+            if end > to:
+                end = to
             span = end - u
             p = self._profile(state, hour_index, prior)
-            for j in levels:
-                decay = hour_decay[j] if span == HOUR else math.exp(-span / taus[j])
-                x[j] = x[j] * decay + p * tau_hours[j] * (1.0 - decay)
-                n[j] *= decay
+            if span == HOUR:
+                for j in levels:
+                    decay = hour_decay[j]
+                    x[j] = x[j] * decay + p * tau_hours[j] * (1.0 - decay)
+                    n[j] *= decay
+            else:
+                for j in levels:
+                    decay = math.exp(-span / taus[j])
+                    x[j] = x[j] * decay + p * tau_hours[j] * (1.0 - decay)
+                    n[j] *= decay
             h = hour_index % 24
-            c = 1 if self.weekend and (hour_index // 24 + 3) % 7 >= 5 else 0
-            e = level * clock.shape[c][h] * span / HOUR * clock.weight(u)
-            for d, k in kernel:
-                expected_hours[(h + d) % 24] += e * k
-            state.expected_days[c] += e
+            c = 1 if weekend and (hour_index // 24 + 3) % 7 >= 5 else 0
+            e = level * shape[c][h] * span / HOUR * clock.hour_weight(hour_index)
+            for i, k in spread[h]:
+                expected_hours[i] += e * k
+            expected_days[c] += e
             state.expected_total += e
             u = end
         state.cursor = to
@@ -170,32 +202,67 @@ class BaselineModel:
         w = weight * clock.weight(ts)
         age = state.cursor - ts
         n = state.n
-        for j, tau in enumerate(self.taus):
-            n[j] += weight * math.exp(-age / tau) if age > 0 else weight
-        h = int(ts // HOUR) % 24
+        if age > 0:
+            for j, tau in enumerate(self.taus):
+                n[j] += weight * math.exp(-age / tau)
+        else:
+            for j in range(len(n)):
+                n[j] += weight
         hours = state.hours
-        for d, k in self.kernel:  # spread over neighbouring hours: see _profile
-            hours[(h + d) % 24] += w * k
+        for i, k in self.spread[int(ts // HOUR) % 24]:  # over neighbouring hours: _profile
+            hours[i] += w * k
         state.days[clock.day_class(ts)] += w
         state.total += w
 
     def _raw_level(self, state: KeyBaseline) -> float:
-        return max((n + self.prior_n) / (x + self.prior_x)
-                   for n, x in zip(state.n, state.x, strict=True))
+        """The largest unshrunk level: what the key's profile expects stories at."""
+        prior_n, prior_x = self.prior_n, self.prior_x
+        best = 0.0
+        for n, x in zip(state.n, state.x, strict=True):
+            level = (n + prior_n) / (x + prior_x)
+            if level > best:
+                best = level
+        return best
+
+    def levels(self, state: KeyBaseline) -> list[float]:
+        """The level per half-life, shortest first. The longest is the plain weighted rate;
+        each shorter one is shrunk towards it by `level_prior_stories` pseudo-stories (a
+        sparse key's last twelve hours say little, and a maximum over noisy levels is
+        biased upwards; a busy key's say a lot and keep their own level)."""
+        n_all, x_all = state.n, state.x
+        longest = (n_all[-1] + self.prior_n) / (x_all[-1] + self.prior_x)
+        m = self.level_prior
+        if longest <= 0 or m <= 0:
+            return [(n + self.prior_n) / (x + self.prior_x)
+                    for n, x in zip(n_all, x_all, strict=True)]
+        pseudo_x = m / longest
+        out = [(n + m) / (x + pseudo_x) for n, x in zip(n_all[:-1], x_all[:-1], strict=True)]
+        out.append(longest)
+        return out
 
     def level(self, state: KeyBaseline) -> float:
         """Stories per profile-hour: the largest of the levels and, when the shortest level
         is above the next one (a key that is growing), the shortest carried forward by the
         growth the two imply."""
-        levels = [(n + self.prior_n) / (x + self.prior_x)
-                  for n, x in zip(state.n, state.x, strict=True)]
-        best = max(levels)
-        if self.trend_power > 0:
+        return self._level(state)[0]
+
+    def _level(self, state: KeyBaseline) -> tuple[float, float]:
+        """(level, the stories it rests on)."""
+        levels = self.levels(state)
+        stories = [n + self.level_prior for n in state.n[:-1]] + [state.n[-1] + self.prior_n]
+        j = max(range(len(levels)), key=levels.__getitem__)
+        best, support = levels[j], stories[j]
+        if self.trend > 0 and len(levels) > 1:
             short, long = levels[0], levels[1]
             if short > long:
-                growth = min(self.trend_cap, (short / long) ** self.trend_power)
-                best = max(best, short * growth)
-        return best
+                n = state.n[0]
+                ratio = 1.0 + (short / long - 1.0) * n / (n + self.trend_prior)
+                rho = self.trend_rho
+                growth = self.trend_cap if ratio >= rho else min(
+                    self.trend_cap, 1.0 + self.trend * (ratio - 1.0) / (rho - ratio))
+                if short * growth > best:
+                    best, support = short * growth, stories[0]
+        return best, support
 
     def integral(self, state: KeyBaseline, start: float, end: float) -> float:
         """Profile-hours in [start, end)."""
@@ -210,8 +277,15 @@ class BaselineModel:
         return total / HOUR
 
     def expected(self, state: KeyBaseline, start: float, end: float) -> float:
-        """Stories expected in [start, end) (at least `min_baseline`)."""
-        return max(self.min_baseline, self.level(state) * self.integral(state, start, end))
+        """Stories expected in [start, end) (at least `min_baseline`), from the level's
+        upper bound: level x (1 + z / sqrt(stories behind it)). A level resting on a dozen
+        stories is off by a third as often as not; tested against the estimate itself, the
+        keys whose estimate happened to be low (and the busy ones, tested at every story)
+        produced most of the false alarms, trending keys first."""
+        level, support = self._level(state)
+        if self.z > 0 and support > 0:
+            level *= 1.0 + self.z / math.sqrt(support)
+        return max(self.min_baseline, level * self.integral(state, start, end))
 
     def rebase(self, state: KeyBaseline, factor: float) -> None:
         """The clock moved its origin (profile.py): rescale the reference-form sums."""

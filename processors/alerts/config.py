@@ -2,10 +2,10 @@
 
 Two presets because the two inputs differ in kind, not only in scale:
 
-- ``ARTICLE_DEFAULTS``: article records (and later watches). Stories on a key are rare
-  (half the tag x entity keys see under 0.3 an hour), so the test is a plain Poisson tail on
-  a 60-minute window, guarded by a minimum count, at least 3 sources with no single source
-  carrying the spike, and a ratio to the longer-term level.
+- ``ARTICLE_DEFAULTS``: article records (and watches). Stories on a key are rare (half the
+  tag x entity keys see under 0.3 an hour), so the test is a plain Poisson tail on a
+  60-minute window, guarded by a minimum count, at least 3 sources with no single source
+  carrying the spike, and a ratio to the baseline.
 - ``COUNT_DEFAULTS``: pre-bucketed count series (``--counts``). Real volume series are far
   more variable than Poisson (bursts of retweets), so the tail is quasi-Poisson with a
   dispersion estimated per series, the window is longer and there is no source rule (no
@@ -19,6 +19,7 @@ The values were chosen on the development benchmarks and checked on others
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -26,63 +27,81 @@ from typing import Any
 
 from newsflow.errors import ConfigError
 
-__all__ = ["ARTICLE_DEFAULTS", "COUNT_DEFAULTS", "DetectorConfig"]
+__all__ = ["ARTICLE_DEFAULTS", "COUNT_DEFAULTS", "DetectorConfig", "config_overrides"]
 
 
 @dataclass(frozen=True)
 class DetectorConfig:
     """Every knob of `SpikeDetector`. Times are in event time (the records' own clock)."""
 
-    # The tested window: the stories of the trailing `window_min` minutes, tested whenever
-    # a story (or a bucket) arrives on the key.
+    # --- the test ---------------------------------------------------------------------------
+    # The stories of the trailing `window_min` minutes, tested whenever a story (a bucket)
+    # arrives on the key. An alert needs all of: p (the count's tail probability under the
+    # baseline) below `p_max`, count >= `min_ratio` x baseline, count >= `min_count`.
     window_min: float = 60.0
-    # Fire only when all of these hold (p: the tail probability of the count under the
-    # baseline; ratio: count / baseline).
-    p_max: float = 1e-4
+    p_max: float = 5e-5
     min_ratio: float = 3.0
     min_count: int = 5
     # Articles only: distinct sources in the window, and no single source carrying it (the
-    # most prolific source is counted no more than the second most prolific one).
+    # most prolific source counts no more than the second, and not at all when it has more
+    # stories than all the others together).
     min_sources: int = 3
     cap_top_source: bool = True
     # After an alert a key stays quiet this long: one alert per episode.
     cooldown_min: float = 360.0
-    # The level: exponentially weighted rate of the stories before the window, one per
-    # half-life; the baseline takes the largest, so a slow trend (which the short one
-    # follows) does not look like a spike, and a quiet spell (which the long one remembers)
-    # does not make an ordinary hour look like one either.
-    half_lives_h: tuple[float, ...] = (12.0, 24.0)
-    # A growing key (short level above long level) is carried forward by the growth the two
-    # levels imply (1: fully, 0: not), at most x `trend_cap`: a slow trend's EWMA lags, and
-    # the lag alone made trending keys look like spikes.
+    # The window is tested against an upper bound of the baseline, level x (1 + z /
+    # sqrt(n)) with n the stories the level rests on (0: the estimate itself).
+    baseline_z: float = 0.5
+
+    # --- the level (baseline.py) ------------------------------------------------------------
+    # The exponentially weighted rate of the stories before the window, one per half-life.
+    # The baseline takes the largest: the short one follows a slow trend, the long one
+    # remembers a key's usual rate through a quiet spell.
+    half_lives_h: tuple[float, ...] = (12.0, 24.0, 96.0)
+    # Each shorter level is shrunk towards the longest by this many pseudo-stories (a
+    # sparse key's last hours say little; a maximum over noisy levels is biased upwards).
+    level_prior_stories: float = 5.0
+    # A growing key (shortest level above the next) is carried forward by the growth the two
+    # imply (1: fully, 0: not), at most x `trend_cap`, the ratio shrunk towards 1 by
+    # `trend_prior_stories`: an EWMA lags a slow trend, and the lag made trends look like
+    # spikes.
     trend_extrapolation: float = 1.0
     trend_cap: float = 2.0
-    # The time-of-day x weekday/weekend profile: counts per hour-of-day and per day class,
-    # exponentially weighted with this half-life.
-    profile_half_life_d: float = 7.0
-    # Share the all-keys profile (articles: keys follow newsroom hours) or not (independent
-    # count series). With it, a key's own profile is shrunk towards the shared one by
-    # `key_profile_prior` pseudo-stories; without it, towards a flat day.
-    shared_profile: bool = True
-    key_profile_prior: float = 20.0
-    key_profile_smoothing_h: int = 2
-    shared_profile_prior: float = 20.0
-    weekend: bool = True
+    trend_prior_stories: float = 10.0
     # A key with no history: `prior_rate_per_h` weighted as `prior_hours` of exposure, and
     # never less than `min_baseline` stories expected in a window (a ratio to ~0 means
     # nothing).
     prior_rate_per_h: float = 0.02
-    prior_hours: float = 2.0
+    prior_hours: float = 0.25
     min_baseline: float = 0.05
+
+    # --- the profile (profile.py, baseline.py) ----------------------------------------------
+    # Time of day x weekday/weekend, exponentially weighted with this half-life.
+    profile_half_life_d: float = 7.0
+    weekend: bool = True
+    # The all-keys profile (articles: news follows newsroom hours), shrunk to flat by
+    # `shared_profile_prior` pseudo-stories per slot; off for independent count series.
+    shared_profile: bool = True
+    shared_profile_prior: float = 20.0
+    # A key's own deviation from it, shrunk by `key_profile_prior` pseudo-stories towards
+    # its entity's (`entity_profiles`: learnt from every story naming the entity) or 1, its
+    # hour counts spread over +-`key_profile_smoothing_h` hours.
+    key_profile_prior: float = 60.0
+    key_profile_smoothing_h: int = 2
+    entity_profiles: bool = True
+
+    # --- counts only --------------------------------------------------------------------------
+    # Quasi-Poisson dispersion per key from its hourly Pearson residuals (robust: an hour
+    # weighs at most `dispersion_clip` x the current value).
+    dispersion: bool = False
+    dispersion_half_life_h: float = 72.0
+    dispersion_clip: float = 10.0
+
+    # --- housekeeping -----------------------------------------------------------------------
     # No alerts in the detector's first hours of event time (nothing is known yet).
     warmup_h: float = 24.0
     # A key idle this long starts afresh (and its state may be dropped): bounded state.
     max_idle_d: float = 21.0
-    # Counts only: quasi-Poisson dispersion per key, from its hourly residuals (robust: each
-    # hour's squared Pearson residual is capped at `dispersion_clip` x the current value).
-    dispersion: bool = False
-    dispersion_half_life_h: float = 72.0
-    dispersion_clip: float = 10.0
     # At most this many article ids in an alert's evidence (the most recent ones).
     max_evidence_ids: int = 200
 
@@ -94,17 +113,16 @@ class DetectorConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 problems.append(f"{name} must be a positive number, got {value!r}")
-        non_negative = ("cooldown_min", "trend_extrapolation", "warmup_h", "prior_rate_per_h", "key_profile_prior",
-                        "shared_profile_prior", "min_count", "min_sources",
-                        "key_profile_smoothing_h")
+        non_negative = ("cooldown_min", "baseline_z", "level_prior_stories",
+                        "trend_extrapolation", "trend_prior_stories", "prior_rate_per_h",
+                        "warmup_h", "shared_profile_prior", "key_profile_prior",
+                        "key_profile_smoothing_h", "min_count", "min_sources")
         for name in non_negative:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 problems.append(f"{name} must be a number >= 0, got {value!r}")
-        for name in ("p_max",):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 < value <= 1):
-                problems.append(f"{name} must be in (0, 1], got {value!r}")
+        if not (isinstance(self.p_max, int | float) and 0 < self.p_max <= 1):
+            problems.append(f"p_max must be in (0, 1], got {self.p_max!r}")
         if not (isinstance(self.min_ratio, int | float) and self.min_ratio >= 1):
             problems.append(f"min_ratio must be >= 1 (a spike is above its baseline), "
                             f"got {self.min_ratio!r}")
@@ -162,16 +180,31 @@ class DetectorConfig:
                 for f in fields(self)}
 
 
+def config_overrides(text: str) -> dict[str, Any]:
+    """Parameter overrides from a JSON object (``--config-json``); ConfigError when the text
+    is not one. The names and values are checked by `DetectorConfig.replace`."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"alert detector: the parameters are not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigError("alert detector: the parameters must be a JSON object, e.g. "
+                          '{"p_max": 1e-5}')
+    return value
+
+
 ARTICLE_DEFAULTS = DetectorConfig()
 
 COUNT_DEFAULTS = DetectorConfig(
     window_min=120.0,
-    p_max=1e-4,
+    p_max=1e-5,
     min_ratio=2.0,
     min_count=0,
     min_sources=0,
     cap_top_source=False,
-    cooldown_min=720.0,
+    cooldown_min=1440.0,
     shared_profile=False,
+    entity_profiles=False,
     dispersion=True,
+    dispersion_clip=20.0,
 )

@@ -16,9 +16,13 @@ Per record, for each of its keys:
 3. Stories older than the window leave it and join the key's baseline
    (`processors.alerts.baseline`); the new story joins the window.
 4. The window is tested: at least `min_sources` sources; the count with its most prolific
-   source counted no more than the second (`window.corroborated`) at least `min_count` and
-   `min_ratio` x the baseline; its Poisson tail (quasi-Poisson for count series) below
-   `p_max`; the key not in its cooldown; the detector past its warm-up.
+   source counted no more than the second, and not at all when it outnumbers all the others
+   together (`window.corroborated`), at least `min_count` and `min_ratio` x the baseline;
+   its Poisson tail (quasi-Poisson for count series) below `p_max`; the key not in its
+   cooldown; the detector past its warm-up.
+
+An article also feeds one hidden key per entity ("*|<entity>"), never tested: its profile
+is what a sparse tag|entity key's profile is shrunk towards (baseline.py).
 
 Alerts fire on the record that completes the evidence, in the same call: a live worker
 raises them as soon as it has handed the record over. `advance(now)` moves the clock
@@ -28,8 +32,11 @@ testing on ticks would make the live path depend on when it ticked.
 
 State: `snapshot()` is JSON bytes (`restore` reads it back); continuing from a restored
 snapshot gives exactly the alerts of never having stopped. It is bounded: per key, the
-baseline (~35 numbers) and the window's stories; keys idle for `max_idle_d` start afresh,
-which is exactly what happens when their state is dropped, so dropping them is safe.
+baseline (about 70 numbers) and the window's stories; keys idle for `max_idle_d` start
+afresh, which is exactly what happens when their state is dropped, so dropping them (once
+an event-time hour) changes nothing. Live: the id of an alert (`Alert.alert_id`: key and
+time) is the same whoever raises it from the same records, so storing it with that id
+keeps a second worker, or a replay after a restart, from raising it twice.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from typing import Any
 
 from processors.alerts.baseline import BaselineModel, KeyBaseline
 from processors.alerts.config import ARTICLE_DEFAULTS, DetectorConfig
+from processors.alerts.keys import profile_parent
 from processors.alerts.model import Alert, AlertInput
 from processors.alerts.profile import DAY, HOUR, ClockProfile
 from processors.alerts.state import (
@@ -172,6 +180,10 @@ class SpikeDetector:
         state.touched = now
         return state
 
+    def _parent_of(self, key: str) -> _Key | None:
+        parent = profile_parent(key)
+        return None if parent is None else self._keys.get(parent)
+
     def _slide(self, state: _Key, now: float) -> None:
         """Stories older than the window leave it and join the baseline. The cursor moves
         only as far as it must (to the newest leaving story); `_ready` takes it to the
@@ -227,9 +239,21 @@ class SpikeDetector:
         self._recent_ids.add(item.id)
         stats.stories += 1
         self._clock.add(ts)
+        if self.config.entity_profiles:
+            for key in item.profile_keys:  # the entities' profiles: counted, never tested
+                state = self._key(key, now, StoryWindow)
+                self._slide(state, now)
+                if ts <= now - self._window:
+                    self._late(state, ts)
+                else:
+                    assert isinstance(state.window, StoryWindow)
+                    state.window.add(ts, item.id, item.source)
         alerts: list[Alert] = []
         for key in item.keys:
             state = self._key(key, now, StoryWindow)
+            if self.config.entity_profiles:
+                parent = self._parent_of(key)
+                state.base.parent = None if parent is None else parent.base
             self._slide(state, now)
             if ts <= now - self._window:  # older than the window: the baseline only
                 self._late(state, ts)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from processors.alerts.keys import article_keys
+from processors.alerts.keys import article_keys, entity_profile_keys
 
 __all__ = ["Alert", "AlertInput", "format_time"]
 
@@ -47,6 +47,11 @@ class AlertInput:
             seen = set(keys)
             keys = keys + tuple(k for k in dict.fromkeys(self.extra_keys) if k not in seen)
         return keys
+
+    @cached_property
+    def profile_keys(self) -> tuple[str, ...]:
+        """The internal keys that learn its entities' time-of-day profiles."""
+        return entity_profile_keys(self.tags, self.entities)
 
     @property
     def timestamp(self) -> float:

@@ -23,15 +23,12 @@ from typing import Any
 from processors.alerts.config import DetectorConfig
 from processors.alerts.state import as_float, as_float_list, as_optional_float, snapshot_error
 
-__all__ = ["DAY", "HOUR", "ClockProfile", "day_class", "hour_kernel", "hour_of_day", "smooth_hours"]
+__all__ = ["DAY", "HOUR", "ClockProfile", "day_class", "hour_kernel", "hour_of_day"]
 
 HOUR = 3600.0
 DAY = 86400.0
 # The reference-form exponent is rebased before floats get anywhere near overflow (e^709).
 REBASE_EXPONENT = 300.0
-# Before the clock has seen a week: the share of the week that is weekday / weekend.
-_DAY_SHARE_PRIOR = (5.0 / 7.0, 2.0 / 7.0)
-_MIN_SHARE = 1e-6
 
 
 def hour_of_day(ts: float) -> int:
@@ -46,11 +43,6 @@ def hour_kernel(half_width: int) -> list[tuple[int, float]]:
     return [(d, w / total) for d, w in raw]
 
 
-def smooth_hours(values: list[float], kernel: list[tuple[int, float]]) -> list[float]:
-    """Circular smoothing of 24 hourly values."""
-    return [sum(w * values[(h + d) % 24] for d, w in kernel) for h in range(24)]
-
-
 def day_class(ts: float) -> int:
     """0 on Monday..Friday, 1 on Saturday and Sunday (UTC); 1970-01-01 was a Thursday."""
     return 1 if (int(ts // DAY) + 3) % 7 >= 5 else 0
@@ -59,12 +51,10 @@ def day_class(ts: float) -> int:
 class ClockProfile:
     """The detector's event-time clock (hour by hour) and the shared profile.
 
-    ``shape[c][h]`` is the relative rate of slot (day class c, hour h); ``hour_share[h]`` and
-    ``day_share[c]`` are the shares of stories a key *following* the shape would have in
-    each hour and day class, given the time the clock spent there: a key's own profile is
-    its deviation from those (`processors.alerts.baseline`). Hour shares are smoothed over
-    neighbouring hours with the kernel a key's hour counts are smoothed with, so that the
-    deviation compares like with like. All are recomputed when an hour completes.
+    ``shape[c][h]`` is the relative rate of slot (day class c, hour h), recomputed when an
+    hour completes; a key's own profile is its deviation from it
+    (`processors.alerts.baseline`). Without `shared_profile` (independent count series) the
+    shape is flat and only the clock is kept.
     """
 
     def __init__(self, config: DetectorConfig) -> None:
@@ -72,17 +62,15 @@ class ClockProfile:
         self.shared = config.shared_profile
         self.weekend = config.weekend
         self.prior = config.shared_profile_prior
-        self.kernel = hour_kernel(config.key_profile_smoothing_h)
         self.origin: float | None = None  # reference time of the weighted sums
         self.hour_start = 0.0  # start of the hour the clock is in
         self.counts = [[0.0] * 24, [0.0] * 24]
         self.exposure = [[0.0] * 24, [0.0] * 24]  # hours, reference-weighted
         self.shape = [[1.0] * 24, [1.0] * 24]
-        self.hour_share = [1.0 / 24.0] * 24  # smoothed like a key's hour counts
-        self.day_share = list(_DAY_SHARE_PRIOR)
         self.scale = 1.0  # e^((hour_start - origin) / tau): a story's weight right now
         self._last_ts = math.nan
         self._last_weight = 1.0
+        self._hour_weights: dict[int, float] = {}
 
     @property
     def started(self) -> bool:
@@ -92,6 +80,7 @@ class ClockProfile:
         hour = math.floor(ts / HOUR) * HOUR
         self.origin = hour
         self._last_ts = math.nan
+        self._hour_weights.clear()
         self.hour_start = hour
         self._recompute()
 
@@ -106,6 +95,15 @@ class ClockProfile:
             self._last_ts = ts
             self._last_weight = math.exp((ts - self.origin) / self.tau)
         return self._last_weight
+
+    def hour_weight(self, hour_index: int) -> float:
+        """The weight of the start of an hour (hours since the epoch), remembered."""
+        weight = self._hour_weights.get(hour_index)
+        if weight is None:
+            if len(self._hour_weights) > 4096:
+                self._hour_weights.clear()
+            weight = self._hour_weights[hour_index] = self.weight(hour_index * HOUR)
+        return weight
 
     def advance(self, ts: float) -> int:
         """Move the clock to ts (never back); returns the number of hours completed."""
@@ -140,6 +138,7 @@ class ClockProfile:
         factor = math.exp(-(self.hour_start - self.origin) / self.tau)
         self.origin = self.hour_start
         self._last_ts = math.nan
+        self._hour_weights.clear()
         for table in (self.counts, self.exposure):
             for row in table:
                 for h in range(24):
@@ -163,35 +162,23 @@ class ClockProfile:
                                         if expected + prior > 0 else 1.0)
         if not self.weekend:
             self.shape[1] = list(self.shape[0])
-        # Shares of a key that follows the shape, given where the clock spent its time.
-        mass = [[self.shape[c][h] * self.exposure[c][h] for h in range(24)] for c in classes]
-        total = sum(sum(row) for row in mass)
-        if total <= 0:
-            self.hour_share = [1.0 / 24.0] * 24
-            self.day_share = list(_DAY_SHARE_PRIOR) if self.weekend else [1.0, 0.0]
-            return
-        share = [sum(row[h] for row in mass) / total for h in range(24)]
-        self.hour_share = [max(_MIN_SHARE, v) for v in smooth_hours(share, self.kernel)]
-        day = [sum(row) / total for row in mass]
-        if not self.weekend:
-            self.day_share = [1.0, 0.0]
-        else:
-            # A day class never seen yet keeps its calendar share.
-            self.day_share = [d if d > 0 else _DAY_SHARE_PRIOR[c] for c, d in enumerate(day)]
 
     def to_dict(self) -> dict[str, Any]:
+        # The shape too: it is recomputed only when an hour completes, from the counts of
+        # that moment, so recomputing it from later counts would not continue the same run.
         return {"origin": self.origin, "hour_start": self.hour_start,
-                "counts": self.counts, "exposure": self.exposure}
+                "counts": self.counts, "exposure": self.exposure, "shape": self.shape}
 
     def load(self, data: dict[str, Any]) -> None:
         """The state `to_dict` wrote (the configuration comes from the constructor)."""
         self.origin = as_optional_float(data.get("origin"), "clock.origin")
         self._last_ts = math.nan
+        self._hour_weights.clear()
         self.hour_start = as_float(data.get("hour_start"), "clock.hour_start")
-        for name in ("counts", "exposure"):
+        for name in ("counts", "exposure", "shape"):
             rows = data.get(name)
             if not isinstance(rows, list) or len(rows) != 2:
                 raise snapshot_error(f"clock.{name} must be two rows of 24 numbers")
             setattr(self, name, [as_float_list(row, f"clock.{name}", 24) for row in rows])
         if self.origin is not None:
-            self._recompute()
+            self.scale = math.exp((self.hour_start - self.origin) / self.tau)

@@ -31,7 +31,9 @@ __all__ = ["DEFAULT_TABLE", "BackgroundTable", "TermStatistics", "build_table"]
 
 DEFAULT_TABLE = Path(__file__).with_name("data") / "pool_df.json"
 _DAY_S = 86_400
-_FORGET_BELOW = 0.25  # a decayed stream count under this is dropped (bounded vocabulary)
+# A decayed stream count under this is dropped: a term or name seen once is forgotten at the
+# next day's decay (it would weigh as an unseen one), which keeps the table to what recurs.
+_FORGET_BELOW = 1.0
 
 
 class BackgroundTable:

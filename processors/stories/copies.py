@@ -73,6 +73,7 @@ class Fingerprint:
     """What copy detection keeps of one article."""
 
     signature: NDArray[np.uint32]
+    bands: NDArray[np.uint64]  # the signature's band keys (LSH)
     size: int  # distinct shingles
     title: str  # cleaned title, lower-case words joined by one space
     title_words: int
@@ -107,6 +108,7 @@ class Fingerprinter:
         signature = np.array(self._minhash.hashvalues, dtype=np.uint32)
         return Fingerprint(
             signature=signature,
+            bands=_band_keys(signature, p.bands, p.rows),
             size=len(grams),
             title=" ".join(text.copy_title_words),
             title_words=len(text.copy_title_words),
@@ -126,11 +128,12 @@ def _band_keys(signature: NDArray[np.uint32], bands: int, rows: int) -> NDArray[
     key = part[:, 0].copy()
     for j in range(1, rows):
         key = key * _MIX + part[:, j]
-    return key * _MIX + np.arange(1, bands + 1, dtype=np.uint64)
+    return np.asarray(key * _MIX + np.arange(1, bands + 1, dtype=np.uint64), dtype=np.uint64)
 
 
 class CopyIndex:
-    """Recent articles' fingerprints, banded for LSH, with exact keys and copy-group roots.
+    """Recent articles' fingerprints, banded for LSH, with exact keys, copy-group roots and
+    the story each article joined.
 
     Slots are in arrival order; candidates are always visited in slot order, so a query's
     answer depends only on which articles are retained, not on how the index is laid out
@@ -138,36 +141,38 @@ class CopyIndex:
 
     def __init__(self, params: CopyParams) -> None:
         self.params = params
-        self._grow(0)
+        p = params
+        self._sig = np.zeros((0, p.num_perm), dtype=np.uint32)
+        self._size = np.zeros(0, dtype=np.int32)
+        self._time = np.zeros(0, dtype=np.float64)
+        self._flags = np.zeros(0, dtype=np.uint8)
+        self._title_words = np.zeros(0, dtype=np.int16)
         self._ids: list[str] = []
         self._titles: list[str] = []
+        self._story: list[str] = []  # the story each slot's article joined
         self._slot: dict[str, int] = {}
         self._roots: dict[str, str] = {}  # copy id -> root id, only for copies
         self._keys: dict[str, str] = {}  # exact url/guid key -> article id
         self._n = 0
-        # All bands' keys of slots [0, _indexed), sorted, and the slot of each.
+        # All bands' keys of slots [0, _indexed), sorted, and the slot of each; the band keys
+        # of the newer slots [_indexed, _n) wait unsorted in _tail.
         self._sorted_keys: NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
-        self._sorted_slots: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._sorted_slots: NDArray[np.int32] = np.zeros(0, dtype=np.int32)
         self._indexed = 0
+        self._tail = np.zeros((_MERGE_EVERY, p.bands), dtype=np.uint64)
         self._expiry: list[tuple[float, int]] = []  # (published, slot): who goes first
 
     def _grow(self, capacity: int) -> None:
-        p = self.params
-        if capacity == 0:
-            self._sig = np.zeros((0, p.num_perm), dtype=np.uint32)
-            self._bandkeys = np.zeros((0, p.bands), dtype=np.uint64)
-            self._size = np.zeros(0, dtype=np.int64)
-            self._time = np.zeros(0, dtype=np.float64)
-            self._flags = np.zeros(0, dtype=np.uint8)
-            self._title_words = np.zeros(0, dtype=np.int32)
-            return
+        """Room for ``capacity`` slots (grown by a quarter at a time: little slack)."""
         grow = capacity - len(self._size)
-        self._sig = np.vstack([self._sig, np.zeros((grow, p.num_perm), dtype=np.uint32)])
-        self._bandkeys = np.vstack([self._bandkeys, np.zeros((grow, p.bands), dtype=np.uint64)])
-        self._size = np.concatenate([self._size, np.zeros(grow, dtype=np.int64)])
+        if grow <= 0:
+            return
+        self._sig = np.concatenate([self._sig, np.zeros((grow, self.params.num_perm),
+                                                         dtype=np.uint32)])
+        self._size = np.concatenate([self._size, np.zeros(grow, dtype=np.int32)])
         self._time = np.concatenate([self._time, np.zeros(grow, dtype=np.float64)])
         self._flags = np.concatenate([self._flags, np.zeros(grow, dtype=np.uint8)])
-        self._title_words = np.concatenate([self._title_words, np.zeros(grow, dtype=np.int32)])
+        self._title_words = np.concatenate([self._title_words, np.zeros(grow, dtype=np.int16)])
 
     # -- queries ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -182,6 +187,11 @@ class CopyIndex:
 
     def root(self, article_id: str) -> str:
         return self._roots.get(article_id, article_id)
+
+    def story_of(self, article_id: str) -> str | None:
+        """The story a retained article joined."""
+        slot = self._slot.get(article_id)
+        return None if slot is None else self._story[slot]
 
     def find(
         self,
@@ -222,8 +232,7 @@ class CopyIndex:
         return CopyMatch(original, self.root(original), best[2], round(best[0], 6))
 
     def _candidates(self, fp: Fingerprint) -> set[int]:
-        p = self.params
-        q = _band_keys(fp.signature, p.bands, p.rows)
+        q = fp.bands
         found: set[int] = set()
         if len(self._sorted_keys):
             lo = np.searchsorted(self._sorted_keys, q, side="left")
@@ -231,9 +240,9 @@ class CopyIndex:
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 if b > a:
                     found.update(self._sorted_slots[a:b].tolist())
-        if self._n > self._indexed:
-            tail = self._bandkeys[self._indexed : self._n]
-            hits = np.nonzero((tail == q[None, :]).any(axis=1))[0]
+        waiting = self._n - self._indexed
+        if waiting:
+            hits = np.nonzero((self._tail[:waiting] == q[None, :]).any(axis=1))[0]
             found.update(int(h) + self._indexed for h in hits)
         return {s for s in found if self._slot.get(self._ids[s]) == s}
 
@@ -272,23 +281,25 @@ class CopyIndex:
         published_s: float,
         exact_keys: Iterable[str] = (),
         root: str | None = None,
+        story_id: str = "",
     ) -> None:
-        """Retain an article; ``root`` is its copy group's first article when it is a copy."""
+        """Retain an article; ``root`` is its copy group's first article when it is a copy,
+        ``story_id`` the story it joined."""
         if article_id in self._slot:
             return
-        p = self.params
         if self._n == len(self._size):
-            self._grow(max(64, 2 * len(self._size)))
+            self._grow(self._n + max(256, self._n // 4))
         slot = self._n
         self._sig[slot] = fp.signature
-        self._bandkeys[slot] = _band_keys(fp.signature, p.bands, p.rows)
         self._size[slot] = fp.size
         self._time[slot] = published_s
         self._flags[slot] = (1 if fp.dateline_title else 0) | (2 if fp.has_body else 0)
-        self._title_words[slot] = fp.title_words
+        self._title_words[slot] = min(fp.title_words, 32_000)
         self._ids.append(article_id)
         self._titles.append(fp.title)
+        self._story.append(story_id)
         self._slot[article_id] = slot
+        self._tail[slot - self._indexed] = fp.bands
         self._n += 1
         if root is not None and root != article_id:
             self._roots[article_id] = root
@@ -320,24 +331,28 @@ class CopyIndex:
         """Drop forgotten slots (keeping arrival order) and rebuild the index."""
         keep = np.array(sorted(self._slot.values()), dtype=np.int64)
         self._sig = self._sig[keep].copy()
-        self._bandkeys = self._bandkeys[keep].copy()
         self._size = self._size[keep].copy()
         self._time = self._time[keep].copy()
         self._flags = self._flags[keep].copy()
         self._title_words = self._title_words[keep].copy()
         self._ids = [self._ids[int(s)] for s in keep]
         self._titles = [self._titles[int(s)] for s in keep]
+        self._story = [self._story[int(s)] for s in keep]
         self._slot = {a: i for i, a in enumerate(self._ids)}
         self._n = len(self._ids)
         self._rebuild()
 
+    def _keys_of(self, start: int, end: int) -> NDArray[np.uint64]:
+        p = self.params
+        return np.stack([_band_keys(self._sig[s], p.bands, p.rows) for s in range(start, end)])
+
     def _rebuild(self) -> None:
         """Sort every retained slot's band keys afresh (after a compaction or a restore)."""
         n, bands = self._n, self.params.bands
-        keys = self._bandkeys[:n].reshape(-1)
+        keys = self._keys_of(0, n).reshape(-1) if n else np.zeros(0, dtype=np.uint64)
         order = np.argsort(keys, kind="stable")
         self._sorted_keys = keys[order]
-        self._sorted_slots = (order // bands).astype(np.int64)
+        self._sorted_slots = (order // bands).astype(np.int32)
         self._indexed = n
         self._expiry = [(float(self._time[s]), s) for s in range(n)]
         heapq.heapify(self._expiry)
@@ -345,10 +360,10 @@ class CopyIndex:
     def _merge(self) -> None:
         """Merge the unsorted tail into the sorted keys: linear, no full re-sort."""
         start, n, bands = self._indexed, self._n, self.params.bands
-        keys = self._bandkeys[start:n].reshape(-1)
+        keys = self._tail[: n - start].reshape(-1)
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
-        slots = (order // bands + start).astype(np.int64)
+        slots = (order // bands + start).astype(np.int32)
         at = np.searchsorted(self._sorted_keys, keys, side="right")
         self._sorted_keys = np.insert(self._sorted_keys, at, keys)
         self._sorted_slots = np.insert(self._sorted_slots, at, slots)
@@ -361,6 +376,7 @@ class CopyIndex:
         return {
             "ids": [self._ids[int(s)] for s in keep],
             "titles": [self._titles[int(s)] for s in keep],
+            "stories": [self._story[int(s)] for s in keep],
             "signatures": _b64(self._sig[keep]),
             "sizes": [int(x) for x in self._size[keep]],
             "times": [float(x) for x in self._time[keep]],
@@ -375,18 +391,15 @@ class CopyIndex:
         index = cls(params)
         ids = [str(a) for a in state["ids"]]
         n = len(ids)
-        index._grow(max(64, n))
         raw = np.frombuffer(base64.b64decode(state["signatures"]), dtype="<u4")
-        sig = raw.reshape(n, params.num_perm).astype(np.uint32)
-        for slot in range(n):
-            index._sig[slot] = sig[slot]
-            index._bandkeys[slot] = _band_keys(sig[slot], params.bands, params.rows)
-        index._size[:n] = state["sizes"]
-        index._time[:n] = state["times"]
-        index._flags[:n] = state["flags"]
-        index._title_words[:n] = state["title_words"]
+        index._sig = raw.reshape(n, params.num_perm).astype(np.uint32)
+        index._size = np.array(state["sizes"], dtype=np.int32)
+        index._time = np.array(state["times"], dtype=np.float64)
+        index._flags = np.array(state["flags"], dtype=np.uint8)
+        index._title_words = np.array(state["title_words"], dtype=np.int16)
         index._ids = ids
         index._titles = [str(t) for t in state["titles"]]
+        index._story = [str(t) for t in state["stories"]]
         index._slot = {a: i for i, a in enumerate(ids)}
         index._n = n
         index._roots = {str(k): str(v) for k, v in state["roots"].items()}

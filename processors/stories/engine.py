@@ -94,7 +94,6 @@ class StoryEngine:
         self._fingerprinter = Fingerprinter(p.copies)
         self._copies = CopyIndex(p.copies)
         self._stories = StoryIndex(p.cluster)
-        self._article_story: dict[str, str] = {}  # retained article id -> story id
         self._clock_s: float | None = None  # event-time watermark
         self.assigned = 0
 
@@ -120,7 +119,7 @@ class StoryEngine:
         score = best.score if best is not None else 0.0
         if match is not None:
             dup_of = match.root
-            story = self._stories.get(self._article_story.get(match.original, ""))
+            story = self._stories.get(self._copies.story_of(match.original) or "")
             reason = "exact" if match.how == "exact" else "copy"
             score = match.score
         if story is None and best is not None and self._stories.accepts(best):
@@ -136,8 +135,8 @@ class StoryEngine:
             None if is_copy else feats.entities,
             feats.entity_names, copy=is_copy,
         )
-        self._copies.add(item.id, feats.fingerprint, at_s, feats.exact_keys, root=dup_of)
-        self._article_story[item.id] = story.story_id
+        self._copies.add(item.id, feats.fingerprint, at_s, feats.exact_keys, root=dup_of,
+                         story_id=story.story_id)
         if not is_copy:
             self._terms.observe(feats.terms)
             self._entities.observe(feats.entity_keys)
@@ -157,7 +156,7 @@ class StoryEngine:
             yield self.assign(item)
 
     def _seen(self, article_id: str) -> Assignment | None:
-        story_id = self._article_story.get(article_id)
+        story_id = self._copies.story_of(article_id)
         if story_id is None:
             return None
         story = self._stories.get(story_id)
@@ -182,10 +181,7 @@ class StoryEngine:
         self._entities.advance(at_s)
         self._stories.evict(at_s - p.retention_h * 3600.0)
         self._stories.deactivate(at_s - p.cluster.window_h * 3600.0)
-        if self._copies.evict(at_s - p.copy_retention_h * 3600.0):
-            self._article_story = {
-                a: s for a, s in self._article_story.items() if a in self._copies
-            }
+        self._copies.evict(at_s - p.copy_retention_h * 3600.0)
 
     # -- reading ---------------------------------------------------------------------------
     def summary(self, story: Story) -> StorySummary:
@@ -234,7 +230,6 @@ class StoryEngine:
             "entities": self._entities.to_state(),
             "copies": self._copies.to_state(),
             "stories": self._stories.to_state(),
-            "article_story": [[a, self._article_story[a]] for a in self._copies.ids()],
         }
         return json.dumps(state, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False).encode("utf-8")
@@ -252,7 +247,6 @@ class StoryEngine:
         engine._entities.load_state(state["entities"])
         engine._copies = CopyIndex.from_state(p.copies, state["copies"])
         engine._stories = StoryIndex.from_state(p.cluster, state["stories"])
-        engine._article_story = {str(a): str(s) for a, s in state["article_story"]}
         return engine
 
 

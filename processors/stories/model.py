@@ -9,7 +9,7 @@ it copies (``dup_of``) and the story's summary after it joined.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,8 +124,7 @@ class Assignment:
     new_story: bool = False
     # How it was decided, for logs and evaluation: "new", "joined", "copy", "exact", "seen".
     reason: str = "joined"
-    score: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    score: float = 0.0  # the best story's similarity score, or the copy match's score
 
     def to_json(self) -> dict[str, Any]:
         """The record ``newsflow cluster`` writes (and the worker may index)."""

@@ -24,6 +24,7 @@ import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -217,16 +218,21 @@ def content_terms(tokens: Sequence[str]) -> list[str]:
     return [t for t in tokens if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
 
 
+@lru_cache(maxsize=16_384)
+def _word_hash(word: str) -> int:
+    return zlib.crc32(word.encode("utf-8"))
+
+
 def shingles(tokens: Sequence[str], size: int) -> list[int]:
-    """Word ``size``-grams as 32-bit hashes (MinHash input), distinct, in first-seen order.
+    """Word ``size``-grams as distinct 32-bit hashes (MinHash input; their order does not
+    matter to a minimum).
 
     Each word is hashed once (CRC-32, stable across processes) and a gram's hash combines
     its words' hashes; datasketch mixes every input hash again (MurmurHash3 finalizer)
     before permuting. A text shorter than ``size`` words is one gram of all its words."""
     if not tokens:
         return []
-    hashes = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64,
-                         count=len(tokens))
+    hashes = np.fromiter(map(_word_hash, tokens), dtype=np.uint64, count=len(tokens))
     if len(tokens) < size:
         grams = np.zeros(1, dtype=np.uint64)
         for h in hashes:
@@ -237,5 +243,5 @@ def shingles(tokens: Sequence[str], size: int) -> list[int]:
         for j in range(1, size):
             grams = grams * _GRAM_MIX + hashes[j : j + n]
     grams = (grams ^ (grams >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-    _, first = np.unique(grams, return_index=True)
-    return [int(g) for g in grams[np.sort(first)]]
+    distinct: list[int] = np.unique(grams).tolist()
+    return distinct
