@@ -17,7 +17,8 @@ spaCy first):
   articles share about 70 % of their words; different stories share what any two feed items
   share.
 
-Reported: CPU seconds per article (process time over the whole stream), the per-call wall
+Reported: a calibration (CPU time of a fixed pure-Python loop, to compare machines), CPU
+seconds per article (process time over the whole stream), the per-call wall
 latency p50/p99/max of ``assign``, the snapshot's size, restore and snapshot times, and the
 resident memory the engine added (RSS after minus before, the stream's inputs excluded:
 they are built before the first measurement).
@@ -145,6 +146,16 @@ def measure(name: str, items: list[StoryInput]) -> dict[str, float]:
     return report
 
 
+def calibration_s() -> float:
+    """CPU seconds of a fixed pure-Python loop (10 million additions), to compare machines:
+    a quiet current x86 core takes about 0.4 s."""
+    t = time.process_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.process_time() - t
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.stories.cost")
     parser.add_argument("--articles", type=int, default=70_000)
@@ -152,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, default=DEV)
     parser.add_argument("--skip-dev", action="store_true")
     args = parser.parse_args(argv)
+    print(f"calibration: {calibration_s():.2f} s CPU for 10M Python additions", flush=True)
     if not args.skip_dev:
         _, items = load_items(args.dev)
         measure("stories-dev", items)

@@ -20,9 +20,9 @@ articles of different events at most 0.07: the thresholds sit in that gap.
 Why not ``datasketch.MinHashLSH``: its dict-of-sets buckets cost about 6 KB per article at 21
 bands (measured: 128 MB for 20,000 articles, 350 µs per insert), far over the state budget
 for 7 days of 10,000 articles a day. The band index here keeps the same banding in numpy: one
-sorted array of band keys per band (binary search) plus a small unsorted tail of recent
-articles, merged in batches; about 250 bytes per article for the signature and 170 for the
-band keys.
+sorted array of all band keys (each tagged with its band; binary search) plus a small
+unsorted tail of recent articles, merged into it in batches; about 256 bytes per article for
+the signature and 252 for its band keys and their slots.
 
 ``dup_of`` is the first article of the copy group: a copy of a copy points at the root.
 """

@@ -12,8 +12,10 @@ For each article, in arrival order:
 2. the event-time clock (the largest ``published_at`` seen, never the wall clock) moves on:
    stories idle longer than ``retention_h`` and copy candidates older than
    ``copy_retention_h`` are forgotten, the stream's term counts decay;
-3. features (``features.py``), the best active story (``clusters.py``), then the copy check
-   (``copies.py``) against retained articles, the LSH candidates plus that story's members;
+3. features (``features.py``), the best active story (``clusters.py``: text cosine plus
+   weighted entity cosine, no story whose names conflict with the article's), then the copy
+   check (``copies.py``) against retained articles, the LSH candidates plus that story's
+   recent members;
 4. a copy joins its original's story (if that story is retained) and takes ``dup_of`` = the
    first article of its copy group; any other article joins the best story when the score
    reaches the threshold, or founds a story whose id is its own id.
