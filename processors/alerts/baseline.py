@@ -38,6 +38,9 @@ from processors.alerts.state import as_float, as_float_list
 
 __all__ = ["BaselineModel", "KeyBaseline"]
 
+# The key-profile prior's share per day class: the calendar's (weekdays, weekend).
+_DAY_CLASS_SHARE = (5.0 / 7.0, 2.0 / 7.0)
+
 
 class KeyBaseline:
     """One key's baseline state: levels up to the cursor and its profile counts."""
@@ -126,31 +129,29 @@ class BaselineModel:
 
     def _profile(self, state: KeyBaseline, hour_index: int, prior: float) -> float:
         # A deviation is observed / expected stories in that hour (day class), each
-        # expected story weighed by the key's level when it was expected: so growth (or a
-        # quiet week) does not bend the profile. Shrunk towards the parent's deviation (or
-        # 1) by `prior` pseudo-stories; its mean over the expected stories is about 1.
+        # expected story weighed by the key's level when it was expected (so growth, or a
+        # quiet week, does not bend the profile), the expected scaled to the observed total
+        # (so the deviations average 1). Shrunk towards the parent's deviation (or 1) by
+        # `prior` pseudo-stories spread over the day (a share per hour, per day class): an
+        # hour the key has hardly been seen in keeps the parent's value.
         h = hour_index % 24
         c = 1 if self.weekend and (hour_index // 24 + 3) % 7 >= 5 else 0
+        prior_hour = prior / 24.0
+        prior_day = prior * _DAY_CLASS_SHARE[c]
         by_hour = by_day = 1.0
         parent = state.parent
         if parent is not None and parent.expected_total > 0:
-            total = parent.expected_total
-            denominator = parent.total + prior
-            expected = parent.expected_hours[h]
-            if expected > 0:
-                by_hour = (total * parent.hours[h] / expected + prior) / denominator
-            expected = parent.expected_days[c]
-            if expected > 0:
-                by_day = (total * parent.days[c] / expected + prior) / denominator
-        total = state.expected_total
-        if total > 0:
-            denominator = state.total + prior
-            expected = state.expected_hours[h]
-            if expected > 0:
-                by_hour = (total * state.hours[h] / expected + prior * by_hour) / denominator
-            expected = state.expected_days[c]
-            if expected > 0:
-                by_day = (total * state.days[c] / expected + prior * by_day) / denominator
+            scale = parent.total / parent.expected_total
+            by_hour = ((parent.hours[h] + prior_hour)
+                       / (parent.expected_hours[h] * scale + prior_hour))
+            by_day = ((parent.days[c] + prior_day)
+                      / (parent.expected_days[c] * scale + prior_day))
+        if state.expected_total > 0:
+            scale = state.total / state.expected_total
+            by_hour = ((state.hours[h] + prior_hour * by_hour)
+                       / (state.expected_hours[h] * scale + prior_hour))
+            by_day = ((state.days[c] + prior_day * by_day)
+                      / (state.expected_days[c] * scale + prior_day))
         return self.clock.shape[c][h] * by_hour * by_day
 
     def advance(self, state: KeyBaseline, to: float) -> None:

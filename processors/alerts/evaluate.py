@@ -17,8 +17,8 @@ their scorer, ``alerts_score.py``, loaded from there (not copied):
    replay of its first half gives exactly the alerts of the full run before the cut.
 5. **Speed**: CPU seconds per record of each replay (JSON parsing included).
 
-Prints one line per figure, or one JSON object with ``--json``. Takes about a minute and a
-half on two cores (``--quick``: the dev set and NAB only).
+Prints one line per figure, or one JSON object with ``--json``. Takes about two minutes on
+two cores (``--quick``: the dev set and NAB only, about 40 s).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from newsflow.errors import ConfigError
 __all__ = ["FORMAT", "as_float", "as_float_list", "as_int", "as_mapping", "as_optional_float",
            "as_str", "snapshot_error"]
 
-FORMAT = "newsflow-alerts-state/1"
+# 2: per-key expected-profile sums and the clock's shape (a /1 snapshot is refused)
+FORMAT = "newsflow-alerts-state/2"
 
 
 def snapshot_error(what: str) -> ConfigError:
