@@ -39,6 +39,10 @@ class AlertRaiser:
     def load(self, blob: bytes) -> None:
         self.detector = self._restore(blob)
 
+    def reset(self) -> None:
+        """A fresh detector (its state is being rebuilt from the topic)."""
+        self.detector = SpikeDetector(self.detector.config)
+
 
 def alert_input(article: Article) -> AlertInput:
     ranked = sorted(article.entities, key=lambda e: (-e.count, e.start))

@@ -25,7 +25,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from newsflow.article import Article, decode_article
-from newsflow.errors import BrokerUnavailableError, SchemaError, SearchUnavailableError
+from newsflow.errors import (
+    BrokerUnavailableError,
+    NewsflowError,
+    SchemaError,
+    SearchUnavailableError,
+)
 from processors.alerts import Alert
 from processors.service.alerting import AlertRaiser, join_state, split_state
 from processors.service.metrics import ProcessorMetrics
@@ -235,20 +240,33 @@ class StoryStep:
             "elasticsearch", f"loading the story snapshot {self._key}",
             lambda: self._run_io(self._store.load_snapshot, self._key),
             SearchUnavailableError)
+        if snapshot is not None:
+            try:
+                await self._run_cpu(self._load, snapshot)
+            except (ValueError, KeyError, TypeError, NewsflowError) as exc:
+                # A snapshot this build cannot read (an older format, a damaged one): the
+                # state is rebuilt from the oldest enriched record still kept instead.
+                logger.warning("story snapshot not usable, rebuilding from the topic "
+                               "key=%s reason=%s", self._key, exc)
+                snapshot = None
         if snapshot is None:
             self._engine = await self._run_cpu(self._engine_factory)
+            if self._alerts is not None:
+                self._alerts.reset()
             self._last_offset = -1
-        else:
-            offset, blob = snapshot
-            stories, alerts = split_state(blob)
-            self._engine = await self._run_cpu(self._restore_engine, stories)
-            if alerts is not None and self._alerts is not None:
-                await self._run_cpu(self._alerts.load, alerts)
-            self._last_offset = self._snapshot_offset = offset
         logger.info("story engine started from %s offset=%d",
                     "a snapshot" if snapshot else "nothing", self._last_offset)
         if first > self._last_offset + 1:
             await self._catch_up(self._last_offset + 1, first)
+
+    def _load(self, snapshot: tuple[int, bytes]) -> None:
+        offset, blob = snapshot
+        stories, alerts = split_state(blob)
+        engine = self._restore_engine(stories)
+        if alerts is not None and self._alerts is not None:
+            self._alerts.load(alerts)
+        self._engine = engine
+        self._last_offset = self._snapshot_offset = offset
 
     async def _catch_up(self, start: int, end: int) -> None:
         t0 = time.monotonic()

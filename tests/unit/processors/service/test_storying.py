@@ -148,3 +148,12 @@ def test_a_gap_is_read_from_the_topic_and_a_start_uses_the_snapshot() -> None:
     fresh = step(store, TOPIC)
     later = assigned(run(fresh, records(STREAM[3:], first_offset=3)))
     assert later == {a.id: whole[a.id] for a in STREAM[3:]}
+
+
+def test_a_snapshot_it_cannot_read_is_rebuilt_from_the_topic() -> None:
+    whole = assigned(run(step(MemoryStore(), TOPIC), records(STREAM)))
+    store = MemoryStore()
+    store.snapshot = (1, b'{"format": "from another build"}')
+    fresh = step(store, TOPIC)
+    later = assigned(run(fresh, records(STREAM[3:], first_offset=3)))
+    assert later == {a.id: whole[a.id] for a in STREAM[3:]}
