@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from elasticsearch import Elasticsearch
 from newsflow.article import Article, Entity, Tag, encode_article
 from tests.integration.processors_support import (
     ES_URL,
+    NEWSFLOW,
     Names,
     Worker,
     make_article,
@@ -119,5 +121,12 @@ def test_an_independent_burst_raises_one_alert_and_copies_raise_none(
     finally:
         es.close()
     assert sorted(h["_id"] for h in stored) == sorted(m["alert_id"] for m in messages)
+    # `newsflow alerts recent --json` reads the same alerts back, newest first.
+    done = subprocess.run([*NEWSFLOW, "alerts", "recent", "--json"], env=names.env(tmp_path),
+                          text=True, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    recent = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(a["alert_id"] for a in recent) == sorted(m["alert_id"] for m in messages)
+    assert [a["at"] for a in recent] == sorted((a["at"] for a in recent), reverse=True)
     # One message per alert, none raised twice.
     assert len(messages) == len({m["alert_id"] for m in messages})

@@ -9,7 +9,9 @@ order on the enriched topic is the production order in every run.
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from elasticsearch import Elasticsearch
 from newsflow.article import Article
 from tests.integration.processors_support import (
     ES_URL,
+    NEWSFLOW,
     Names,
     Worker,
     make_article,
@@ -87,6 +90,14 @@ def the_articles() -> list[Article]:
                                  source="copier2.example",
                                  published_at=turkey.published_at + timedelta(hours=2)))
     return articles
+
+
+def cli_json(env: dict[str, str], *args: str) -> list[dict[str, object]]:
+    """`newsflow ARGS --json` as a subprocess: its JSON lines."""
+    done = subprocess.run([*NEWSFLOW, *args, "--json"], env=env, text=True,
+                          capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
 @pytest.fixture
@@ -161,6 +172,14 @@ def test_stories_are_indexed_and_survive_the_stage_moving_to_another_worker(
     assert story["article_count"] == 4 and story["independent_sources"] == 3
     assert story["title"] == chile.title
     assert {"copier1.example", "outlet0.example"} <= set(story["source_domains"])
+
+    # What the README promises of the CLI: one hit per story, and the story list.
+    env = one.env(tmp_path / "one")
+    hits = cli_json(env, "search", "earthquake", "--collapse", "-n", "20")
+    assert sorted(h["story_id"] for h in hits) == sorted({chile.id, turkey.id})
+    listed = cli_json(env, "stories", "--since", "all", "--sort", "biggest")
+    assert next(s["story_id"] for s in listed) == chile.id  # the most sources
+    assert {s["story_id"] for s in listed} == {first[a.id][0] for a in articles}
 
     # Run 2: two workers; after the fourth article the one that owns the ordered stage is
     # stopped, the other takes the stage over (engine from the snapshot plus the topic).
