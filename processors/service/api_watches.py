@@ -30,13 +30,11 @@ StreamEvents = Callable[
 
 def watches_router(settings: Settings, events: StreamEvents) -> APIRouter:
     router = APIRouter()
+    # One client for the router's life: a stream opened is not worth a new connection pool.
+    watches = WatchIndex(settings.elasticsearch)
 
     def exists(name: str) -> bool:
-        watches = WatchIndex(settings.elasticsearch)
-        try:
-            return watches.get(name) is not None
-        finally:
-            watches.close()
+        return watches.get(name) is not None
 
     @router.get(
         "/streams/watch/{name}",
