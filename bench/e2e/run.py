@@ -187,6 +187,8 @@ class Bench:
             env = {**self.env, "NEWSFLOW_POLLER__STATE_DIR": str(self.tmp / f"state-{n}")}
             self.pollers.append(self.spawn(f"poller-{n}", [
                 *NEWSFLOW, "poll", "--feeds", str(feeds), "--standalone"], env))
+        if a.watches:
+            self.add_watches(a.watches)
         self.workers = [
             self.spawn(f"worker-{n}", [*NEWSFLOW, "worker"], {
                 **self.env, "NEWSFLOW_PROCESSORS__METRICS_PORT": str(a.metrics_port + n)})
@@ -206,6 +208,22 @@ class Bench:
         self.search.start()
         self.tags.start()
         self.articles.start()
+
+    def add_watches(self, n: int) -> None:
+        """``n`` saved watches in the run's watches index before the workers start, so
+        every article is matched against all of them (bench/e2e/watches.py)."""
+        from bench.e2e.watches import watch_set
+        from processors.store.watch_index import WatchIndex
+
+        index = WatchIndex(self.settings.elasticsearch)
+        try:
+            for watch in watch_set(n):
+                index.add(watch, replace=True)
+            print(f"  {n} watches saved (matching: "
+                  f"{'percolate' if index.percolator else 'scratch-index search'})",
+                  file=sys.stderr)
+        finally:
+            index.close()
 
     def stop_pipeline(self) -> None:
         for proc in [*self.pollers, *self.workers]:
@@ -453,7 +471,8 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
         f"pollers: {args.pollers}; workers: {args.workers}; feeds: {args.feeds} on "
         f"{args.hosts} hosts; batch_size={settings.processors.batch_size} "
         f"within={settings.processors.batch_within_s}s "
-        f"refresh_interval={settings.elasticsearch.refresh_interval}; load average at the "
+        f"refresh_interval={settings.elasticsearch.refresh_interval}; "
+        f"watches: {args.watches}; load average at the "
         f"end {os.getloadavg()[0]:.1f} (other work on the machine shares the 2 cores)",
         "",
         "| phase | offered/s | articles | searchable | e2e articles/s | poll→searchable "
@@ -592,6 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall-seconds", type=float, default=None,
                         help="end a phase when nothing became searchable for this long after "
                              "its last article was offered (default 30; 120 full-text)")
+    parser.add_argument("--watches", type=int, default=0,
+                        help="saved watches every article is matched against (issue 15's "
+                        "speed goal is measured with 100)")
     parser.add_argument("--no-stages", action="store_true")
     parser.add_argument("--max-seconds", type=float, default=900.0)
     parser.add_argument("--keep-logs", action="store_true")
