@@ -85,6 +85,7 @@ class Tagger:
             for rule in (*tag.rules, *tag.negatives):
                 cues.update(rule.all_cues())
         self._matcher: PhraseMatcher[str] = PhraseMatcher((c, c) for c in sorted(cues))
+        self._rules_by_cue = {tag.id: _RuleIndex.of(tag.rules) for tag in taxonomy.tags}
 
     @property
     def version(self) -> str:
@@ -129,9 +130,13 @@ class Tagger:
         for definition in self.taxonomy.tags:
             scored: list[ScoredSentence] = []
             fired: set[str] = set()
+            index = self._rules_by_cue[definition.id]
             for sentence in facts:
+                rules = index.candidates(definition.rules, sentence.cues)
+                if not rules:
+                    continue
                 score, cues, rule_ids = _score_sentence(
-                    definition.rules, definition.negatives, sentence, article_cues
+                    rules, definition.negatives, sentence, article_cues
                 )
                 fired |= rule_ids
                 if score > 0:
@@ -202,6 +207,38 @@ def tag_text(
 
 
 # -- rule evaluation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RuleIndex:
+    """Which of a tag's rules a sentence can fire: a rule with cues fires only where one of
+    them was found, so a sentence is checked against those rules (and the rules without
+    cues) instead of all of them. A tag has dozens of rules and a sentence a handful of
+    cues: this is most of the rule engine's time saved, with the same answers (the rules
+    keep their order, which the evidence's cue order follows)."""
+
+    by_cue: dict[str, tuple[int, ...]]
+    always: tuple[int, ...]  # rules without cues (an entity condition alone)
+
+    @classmethod
+    def of(cls, rules: Sequence[Rule]) -> _RuleIndex:
+        by_cue: dict[str, list[int]] = {}
+        always: list[int] = []
+        for n, rule in enumerate(rules):
+            if not rule.cues:
+                always.append(n)
+            for cue in dict.fromkeys(rule.cues):
+                by_cue.setdefault(cue, []).append(n)
+        return cls({c: tuple(ns) for c, ns in by_cue.items()}, tuple(always))
+
+    def candidates(self, rules: Sequence[Rule], found: dict[str, str]) -> list[Rule]:
+        picked = set(self.always)
+        for cue in found:
+            hit = self.by_cue.get(cue)
+            if hit:
+                picked.update(hit)
+        return [rules[n] for n in sorted(picked)]
+
 
 
 def _score_sentence(
