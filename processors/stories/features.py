@@ -108,12 +108,14 @@ def featurize(
             weights[kid] = w
             names[kid] = entity.name
         keys.append(key)
+    entity_keys = tuple(dict.fromkeys(keys))
     return ArticleFeatures(
         terms=tuple(counts),
         text=text,
-        entity_keys=tuple(dict.fromkeys(keys)),
+        entity_keys=entity_keys,
         entities=sparse(weights),
         entity_names=names,
-        fingerprint=fingerprinter.fingerprint(text_words),
+        fingerprint=fingerprinter.fingerprint(
+            text_words, [key_id("e:" + key) for key in entity_keys]),
         exact_keys=exact_keys(item),
     )

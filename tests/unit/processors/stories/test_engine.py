@@ -167,3 +167,55 @@ def test_params_round_trip_through_the_snapshot() -> None:
     engine = StoryEngine(params)
     run(quake_items()[:2], engine)
     assert StoryEngine.restore(engine.snapshot()).params == params
+
+
+# A wire template filled in twice: same words, other countries, other people.
+_TEMPLATE = ("{a} and {b} hold joint naval exercise, deepen military cooperation",
+             "{A} and {B} warships began a joint naval exercise in the Baltic Sea on Tuesday, "
+             "the defence ministries in {ca} and {cb} said, the latest sign of deepening "
+             "military cooperation between the two countries. Officers said 12 vessels would "
+             "practise air defence, replenishment at sea and search and rescue, and that the "
+             "drills would strengthen coordination between the two navies. Defence Minister "
+             "{m} said the partnership was a pillar of regional security.")
+
+
+def _filled(id_: str, a: tuple[str, str, str, str], b: tuple[str, str, str, str],
+            hours: float, source: str) -> StoryInput:
+    title, text = _TEMPLATE
+    values = {"a": a[0], "b": b[0], "A": a[1], "B": b[1], "ca": a[2], "cb": b[2], "m": a[3]}
+    return item(id_, title.format(**values), text.format(**values), hours=hours, source=source,
+                entities=((a[0], "GPE"), (b[0], "GPE"), (a[1], "NORP"), (b[1], "NORP"),
+                          (a[2], "GPE"), (b[2], "GPE"), (a[3], "PERSON"),
+                          ("the Baltic Sea", "LOC")))
+
+
+JAPAN = ("Japan", "Japanese", "Tokyo", "Sato")
+POLAND = ("Poland", "Polish", "Warsaw", "Nowak")
+FRANCE = ("France", "French", "Paris", "Laurent")
+KENYA = ("Kenya", "Kenyan", "Nairobi", "Otieno")
+
+
+def test_a_template_filled_in_for_other_countries_is_no_copy_but_a_reprint_is() -> None:
+    first = _filled("drills-1", JAPAN, POLAND, 0.0, "wire-a.example")
+    other = _filled("drills-2", FRANCE, KENYA, 1.0, "wire-b.example")
+    reprint = replace(first, id="drills-1-copy", source="reprint.example",
+                      title="BREAKING: " + first.title,
+                      published_at=first.published_at + timedelta(hours=2))
+    out = {r["id"]: r for r in run([first, other, reprint])}
+    # Not a copy (which story it joins is the clustering's call, not the copy check's).
+    assert out["drills-2"]["dup_of"] is None
+    assert out["drills-1-copy"]["dup_of"] == "drills-1"
+    # Without names the two fillings look like a copy: it is the names that tell them apart.
+    nameless = {r["id"]: r for r in run([replace(first, entities=()),
+                                          replace(other, entities=())])}
+    assert nameless["drills-2"]["dup_of"] == "drills-1"
+
+
+def test_a_snapshot_without_names_still_loads() -> None:
+    engine = StoryEngine()
+    run([_filled("drills-1", JAPAN, POLAND, 0.0, "wire-a.example")], engine)
+    state = json.loads(engine.snapshot())
+    del state["copies"]["entities"]
+    restored = StoryEngine.restore(json.dumps(state).encode())
+    out = restored.assign(_filled("drills-2", FRANCE, KENYA, 1.0, "wire-b.example"))
+    assert out.dup_of == "drills-1"  # no names kept for the older article: words decide
