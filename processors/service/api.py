@@ -37,6 +37,7 @@ from newsflow.errors import ConfigError, NewsflowError, SearchUnavailableError
 from newsflow.settings import Settings
 from processors.service.api_stories import stories_router
 from processors.service.api_watches import watches_router
+from processors.service.sse_params import SSE_HEADERS, resume_positions
 from processors.store.index import ArticleIndex
 from processors.store.search import (
     SearchQuery,
@@ -48,7 +49,7 @@ from processors.store.search import (
     parse_when,
 )
 from processors.streams.routing import is_valid_tag
-from processors.streams.sse import TagStreamReader, decode_position, sse_comment, sse_event
+from processors.streams.sse import TagStreamReader, sse_comment, sse_event
 
 __all__ = ["create_app"]
 
@@ -223,18 +224,13 @@ def create_app(settings: Settings, index: ArticleIndex | None = None) -> FastAPI
     ) -> StreamingResponse:
         if not is_valid_tag(tag):
             raise HTTPException(404, f"{tag!r} is not a tag (kebab-case)")
-        resume = last_event_id_header or last_event_id
-        try:
-            positions = decode_position(resume) if resume else None
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from exc
+        positions = resume_positions(last_event_id_header, last_event_id)
         reader = TagStreamReader(settings.kafka, tag, positions=positions, start=start,
                                  since=_when(since, "since"))
         await run_in_threadpool(reader.open)
         return StreamingResponse(
             _events(reader, tag, request, metrics, max_events, timeout),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            media_type="text/event-stream", headers=SSE_HEADERS,
         )
 
     @app.get("/healthz", summary="Elasticsearch and Kafka reachable")

@@ -16,12 +16,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from newsflow.settings import Settings
+from processors.service.sse_params import SSE_HEADERS, resume_positions
 from processors.store.alert_documents import build_recent_alerts
 from processors.store.alert_index import AlertIndex
 from processors.store.index import ArticleIndex
 from processors.store.stories import StoryStore
 from processors.store.story_documents import STORY_SORTS, build_story_list
-from processors.streams.sse import decode_position, encode_position, sse_comment
+from processors.streams.sse import encode_position, sse_comment
 
 __all__ = ["stories_router"]
 
@@ -88,17 +89,12 @@ def stories_router(settings: Settings, index: ArticleIndex) -> APIRouter:
         max_events: Annotated[int | None, Query(alias="max", ge=1)] = None,
         timeout: Annotated[float | None, Query(gt=0)] = None,
     ) -> StreamingResponse:
-        resume = last_event_id_header or last_event_id
-        try:
-            positions = decode_position(resume) if resume else None
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from exc
+        positions = resume_positions(last_event_id_header, last_event_id)
         reader = AlertReader(settings, positions, start)
         await run_in_threadpool(reader.open)
         return StreamingResponse(
             _alert_events(reader, request, max_events, timeout),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            media_type="text/event-stream", headers=SSE_HEADERS)
 
     return router
 

@@ -15,10 +15,11 @@ from fastapi.responses import StreamingResponse
 
 from newsflow.article import utc_now
 from newsflow.settings import Settings
+from processors.service.sse_params import SSE_HEADERS, resume_positions
 from processors.store.search import parse_when
 from processors.store.watch_index import WatchIndex
 from processors.store.watches import watch_topic_name
-from processors.streams.sse import TagStreamReader, decode_position
+from processors.streams.sse import TagStreamReader
 
 __all__ = ["StreamEvents", "watches_router"]
 
@@ -62,11 +63,7 @@ def watches_router(settings: Settings, events: StreamEvents) -> APIRouter:
             raise HTTPException(404, str(exc)) from exc
         if not await run_in_threadpool(exists, name):
             raise HTTPException(404, f"no watch named {name!r} (see newsflow watch list)")
-        resume = last_event_id_header or last_event_id
-        try:
-            positions = decode_position(resume) if resume else None
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from exc
+        positions = resume_positions(last_event_id_header, last_event_id)
         try:
             since_at = parse_when(since, utc_now()) if since is not None else None
         except ValueError as exc:
@@ -76,8 +73,7 @@ def watches_router(settings: Settings, events: StreamEvents) -> APIRouter:
         await run_in_threadpool(reader.open)
         return StreamingResponse(
             events(reader, f"watch:{name}", request, max_events, timeout),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            media_type="text/event-stream", headers=SSE_HEADERS,
         )
 
     return router
