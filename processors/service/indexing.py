@@ -8,7 +8,6 @@ an ``_id`` too long to send) become dead letters.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +18,7 @@ from newsflow.errors import DocumentRejectedError, SearchUnavailableError
 from processors.service.decoding import dead_letter
 from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import BatchReport, Received, RunBlocking
-from processors.service.retry import Retrier
+from processors.service.retry import Once, Retrier
 from processors.store.deadletter import DeadLetter
 from processors.store.documents import article_document, backing_index
 from processors.store.ports import BulkOutcome, Indexing, IndexRequest
@@ -50,21 +49,13 @@ class IndexStep:
         self._retrier = retrier
         self._metrics = metrics
         self._clock = clock
-        self._ready = False
-        self._prepare_lock = asyncio.Lock()
+        self._prepare = Once(retrier, "elasticsearch", "putting the index template and alias",
+                             lambda: self._run_io(self._index.ensure_ready, self._clock()),
+                             SearchUnavailableError)
 
     async def prepare(self) -> None:
         """Index template and alias in place (retried until Elasticsearch answers)."""
-        async with self._prepare_lock:
-            if self._ready:
-                return
-            await self._retrier.until_done(
-                "elasticsearch",
-                "putting the index template and alias",
-                lambda: self._run_io(self._index.ensure_ready, self._clock()),
-                SearchUnavailableError,
-            )
-            self._ready = True
+        await self._prepare()
 
     async def __call__(
         self,

@@ -3,10 +3,12 @@
 ``Backoff``: exponential delays with jitter, capped; a server's Retry-After wins when longer.
 ``Retrier``: call until the call stops raising the transient error, backing off in between,
 saying what it waits for (the batch is held, offsets not committed) and counting it.
+``Once``: a step's preparation (an index in place), retried until done, then never again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -15,7 +17,7 @@ from typing import TypeVar
 from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import BatchReport
 
-__all__ = ["Backoff", "Retrier"]
+__all__ = ["Backoff", "Once", "Retrier"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,3 +95,27 @@ class Retrier:
             delay,
         )
         await self._sleep(delay)
+
+
+class Once:
+    """A preparation run through the retrier until it succeeds, and then never again;
+    callers that come while it runs wait for it (one lock, so two batches never prepare the
+    same index at once)."""
+
+    def __init__(self, retrier: Retrier, target: str, what: str,
+                 call: Callable[[], Awaitable[object]], transient: type[Exception]) -> None:
+        self._retrier = retrier
+        self._target = target
+        self._what = what
+        self._call = call
+        self._transient = transient
+        self._done = False
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> None:
+        async with self._lock:
+            if self._done:
+                return
+            await self._retrier.until_done(self._target, self._what, self._call,
+                                           self._transient)
+            self._done = True

@@ -12,7 +12,6 @@ is logged and the batch goes on without watches.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +28,7 @@ from newsflow.errors import (
 )
 from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import RunBlocking
-from processors.service.retry import Retrier
+from processors.service.retry import Once, Retrier
 from processors.store.documents import article_document
 
 __all__ = ["WatchMatching", "WatchStep"]
@@ -64,21 +63,14 @@ class WatchStep:
         self._retrier = retrier
         self._metrics = metrics
         self._clock = clock
-        self._ready = False
-        self._prepare_lock = asyncio.Lock()
+        self._prepare = Once(retrier, "elasticsearch",
+                             f"creating the watches index {index.index}",
+                             lambda: self._run_io(self._index.ensure_ready),
+                             SearchUnavailableError)
 
     async def prepare(self) -> None:
         """The watches index in place (retried until Elasticsearch answers)."""
-        async with self._prepare_lock:
-            if self._ready:
-                return
-            await self._retrier.until_done(
-                "elasticsearch",
-                f"creating the watches index {self._index.index}",
-                lambda: self._run_io(self._index.ensure_ready),
-                SearchUnavailableError,
-            )
-            self._ready = True
+        await self._prepare()
 
     async def match(self, articles: list[Article]) -> list[Article]:
         """The articles in the same order, each with ``watches`` set to the names of the
