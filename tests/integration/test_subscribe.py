@@ -142,6 +142,31 @@ def test_since_and_several_tags(names: Names, tmp_path: Path) -> None:
     assert sorted(got) == sorted(a.id for a in recent_aid + recent_sanctions)
 
 
+def test_collapse_delivers_each_storys_first_article_on_the_tag(
+    names: Names, tmp_path: Path,
+) -> None:
+    env = names.env(tmp_path)
+    opener, follow_up, copy, pre_stories = articles(400, 4)
+    on_topic = [
+        # The story's first article on this tag: delivered.
+        opener.model_copy(update={"story_id": opener.id, "story_new_tags": [TAG]}),
+        # Later in the same story, the tag already open: skipped.
+        follow_up.model_copy(update={"story_id": opener.id, "story_new_tags": []}),
+        # A syndicated copy opens nothing: skipped.
+        copy.model_copy(update={"story_id": opener.id, "dup_of": opener.id,
+                                "story_new_tags": []}),
+        # Indexed before stories existed (no story fields): its own story, delivered.
+        pre_stories,
+    ]
+    produce_articles(names.tag_topic(TAG), on_topic)
+    collapsed = Subscriber(env, tmp_path / "collapse.log", TAG, "--collapse",
+                           "--from-beginning", "--timeout", "3").finish()
+    assert collapsed == [opener.id, pre_stories.id]
+    everything = Subscriber(env, tmp_path / "all.log", TAG, "--from-beginning",
+                            "--timeout", "3").finish()
+    assert everything == [a.id for a in on_topic]
+
+
 def test_bad_tag_is_a_usage_error(names: Names, tmp_path: Path) -> None:
     result = subprocess.run([*NEWSFLOW, "subscribe", "Not A Tag", "--timeout", "1"],
                             env=names.env(tmp_path), capture_output=True, text=True,
