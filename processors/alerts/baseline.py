@@ -108,6 +108,7 @@ class BaselineModel:
         self.trend_prior = config.trend_prior_stories
         self.level_prior = config.level_prior_stories
         self.z = config.baseline_z
+        self.drift = config.baseline_drift
         # A story in hour h is spread over these (hour, weight) pairs.
         kernel = hour_kernel(config.key_profile_smoothing_h)
         self.spread = [[((h + d) % 24, k) for d, k in kernel] for h in range(24)]
@@ -284,8 +285,15 @@ class BaselineModel:
         keys whose estimate happened to be low (and the busy ones, tested at every story)
         produced most of the false alarms, trending keys first."""
         level, support = self._level(state)
+        widen = 1.0
         if self.z > 0 and support > 0:
-            level *= 1.0 + self.z / math.sqrt(support)
+            widen += self.z / math.sqrt(support)
+        if self.drift > 0:
+            longest = self.levels(state)[-1]
+            if longest > 0:
+                rise = min(4.0, max(1.0, level / longest))
+                widen *= 1.0 + self.drift * (rise - 1.0)
+        level *= widen
         return max(self.min_baseline, level * self.integral(state, start, end))
 
     def rebase(self, state: KeyBaseline, factor: float) -> None:

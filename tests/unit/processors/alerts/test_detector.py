@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from newsflow.errors import ConfigError
-from processors.alerts.config import ARTICLE_DEFAULTS, COUNT_DEFAULTS
+from processors.alerts.config import ARTICLE_DEFAULTS, COUNT_DEFAULTS, DetectorConfig
 from processors.alerts.detector import SpikeDetector
 from processors.alerts.model import Alert, AlertInput
 
@@ -292,3 +292,24 @@ def test_naive_times_are_utc() -> None:
     aware = AlertInput(id="a", source="s", published_at=datetime(2026, 3, 2, 12, tzinfo=UTC))
     naive = replace(aware, published_at=datetime(2026, 3, 2, 12))
     assert aware.timestamp == naive.timestamp
+
+
+def test_a_rising_key_is_tested_against_a_wider_bound_and_a_steady_one_is_not() -> None:
+    """The rise term: on a key climbing for days the bound is wider than the level's own
+    (its estimate is less certain); on a steady key it changes little."""
+    at = T0 + timedelta(days=4, hours=14, minutes=3)
+    # The background runs on through the burst (a key gone quiet would have a falling level).
+    rising = merged(background(4.7, growth_per_day=0.4, seed=5), burst(at, 20, 10))
+    steady = merged(background(4.7, rate_per_h=2.0, seed=5), burst(at, 20, 10))
+    no_rise = replace(ARTICLE_DEFAULTS, baseline_drift=0.0)
+
+    def baseline(stream: list[AlertInput], config: DetectorConfig) -> float:
+        [alert] = [a for a in alerts_of(stream, SpikeDetector(config)) if a["key"] == KEY]
+        return float(alert["baseline"])
+
+    assert ARTICLE_DEFAULTS.baseline_drift > 0
+    widened_rising = baseline(rising, ARTICLE_DEFAULTS) / baseline(rising, no_rise)
+    widened_steady = baseline(steady, ARTICLE_DEFAULTS) / baseline(steady, no_rise)
+    assert widened_rising > 1.15
+    # A steady key's short level is above its long one only by chance: a little widening.
+    assert 1.0 <= widened_steady < 1.1
