@@ -13,6 +13,11 @@ Features of an article (title, blank line, description or text):
 - ``r:`` rule features from ``Tagger.analyse``: each tag's rule score (squashed to 0..1)
   and one indicator per rule or negative that fired. The rules bring what a bag of words
   cannot see: entity conditions ("two states joined"), cue phrases, vetoes.
+
+Per tag the file also holds the decision: the threshold on the calibrated probability and
+the rule floor, the probability the model must at least give a tag for the taxonomy's rules
+to emit it on their own (``TopicTagger``). A file without floors (older builds) reads as
+floors of 0: the rules at their threshold always emit.
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ class TagModel:
         calibration: np.ndarray,  # (tags, 2): probability = sigmoid(a * margin + b)
         thresholds: np.ndarray,  # (tags,) on the calibrated probability
         meta: dict[str, Any],
+        rule_floors: np.ndarray | None = None,  # (tags,); None: 0 (rules alone may emit)
     ) -> None:
         self.tags = list(tags)
         self.meta = meta
@@ -119,11 +125,21 @@ class TagModel:
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.calibration = np.asarray(calibration, dtype=np.float64)
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
+        self.rule_floors = (
+            np.zeros(len(self.tags))
+            if rule_floors is None
+            else np.asarray(rule_floors, dtype=np.float64)
+        )
         expected = len(self._text_vocabulary) + len(self._title_vocabulary) + len(rule_names)
         if self.coef.shape != (expected, len(self.tags)):
             raise ConfigError(
                 f"tag model is inconsistent: coef {self.coef.shape}, expected "
                 f"({expected}, {len(self.tags)})"
+            )
+        if self.rule_floors.shape != (len(self.tags),):
+            raise ConfigError(
+                f"tag model is inconsistent: {self.rule_floors.shape[0]} rule floors for "
+                f"{len(self.tags)} tags"
             )
 
     # -- scoring ---------------------------------------------------------------------------
@@ -199,6 +215,7 @@ class TagModel:
             intercept=self.intercept.astype(np.float32),
             calibration=self.calibration.astype(np.float32),
             thresholds=self.thresholds.astype(np.float32),
+            rule_floors=self.rule_floors.astype(np.float32),
         )
         path.write_bytes(buffer.getvalue())
 
@@ -224,6 +241,7 @@ class TagModel:
                     calibration=data["calibration"],
                     thresholds=data["thresholds"],
                     meta={k: v for k, v in header.items() if k not in ("format", "tags")},
+                    rule_floors=data["rule_floors"] if "rule_floors" in data.files else None,
                 )
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"cannot read tag model {path}: {exc}") from exc

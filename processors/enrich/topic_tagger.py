@@ -4,11 +4,13 @@ The rules (processors/enrich/tagging.py) read the text sentence by sentence and 
 where; the model (processors/enrich/tagmodel.py) weighs those findings with the words of the item
 and gives each tag a calibrated probability. A tag is emitted when its probability reaches
 the threshold chosen for it by cross-validation, or when the taxonomy's rules reach the
-tag's own threshold: a rule an analyst writes takes effect at once, without a retrain, and
-on unseen news the union is as precise as the model and recalls more (bench/RESULTS.md,
-"tagger"). The tag's score is the model's probability either way. Its evidence is, in
-order of preference,
-the sentences where its rules fired (with the cues), else the sentences holding the words
+tag's own threshold and the model does not rule the tag out (its probability is at least the
+tag's rule floor, 0.05: a veto on rule hits the model finds very unlikely, chosen by
+cross-validation). A rule an analyst writes takes effect at once, without a retrain (its
+hits raise the rule score the model reads), and on unseen news the union is as precise as
+the model and recalls more (bench/RESULTS.md, "tagger"). The tag's score is the model's
+probability either way. Its evidence is, in order of preference, the sentences where its
+rules fired (with the cues), else the sentences holding the words
 that raised the model's score most (with those words as the cues). No sentence appears twice.
 
 Tags the model was not trained for (an analyst added one to the taxonomy) are decided by
@@ -107,12 +109,16 @@ class TopicTagger:
                     continue
                 threshold = model.thresholds[j]
                 rule_threshold = definition.threshold
+                floor = model.rule_floors[j]
                 passing = sorted(
                     (
                         k
                         for k in span
                         if probabilities[k, j] >= threshold
-                        or _result(analyses[k], definition.id).score >= rule_threshold
+                        or (
+                            _result(analyses[k], definition.id).score >= rule_threshold
+                            and probabilities[k, j] >= floor
+                        )
                     ),
                     key=lambda k: -probabilities[k, j],
                 )

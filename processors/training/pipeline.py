@@ -78,6 +78,8 @@ def model_version(model: TagModel) -> str:
     h.update(np.ascontiguousarray(model.coef, dtype=np.float32).tobytes())
     h.update(np.ascontiguousarray(model.thresholds, dtype=np.float32).tobytes())
     h.update("\n".join(model.tags).encode())
+    if model.rule_floors.any():  # part of the decision (a model without floors keeps its digest)
+        h.update(np.ascontiguousarray(model.rule_floors, dtype=np.float32).tobytes())
     return h.hexdigest()[:10]
 
 

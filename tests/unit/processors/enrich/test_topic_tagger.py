@@ -115,3 +115,25 @@ def test_a_tag_the_model_does_not_know_falls_back_to_its_rules(rules: Tagger) ->
     text = "EU imposes sanctions on Russian banks\n\nAsset freezes and export bans follow."
     assert "sanctions" in {t.tag for t in partial.tag(text, title_end=37)}
     assert "retired-tag" not in {t.tag for t in partial.tag(text, title_end=37)}
+
+
+def test_rule_floors_only_take_away_tags_the_rules_alone_would_add(rules: Tagger) -> None:
+    """Floor 0: model or rules. A floor above every probability: the model alone decides
+    the learned tags. The shipped floors sit in between."""
+    items = [
+        item("EU adopts new sanctions package against Russia",
+             "The measures freeze the assets of banks and ban exports of dual-use goods."),
+        item("China and Russia hold joint naval drills",
+             "Chinese and Russian warships began a joint exercise in the Sea of Japan."),
+        item("Minister visits Kyiv", "The defence minister met his counterpart to discuss aid."),
+    ]
+    emitted = []
+    for floor in (0.0, None, 2.0):
+        model = TagModel.load(DEFAULT_TAG_MODEL)
+        if floor is not None:
+            model.rule_floors[:] = floor
+        tagged = TopicTagger(rules, model).tag_many(items)
+        emitted.append([{t.tag for t in tags} for tags in tagged])
+    union, shipped, model_only = emitted
+    for u, s, m in zip(union, shipped, model_only, strict=True):
+        assert m <= s <= u

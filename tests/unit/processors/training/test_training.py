@@ -118,8 +118,25 @@ def test_a_fit_learns_the_signal_and_is_deterministic(tmp_path: Path) -> None:
     held = TrainingSet(["x\n\nfootball sanctions budget", "y\n\nfootball weather budget"],
                        ["x", "y"], [{}, {}], [frozenset(), frozenset()])
     assert predict(first, held) == [{"sanctions"}, set()]
-    # A tag with no positives is never emitted.
+    # A tag with no positives is never emitted by the model; its rules decide (floor 0).
     assert first.thresholds[1] == 1.0
+    assert first.rule_floors.tolist() == [params.rule_floor, 0.0]
+
+
+def test_the_rules_emit_a_learned_tag_unless_the_model_rules_it_out() -> None:
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
+    held = TrainingSet(
+        ["y\n\nfootball weather budget"], ["y"],
+        [{"r:score:sanctions": 0.9, "r:score:nuclear-weapons": 0.9}], [frozenset()],
+    )
+    [[p]] = model.probabilities(model.features(held.texts, held.titles, held.rules))
+    model.thresholds[0] = 1.0  # the model alone never emits it
+    cuts = {"sanctions": 2.0, "nuclear-weapons": 2.0}
+    model.rule_floors[0] = 0.0
+    assert predict(model, held, cuts) == [{"sanctions", "nuclear-weapons"}]
+    model.rule_floors[0] = p + 0.01
+    # Vetoed for the learned tag; a tag the model does not know is left to its rules.
+    assert predict(model, held, cuts) == [{"nuclear-weapons"}]
 
 
 def test_a_saved_model_loads_back_identical(tmp_path: Path) -> None:
@@ -128,6 +145,7 @@ def test_a_saved_model_loads_back_identical(tmp_path: Path) -> None:
     model.save(path)
     loaded = TagModel.load(path)
     assert loaded.version == "v1" and loaded.tags == ["sanctions"]
+    np.testing.assert_allclose(loaded.rule_floors, model.rule_floors, rtol=1e-6)
     data = _toy(16)
     x1 = model.features(data.texts, data.titles, data.rules)
     x2 = loaded.features(data.texts, data.titles, data.rules)
@@ -149,3 +167,14 @@ def test_a_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="cannot read tag model"):
         TagModel.load(path)
+
+
+def test_a_model_file_without_rule_floors_reads_as_floors_of_zero(tmp_path: Path) -> None:
+    """Files written before the floors existed keep their decision: model or rules."""
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files if k != "rule_floors"}
+    np.savez(path, **arrays)
+    assert TagModel.load(path).rule_floors.tolist() == [0.0]
