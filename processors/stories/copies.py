@@ -75,6 +75,11 @@ class CopyParams:
     entity_ids: int = 12
     min_entities: int = 3
     min_entity_overlap: float = 0.34
+    # Candidates verified one by one: the ``max_verified`` with the most signature values in
+    # common (plus the members of the story the caller names). A template a feed fills in
+    # all day (market closes, quake reports) makes every earlier filling a candidate; their
+    # estimated Jaccard is computed for all at once, the Python checks only for the best.
+    max_verified: int = 32
 
     def __post_init__(self) -> None:
         if self.bands * self.rows > self.num_perm:
@@ -239,9 +244,16 @@ class CopyIndex:
             return None
         # Estimated Jaccard of every candidate at once: the share of equal signature values.
         agree = (self._sig[live] == fp.signature[None, :]).sum(axis=1) / self.params.num_perm
+        pairs = list(zip(live, agree.tolist(), strict=True))
+        limit = self.params.max_verified
+        if len(pairs) > limit:
+            named = {self._slot[a] for a in also if a in self._slot}
+            top = set(sorted(pairs, key=lambda pair: (-pair[1], pair[0]))[:limit])
+            pairs = [pair for pair in pairs if pair in top or pair[0] in named]
+        mine = frozenset(fp.entities)
         best: tuple[float, int, str] | None = None
-        for slot, jaccard in zip(live, agree.tolist(), strict=True):
-            verdict = self._verify(fp, slot, jaccard)
+        for slot, jaccard in pairs:
+            verdict = self._verify(fp, slot, jaccard, mine)
             if verdict is None:
                 continue
             score, how = verdict
@@ -267,21 +279,31 @@ class CopyIndex:
             found.update(int(h) + self._indexed for h in hits)
         return {s for s in found if self._slot.get(self._ids[s]) == s}
 
-    def _names_differ(self, fp: Fingerprint, slot: int) -> bool:
+    def _names_differ(self, mine: frozenset[int], slot: int) -> bool:
         p = self.params
-        if len(fp.entities) < p.min_entities:
+        if len(mine) < p.min_entities:
             return False
         row = self._entities[slot]
         theirs = set(row[row != 0].tolist())
         if len(theirs) < p.min_entities:
             return False
-        shared = len(theirs.intersection(fp.entities))
-        return shared < p.min_entity_overlap * min(len(theirs), len(set(fp.entities)))
+        shared = len(theirs.intersection(mine))
+        return shared < p.min_entity_overlap * min(len(theirs), len(mine))
 
-    def _verify(self, fp: Fingerprint, slot: int, jaccard: float) -> tuple[float, str] | None:
-        p = self.params
-        if self._names_differ(fp, slot):
+    def _verify(
+        self, fp: Fingerprint, slot: int, jaccard: float, mine: frozenset[int]
+    ) -> tuple[float, str] | None:
+        """A copy's score and how it was found, or None; the names are checked last, on
+        what the words would call a copy."""
+        verdict = self._verify_words(fp, slot, jaccard)
+        if verdict is not None and self._names_differ(mine, slot):
             return None
+        return verdict
+
+    def _verify_words(
+        self, fp: Fingerprint, slot: int, jaccard: float
+    ) -> tuple[float, str] | None:
+        p = self.params
         other_size = int(self._size[slot])
         if fp.size and other_size:
             shared = jaccard * (fp.size + other_size) / (1.0 + jaccard)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from processors.stories.clusters import ClusterParams
+from processors.stories.copies import CopyIndex, CopyParams
 from processors.stories.engine import StoryEngine, StoryParams
 from processors.stories.model import StoryInput
 
@@ -219,3 +220,30 @@ def test_a_snapshot_without_names_still_loads() -> None:
     restored = StoryEngine.restore(json.dumps(state).encode())
     out = restored.assign(_filled("drills-2", FRANCE, KENYA, 1.0, "wire-b.example"))
     assert out.dup_of == "drills-1"  # no names kept for the older article: words decide
+
+
+def test_among_hundreds_of_fillings_of_one_template_a_reprint_finds_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every earlier filling is a copy candidate; only the best few are checked one by one,
+    and the reprint's own original is among them."""
+    checked: list[int] = []
+    verify = CopyIndex._verify
+
+    def counting(self: CopyIndex, *args: Any) -> Any:
+        checked.append(1)
+        return verify(self, *args)
+
+    monkeypatch.setattr(CopyIndex, "_verify", counting)
+    # Two countries of their own per filling: no two fillings name the same ones.
+    fillings = [_filled(f"fill-{n}", (f"Town{n}", f"Townish{n}", f"Capital{n}", f"Min{n}"),
+                        (f"Port{n}", f"Portish{n}", f"Harbour{n}", f"Envoy{n}"), n * 0.01,
+                        f"wire{n % 7}.example") for n in range(150)]
+    target = fillings[120]
+    reprint = replace(target, id="fill-120-copy", source="reprint.example",
+                      title="UPDATE: " + target.title,
+                      published_at=fillings[-1].published_at + timedelta(minutes=5))
+    out = {r["id"]: r for r in run([*fillings, reprint])}
+    assert len(checked) <= 151 * (CopyParams().max_verified + ClusterParams().members_kept)
+    assert out["fill-120-copy"]["dup_of"] == "fill-120"
+    assert all(out[f"fill-{n}"]["dup_of"] is None for n in range(150))
