@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 __all__ = ["SearchWatcher", "TagWatcher", "parse_ts", "scrape_metrics"]
 
@@ -112,11 +112,17 @@ class TagWatcher(threading.Thread):
 
     def __init__(self, bootstrap: str, topic_prefix: str, group: str) -> None:
         super().__init__(daemon=True, name=f"watch-{topic_prefix}")
+        # No consumer group: the partitions of the matching topics are assigned by hand as
+        # the topics appear. A pattern subscription rejoined its group at every new tag
+        # topic and, in one run in five, kept rebalancing: it saw nothing and spun a core
+        # (bench/RESULTS.md, session 5). ``group`` only names the client now.
         self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
-            enable_auto_commit=False, fetch_max_wait_ms=50, metadata_max_age_ms=1000,
+            bootstrap_servers=bootstrap, group_id=None, client_id=group,
+            auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=50,
             max_partition_fetch_bytes=16 * 1024 * 1024)
-        self.consumer.subscribe(pattern=f"^{re.escape(topic_prefix)}.*")
+        self._prefix = topic_prefix
+        self._assigned: set[TopicPartition] = set()
+        self._next_look = 0.0
         self._halt = threading.Event()
         # (topic, article id) -> (arrived here, seen_at, Kafka timestamp)
         self.delivered: dict[tuple[str, str], tuple[float, float, float]] = {}
@@ -128,8 +134,30 @@ class TagWatcher(threading.Thread):
         self.join(timeout=10)
         self.consumer.close()
 
+    def _look_for_topics(self) -> None:
+        """Assign the partitions of topics that appeared since the last look, from their
+        beginning (every message of the run counts)."""
+        now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + 0.5
+        found: set[TopicPartition] = set()
+        for topic in self.consumer.topics():
+            if topic.startswith(self._prefix):
+                for partition in self.consumer.partitions_for_topic(topic) or ():
+                    found.add(TopicPartition(topic, partition))
+        new = found - self._assigned
+        if new:
+            self._assigned |= new
+            self.consumer.assign(sorted(self._assigned))
+            self.consumer.seek_to_beginning(*sorted(new))
+
     def run(self) -> None:
         while not self._halt.is_set():
+            self._look_for_topics()
+            if not self._assigned:
+                self._halt.wait(0.2)
+                continue
             batches = self.consumer.poll(timeout_ms=200)
             now = time.time()
             for records in batches.values():
