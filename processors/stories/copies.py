@@ -52,6 +52,7 @@ from processors.stories.shingles import Prepared, shingles
 __all__ = ["CopyIndex", "CopyMatch", "CopyParams", "Fingerprint", "Fingerprinter"]
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_NO_SLOTS: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 _MERGE_EVERY = 1024  # unsorted tail length that triggers a merge into the sorted bands
 
 
@@ -171,6 +172,7 @@ class CopyIndex:
         self._title_words = np.zeros(0, dtype=np.int16)
         # Each slot's first entity ids, 0-padded (an id of 0 is as good as impossible).
         self._entities = np.zeros((0, p.entity_ids), dtype=np.int64)
+        self._alive = np.zeros(0, dtype=bool)  # the slot still holds its article
         self._ids: list[str] = []
         self._titles: list[str] = []
         self._story: list[str] = []  # the story each slot's article joined
@@ -199,6 +201,7 @@ class CopyIndex:
         self._title_words = np.concatenate([self._title_words, np.zeros(grow, dtype=np.int16)])
         self._entities = np.concatenate([self._entities, np.zeros(
             (grow, self.params.entity_ids), dtype=np.int64)])
+        self._alive = np.concatenate([self._alive, np.zeros(grow, dtype=bool)])
 
     # -- queries ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -234,25 +237,27 @@ class CopyIndex:
             found = self._keys.get(key)
             if found is not None and found in self._slot:
                 return CopyMatch(found, self.root(found), "exact", 1.0)
-        slots = self._candidates(fp) if fp.size else set()
-        for article_id in also:
-            slot = self._slot.get(article_id)
-            if slot is not None:
-                slots.add(slot)
-        live = [s for s in sorted(slots) if self._time[s] >= since]
-        if not live:
+        # Candidate slots ascending, numpy all the way: a template filled in all day makes
+        # thousands of them.
+        slots = self._candidates(fp) if fp.size else _NO_SLOTS
+        named = np.array([self._slot[a] for a in also if a in self._slot], dtype=np.int64)
+        if len(named):
+            slots = np.union1d(slots, named)
+        slots = slots[self._time[slots] >= since]
+        if not len(slots):
             return None
         # Estimated Jaccard of every candidate at once: the share of equal signature values.
-        agree = (self._sig[live] == fp.signature[None, :]).sum(axis=1) / self.params.num_perm
-        pairs = list(zip(live, agree.tolist(), strict=True))
+        agree = (self._sig[slots] == fp.signature[None, :]).sum(axis=1) / self.params.num_perm
         limit = self.params.max_verified
-        if len(pairs) > limit:
-            named = {self._slot[a] for a in also if a in self._slot}
-            top = set(sorted(pairs, key=lambda pair: (-pair[1], pair[0]))[:limit])
-            pairs = [pair for pair in pairs if pair in top or pair[0] in named]
+        if len(slots) > limit:
+            keep = np.zeros(len(slots), dtype=bool)
+            keep[np.lexsort((slots, -agree))[:limit]] = True  # most agreement, then oldest
+            if len(named):
+                keep |= np.isin(slots, named)
+            slots, agree = slots[keep], agree[keep]
         mine = frozenset(fp.entities)
         best: tuple[float, int, str] | None = None
-        for slot, jaccard in pairs:
+        for slot, jaccard in zip(slots.tolist(), agree.tolist(), strict=True):
             verdict = self._verify(fp, slot, jaccard, mine)
             if verdict is None:
                 continue
@@ -264,20 +269,24 @@ class CopyIndex:
         original = self._ids[best[1]]
         return CopyMatch(original, self.root(original), best[2], round(best[0], 6))
 
-    def _candidates(self, fp: Fingerprint) -> set[int]:
+    def _candidates(self, fp: Fingerprint) -> NDArray[np.int64]:
+        """The retained slots that share a band with ``fp``, ascending."""
         q = fp.bands
-        found: set[int] = set()
+        parts: list[NDArray[Any]] = []
         if len(self._sorted_keys):
             lo = np.searchsorted(self._sorted_keys, q, side="left")
             hi = np.searchsorted(self._sorted_keys, q, side="right")
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 if b > a:
-                    found.update(self._sorted_slots[a:b].tolist())
+                    parts.append(self._sorted_slots[a:b])
         waiting = self._n - self._indexed
         if waiting:
             hits = np.nonzero((self._tail[:waiting] == q[None, :]).any(axis=1))[0]
-            found.update(int(h) + self._indexed for h in hits)
-        return {s for s in found if self._slot.get(self._ids[s]) == s}
+            parts.append(hits + self._indexed)
+        if not parts:
+            return _NO_SLOTS
+        found = np.unique(np.concatenate(parts).astype(np.int64))
+        return found[self._alive[found]]
 
     def _names_differ(self, mine: frozenset[int], slot: int) -> bool:
         p = self.params
@@ -353,6 +362,7 @@ class CopyIndex:
         self._title_words[slot] = min(fp.title_words, 32_000)
         self._entities[slot] = 0
         self._entities[slot, : len(fp.entities)] = fp.entities
+        self._alive[slot] = True
         self._ids.append(article_id)
         self._titles.append(fp.title)
         self._story.append(story_id)
@@ -376,6 +386,7 @@ class CopyIndex:
             if self._slot.get(article_id) != slot:
                 continue
             del self._slot[article_id]
+            self._alive[slot] = False
             self._roots.pop(article_id, None)
             gone += 1
         if gone:
@@ -394,6 +405,7 @@ class CopyIndex:
         self._flags = self._flags[keep].copy()
         self._title_words = self._title_words[keep].copy()
         self._entities = self._entities[keep].copy()
+        self._alive = np.ones(len(keep), dtype=bool)
         self._ids = [self._ids[int(s)] for s in keep]
         self._titles = [self._titles[int(s)] for s in keep]
         self._story = [self._story[int(s)] for s in keep]
@@ -463,6 +475,7 @@ class CopyIndex:
             np.frombuffer(base64.b64decode(state["entities"]), dtype="<i8")
             .reshape(n, params.entity_ids).astype(np.int64)
             if "entities" in state else np.zeros((n, params.entity_ids), dtype=np.int64))
+        index._alive = np.ones(n, dtype=bool)
         index._ids = ids
         index._titles = [str(t) for t in state["titles"]]
         index._story = [str(t) for t in state["stories"]]
