@@ -53,14 +53,10 @@ class Received:
     offset: int
     key: bytes | None
     value: bytes | None
-    # The record's place inside a hand-over envelope (processors.streams.envelope); None for
-    # a message that is one record.
-    index: int | None = None
 
     @property
     def position(self) -> str:
-        at = f"{self.topic}[{self.partition}]@{self.offset}"
-        return at if self.index is None else f"{at}#{self.index}"
+        return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
 @dataclass
