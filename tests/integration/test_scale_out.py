@@ -246,10 +246,10 @@ def stop_process(proc: subprocess.Popen[str], timeout_s: float = 30) -> int | No
     return proc.returncode
 
 
-def end_offsets(topic: str) -> dict[int, int]:
+def end_offsets(topic: str, partitions: int = PARTITIONS) -> dict[int, int]:
     consumer = KafkaConsumer(bootstrap_servers=KAFKA)
     try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
         return {tp.partition: n for tp, n in consumer.end_offsets(tps).items()}
     finally:
         consumer.close()
@@ -389,6 +389,12 @@ def test_two_workers_and_two_pollers_share_a_batch(
         ends = end_offsets(names.articles)
         wait_for(lambda: committed_offsets(names.app_id, names.articles) == ends, 30,
                  "the group committing every offset")
+        # The ordered stage too: a worker stopped below hands the enriched partition to the
+        # other, which would index again whatever was not committed yet.
+        handed_over = f"it-{names.run}.enriched"
+        handed_ends = end_offsets(handed_over, 1)
+        wait_for(lambda: committed_offsets(names.app_id, handed_over) == handed_ends, 30,
+                 "the ordered stage committing every offset")
         served = {r: list(route.served) for r, route in enumerate(routes)}
         # While their status ports still answer.
         enriched = [enriched_by(w) for w in workers]
