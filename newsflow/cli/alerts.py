@@ -4,14 +4,13 @@ detector offline on JSON lines (processors/alerts)."""
 from __future__ import annotations
 
 import json
-import signal
 import sys
-from types import FrameType
 from typing import Any, TextIO
 
 import click
 
 from newsflow.cli.context import CliContext, pass_cli
+from newsflow.cli.stopping import stop_on_signals
 
 __all__ = ["command"]
 
@@ -76,34 +75,26 @@ def tail(cli_ctx: CliContext, from_beginning: bool, max_alerts: int | None,
     from processors.service.api_stories import AlertReader
 
     settings = cli_ctx.settings()
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    previous_int = signal.signal(signal.SIGINT, stop)
     reader = AlertReader(settings, None, "beginning" if from_beginning else "latest")
     shown, last = 0, time.monotonic()
-    try:
-        reader.open()
-        while not stopping:
-            events = reader.poll(0.5)
-            for _position, alert in events:
-                click.echo(json.dumps(alert, ensure_ascii=False) if as_json else _line(alert))
-                sys.stdout.flush()
-                shown += 1
-                if max_alerts is not None and shown >= max_alerts:
+    with stop_on_signals() as stopping:
+        try:
+            reader.open()
+            while not stopping():
+                events = reader.poll(0.5)
+                for _position, alert in events:
+                    click.echo(json.dumps(alert, ensure_ascii=False) if as_json
+                               else _line(alert))
+                    sys.stdout.flush()
+                    shown += 1
+                    if max_alerts is not None and shown >= max_alerts:
+                        return
+                if events:
+                    last = time.monotonic()
+                elif idle_timeout_s is not None and time.monotonic() - last >= idle_timeout_s:
                     return
-            if events:
-                last = time.monotonic()
-            elif idle_timeout_s is not None and time.monotonic() - last >= idle_timeout_s:
-                return
-    finally:
-        reader.close()
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+        finally:
+            reader.close()
 
 
 @command.command(name="replay")

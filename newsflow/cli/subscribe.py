@@ -4,13 +4,12 @@ and watch streams."""
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-from types import FrameType
 
 import click
 
 from newsflow.cli.context import CliContext, pass_cli
+from newsflow.cli.stopping import stop_on_signals
 
 __all__ = ["command"]
 
@@ -74,45 +73,35 @@ def command(
                     for name in watches}
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--watch") from exc
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    previous_int = signal.signal(signal.SIGINT, stop)
-    try:
-        with TagSubscriber(settings.kafka, tags, group=group, from_beginning=from_beginning,
-                           since=since_at, topics=list(watch_of)) as subscriber:
-            printed = 0
-            for delivery in subscriber.deliveries(
-                max_messages=None if collapse else max_messages,
-                idle_timeout_s=idle_timeout_s, should_stop=lambda: stopping,
-            ):
-                watch = watch_of.get(delivery.topic)
-                tag = delivery.topic.removeprefix(settings.kafka.tag_topic_prefix)
-                label = f"watch:{watch}" if watch is not None else tag
-                if (collapse and watch is None and delivery.article is not None
-                        and not opens_story(delivery.article, tag)):
-                    subscriber.commit(delivery)
-                    continue
-                printed += 1
-                if delivery.article is None:
-                    click.echo(f"newsflow: skipping undecodable message at "
-                               f"{delivery.position}: {delivery.error}", err=True)
-                elif as_json:
-                    cli_ctx.emit_json(delivery.article.model_dump(mode="json"))
-                else:
-                    a = delivery.article
-                    click.echo(f"{a.published_at:%Y-%m-%d %H:%M}  [{label}]  {a.source}  "
-                               f"{a.title}\n    {a.url}")
-                # Out of our buffer before the offset is committed: a committed article
-                # must have reached the reader.
-                sys.stdout.flush()
+    with stop_on_signals() as stopping, TagSubscriber(
+        settings.kafka, tags, group=group, from_beginning=from_beginning, since=since_at,
+        topics=list(watch_of),
+    ) as subscriber:
+        printed = 0
+        for delivery in subscriber.deliveries(
+            max_messages=None if collapse else max_messages,
+            idle_timeout_s=idle_timeout_s, should_stop=stopping,
+        ):
+            watch = watch_of.get(delivery.topic)
+            tag = delivery.topic.removeprefix(settings.kafka.tag_topic_prefix)
+            label = f"watch:{watch}" if watch is not None else tag
+            if (collapse and watch is None and delivery.article is not None
+                    and not opens_story(delivery.article, tag)):
                 subscriber.commit(delivery)
-                if max_messages is not None and printed >= max_messages:
-                    break
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+                continue
+            printed += 1
+            if delivery.article is None:
+                click.echo(f"newsflow: skipping undecodable message at "
+                           f"{delivery.position}: {delivery.error}", err=True)
+            elif as_json:
+                cli_ctx.emit_json(delivery.article.model_dump(mode="json"))
+            else:
+                a = delivery.article
+                click.echo(f"{a.published_at:%Y-%m-%d %H:%M}  [{label}]  {a.source}  "
+                           f"{a.title}\n    {a.url}")
+            # Out of our buffer before the offset is committed: a committed article
+            # must have reached the reader.
+            sys.stdout.flush()
+            subscriber.commit(delivery)
+            if max_messages is not None and printed >= max_messages:
+                break
