@@ -128,5 +128,13 @@ def test_an_independent_burst_raises_one_alert_and_copies_raise_none(
     recent = [json.loads(line) for line in done.stdout.splitlines()]
     assert sorted(a["alert_id"] for a in recent) == sorted(m["alert_id"] for m in messages)
     assert [a["at"] for a in recent] == sorted((a["at"] for a in recent), reverse=True)
+    # `newsflow alerts tail --from-beginning` follows the alerts topic: the same alerts, in
+    # the order raised, then stops after 3 quiet seconds.
+    done = subprocess.run([*NEWSFLOW, "alerts", "tail", "--from-beginning", "--timeout", "3",
+                           "--json"], env=names.env(tmp_path), text=True,
+                          capture_output=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    tailed = [json.loads(line)["alert_id"] for line in done.stdout.splitlines()]
+    assert tailed == [m["alert_id"] for m in messages]
     # One message per alert, none raised twice.
     assert len(messages) == len({m["alert_id"] for m in messages})
