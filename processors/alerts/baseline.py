@@ -248,8 +248,8 @@ class BaselineModel:
         growth the two imply."""
         return self._level(state)[0]
 
-    def _level(self, state: KeyBaseline) -> tuple[float, float]:
-        """(level, the stories it rests on)."""
+    def _level(self, state: KeyBaseline) -> tuple[float, float, float]:
+        """(level, the stories it rests on, the longest level)."""
         levels = self.levels(state)
         stories = [n + self.level_prior for n in state.n[:-1]] + [state.n[-1] + self.prior_n]
         j = max(range(len(levels)), key=levels.__getitem__)
@@ -264,7 +264,7 @@ class BaselineModel:
                     self.trend_cap, 1.0 + self.trend * (ratio - 1.0) / (rho - ratio))
                 if short * growth > best:
                     best, support = short * growth, stories[0]
-        return best, support
+        return best, support, levels[-1]
 
     def integral(self, state: KeyBaseline, start: float, end: float) -> float:
         """Profile-hours in [start, end)."""
@@ -284,15 +284,13 @@ class BaselineModel:
         stories is off by a third as often as not; tested against the estimate itself, the
         keys whose estimate happened to be low (and the busy ones, tested at every story)
         produced most of the false alarms, trending keys first."""
-        level, support = self._level(state)
+        level, support, longest = self._level(state)
         widen = 1.0
         if self.z > 0 and support > 0:
             widen += self.z / math.sqrt(support)
-        if self.drift > 0:
-            longest = self.levels(state)[-1]
-            if longest > 0:
-                rise = min(4.0, max(1.0, level / longest))
-                widen *= 1.0 + self.drift * (rise - 1.0)
+        if self.drift > 0 and longest > 0:
+            rise = min(4.0, max(1.0, level / longest))
+            widen *= 1.0 + self.drift * (rise - 1.0)
         level *= widen
         return max(self.min_baseline, level * self.integral(state, start, end))
 
