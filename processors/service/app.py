@@ -25,6 +25,8 @@ def broker_urls(bootstrap_servers: str) -> list[str]:
 def build_app(settings: Settings) -> faust.App:
     import faust
 
+    from processors.service.idempotent import IdempotentApp
+
     kafka = settings.kafka
     processors = settings.processors
     credentials = None
@@ -34,7 +36,7 @@ def build_app(settings: Settings) -> faust.App:
             password=kafka.sasl_password.get_secret_value(),
             mechanism=kafka.sasl_mechanism,
         )
-    return faust.App(
+    return IdempotentApp(
         processors.app_id,  # also the consumer group id
         broker=broker_urls(kafka.bootstrap_servers),
         broker_credentials=credentials,

@@ -48,6 +48,26 @@ def test_faust_app_takes_bind_address_replication_and_session_timeout(
     assert conf.broker_heartbeat_interval == 3.0  # a third of the session at most
 
 
+def test_the_workers_producer_is_idempotent_with_acks_all(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without idempotence aiokafka's own retries after a broker failure write a tag
+    message twice (seen in the broker-kill fault test)."""
+    import asyncio
+
+    monkeypatch.setenv("NEWSFLOW_PROCESSORS__DATA_DIR", str(tmp_path))
+
+    async def client_settings() -> tuple[bool, int]:
+        client = build_app(load_settings()).producer._new_producer()  # not started
+        try:
+            return client._txn_manager is not None, client._sender._acks
+        finally:
+            await client.stop()
+
+    idempotent, acks = asyncio.run(client_settings())
+    assert idempotent and acks == -1
+
+
 @pytest.mark.parametrize("value", ["0", "5", "91"])
 def test_session_timeout_within_what_the_broker_and_faust_accept(
     monkeypatch: pytest.MonkeyPatch, value: str
