@@ -29,9 +29,19 @@ if TYPE_CHECKING:
 
     from processors.service.topics import Topics
 
-__all__ = ["hold", "received_from_event", "register_agents", "release"]
+__all__ = [
+    "ENVELOPES_PER_ORDERED_BATCH",
+    "hold",
+    "received_from_event",
+    "register_agents",
+    "release",
+]
 
 logger = logging.getLogger(__name__)
+
+# Messages per take of the ordered stage. Two workers hand over an envelope per enrich batch
+# each; four envelopes bound an ordered batch to about four enrich batches.
+ENVELOPES_PER_ORDERED_BATCH = 4
 
 
 # -- the Faust agent ----------------------------------------------------------------------
@@ -70,15 +80,15 @@ def register_agents(
     (news.enriched, one partition: stories, index, tag streams)."""
     from mode import CrashingSupervisor
 
-    def agent(topic: Any, name: str, stage: str,
-              handle: Callable[[list[Received]], Any]) -> faust.types.AgentT[bytes]:
+    def agent(topic: Any, name: str, stage: str, handle: Callable[[list[Received]], Any],
+              take: int) -> faust.types.AgentT[bytes]:
         # A crash stops the worker (the held batch stays uncommitted) instead of restarting
         # an actor that would go on past it: Faust would then commit over the gap (README).
         @app.agent(topic, name=name, supervisor_strategy=CrashingSupervisor)
         async def run(stream: faust.StreamT[bytes]) -> None:
             # take_events is faust-streaming's (not in the StreamT protocol's stubs).
             async for events in stream.take_events(  # type: ignore[attr-defined]
-                batch_size, within=within_s
+                take, within=within_s
             ):
                 held = hold(events)
                 report: BatchReport = await handle([received_from_event(e) for e in events])
@@ -96,6 +106,10 @@ def register_agents(
         return run
 
     return [
-        agent(topics.articles, "newsflow.enrich-articles", "enrich", enrich.handle),
-        agent(topics.enriched, "newsflow.index-articles", "index", ordered.handle),
+        agent(topics.articles, "newsflow.enrich-articles", "enrich", enrich.handle,
+              batch_size),
+        # An enriched message is a hand-over envelope of up to batch_size articles: a few of
+        # them make an ordered batch of the same order of size as an enrich batch.
+        agent(topics.enriched, "newsflow.index-articles", "index", ordered.handle,
+              ENVELOPES_PER_ORDERED_BATCH),
     ]

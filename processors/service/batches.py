@@ -4,12 +4,13 @@ sees one order): stories, index, tag streams. The orchestrator.
 BatchHandler takes its adapters as arguments (unit tests pass fakes) and runs the steps, each
 in its own module:
 
-    decode (``decoding``: poison -> dead letter) -> watches (``ports.WatchStage``: the saved
-    searches each article matches) -> stories (``ports.StoryStage``: story_id,
-    dup_of, the story's sources, in arrival order) -> bulk index, retrying transient failures
-    with backoff until Elasticsearch acknowledges (``indexing``: rejected documents -> dead
-    letter) -> forward each tagged article to its tag topics and send the dead letters,
-    awaiting the broker's acks (``forwarding``) -> the stories' own documents and snapshots.
+    open the hand-over envelopes and decode (``decoding``: poison -> dead letter) ->
+    watches (``ports.WatchStage``: the saved searches each article matches) -> stories
+    (``ports.StoryStage``: story_id, dup_of, the story's sources, in arrival order) -> bulk
+    index, retrying transient failures with backoff until Elasticsearch acknowledges
+    (``indexing``: rejected documents -> dead letter) -> forward each tagged article to its
+    tag topics and send the dead letters, awaiting the broker's acks (``forwarding``) -> the
+    stories' own documents and snapshots.
 
 It returns only when all of that is acknowledged; the Faust agent (processors.service.agents)
 lets the stream advance only then. Per-item problems never raise. The enrich stage before it
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from newsflow.article import Article
-from processors.service.decoding import decode_batch, last_per_id
+from processors.service.decoding import decode_batch, expand_envelopes, last_per_id
 from processors.service.forwarding import ForwardStep
 from processors.service.indexing import IndexStep
 from processors.service.metrics import ProcessorMetrics
@@ -82,8 +83,9 @@ class BatchHandler:
         if self._watches is not None:
             await self._watches.prepare()
 
-    async def handle(self, batch: Sequence[Received]) -> BatchReport:
+    async def handle(self, messages: Sequence[Received]) -> BatchReport:
         started = time.monotonic()
+        batch = expand_envelopes(messages)
         report = BatchReport(received=len(batch))
         now = self._clock()
 

@@ -1,5 +1,6 @@
-"""The first step of a batch: news.articles records -> articles; what cannot be decoded, and
-what any later step refuses, becomes a dead letter with its source position. Pure.
+"""The first step of a batch: news.articles records (or the enriched topic's envelopes,
+opened) -> articles; what cannot be decoded, and what any later step refuses, becomes a
+dead letter with its source position. Pure.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from newsflow.article import Article, decode_article
 from newsflow.errors import SchemaError
 from processors.service.ports import Received
 from processors.store.deadletter import DeadLetter
+from processors.streams.envelope import unpack
 
-__all__ = ["dead_letter", "decode_batch", "last_per_id"]
+__all__ = ["dead_letter", "decode_batch", "expand_envelopes", "last_per_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,23 @@ def decode_batch(
         logger.debug("article received id=%s at=%s", article.id, received.position)
         decoded.append((received, article))
     return decoded, letters
+
+
+def expand_envelopes(batch: Sequence[Received]) -> list[Received]:
+    """The records of a batch of enriched-topic messages, each hand-over envelope opened:
+    every record keeps its message's offset and gets its index inside it."""
+    records: list[Received] = []
+    for received in batch:
+        values = unpack(received.value)
+        if len(values) == 1 and values[0] is received.value:
+            records.append(received)
+            continue
+        records.extend(
+            Received(received.topic, received.partition, received.offset, received.key, value,
+                     index)
+            for index, value in enumerate(values)
+        )
+    return records
 
 
 def dead_letter(

@@ -1,8 +1,9 @@
 """The enrich stage: one batch of news.articles records -> entities and tags -> the enriched
 topic, until Kafka acknowledged each. It runs on every worker, a partition each.
 
-    decode (poison -> dead letter) -> enrich off the event loop (``enriching``) -> one
-    message per article on ``news.enriched`` (one partition) and the batch's dead letters,
+    decode (poison -> dead letter) -> enrich off the event loop (``enriching``) -> the
+    batch's articles in hand-over envelopes on ``news.enriched`` (one partition; one message
+    for about a hundred articles, ``streams.envelope``) and the batch's dead letters,
     awaiting the broker's acks (``forwarding.ForwardStep.send``)
 
 The ordered stage (``batches.BatchHandler``) takes it from there: stories, index, tag
@@ -27,6 +28,7 @@ from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import BatchReport, Enriching, Received, RunBlocking
 from processors.service.retry import Backoff, Retrier
 from processors.store.deadletter import DeadLetter, encode_dead_letter
+from processors.streams.envelope import DEFAULT_ENVELOPE_BYTES, pack
 from processors.streams.ports import OutMessage, Producing
 
 __all__ = ["EnrichBatchHandler"]
@@ -68,7 +70,8 @@ class EnrichBatchHandler:
         enricher = await self._enricher()
         enriched = await self._enrich(enricher, decoded, now, letters)
         enriched, report.duplicates = last_per_id(enriched)
-        messages = self._messages(enriched, enricher.taxonomy_version, now, letters)
+        handed = self._records(enriched, enricher.taxonomy_version, now, letters)
+        messages = self._envelopes(handed)
         messages += [
             OutMessage(None, letter.key, encode_dead_letter(letter, self._max_message_bytes))
             for letter in letters
@@ -78,7 +81,7 @@ class EnrichBatchHandler:
             await self._send.send(messages, report)
         self._metrics.hop_seconds.labels("hand-over").observe(time.monotonic() - t0)
 
-        report.enriched = len(messages) - len(letters)
+        report.enriched = len(handed)
         report.dead_letters = len(letters)
         m = self._metrics
         m.articles.labels("enriched").inc(report.enriched)
@@ -89,15 +92,23 @@ class EnrichBatchHandler:
         m.batch_seconds.observe(time.monotonic() - started)
         return report
 
-    def _messages(
+    def _envelopes(self, records: list[tuple[str, bytes]]) -> list[OutMessage]:
+        """The batch's records in as few messages as fit; each keyed by its first article."""
+        cap = DEFAULT_ENVELOPE_BYTES
+        if self._max_message_bytes is not None:
+            cap = min(cap, self._max_message_bytes)
+        return [OutMessage(None, records[packed.first][0].encode(), packed.value, enriched=True)
+                for packed in pack([value for _, value in records], cap)]
+
+    def _records(
         self,
         enriched: list[tuple[Received, Article]],
         taxonomy_version: str,
         now: datetime,
         letters: list[DeadLetter],
-    ) -> list[OutMessage]:
-        """One message per article; one too large for Kafka becomes a dead letter."""
-        messages: list[OutMessage] = []
+    ) -> list[tuple[str, bytes]]:
+        """(id, encoded record) per article; one too large for Kafka becomes a dead letter."""
+        records: list[tuple[str, bytes]] = []
         limit = self._max_message_bytes
         for received, article in enriched:
             value = encode_article(article.model_copy(
@@ -109,5 +120,5 @@ class EnrichBatchHandler:
                     f"enriched article is {len(value)} bytes, over the {limit}-byte message "
                     "limit; not indexed"), now, article.id))
                 continue
-            messages.append(OutMessage(None, article.id.encode(), value, enriched=True))
-        return messages
+            records.append((article.id, value))
+        return records

@@ -53,10 +53,14 @@ class Received:
     offset: int
     key: bytes | None
     value: bytes | None
+    # The record's place inside a hand-over envelope (processors.streams.envelope); None for
+    # a message that is one record.
+    index: int | None = None
 
     @property
     def position(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
+        at = f"{self.topic}[{self.partition}]@{self.offset}"
+        return at if self.index is None else f"{at}#{self.index}"
 
 
 @dataclass

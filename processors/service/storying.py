@@ -41,6 +41,7 @@ from processors.store.alert_index import AlertIndex
 from processors.store.stories import StoryStore, StoryUpdate
 from processors.stories.engine import StoryEngine
 from processors.stories.model import Assignment, StoryInput
+from processors.streams.envelope import unpack
 from processors.streams.ports import OutMessage
 
 __all__ = ["StoryStep"]
@@ -135,8 +136,11 @@ class StoryStep:
         engine = self._engine
         assert engine is not None
         out = []
+        # The records of one envelope share its offset: a repeat is an offset seen before
+        # this batch, not before this record.
+        seen = self._last_offset
         for received, article in items:
-            repeat = received.offset <= self._last_offset
+            repeat = received.offset <= seen
             assignment = engine.assign(StoryInput.from_article(article))
             self._last_offset = max(self._last_offset, received.offset)
             storied = _with_story(article, assignment, engine)
@@ -281,22 +285,23 @@ class StoryStep:
         engine = self._engine
         assert engine is not None
         read = 0
-        for offset, value in self._read_range(start, end):
+        for offset, message in self._read_range(start, end):
             if offset <= self._last_offset:
                 continue
             self._last_offset = offset
-            read += 1
-            try:
-                article = decode_article(value or b"")
-            except SchemaError:
-                continue  # it was dead-lettered when it came first
-            assignment = engine.assign(StoryInput.from_article(article))
-            if self._alerts is not None:
-                # Kept: storing refuses the alerts raised before; one lost between the
-                # detector and Elasticsearch (a crash) is raised now.
-                storied = _with_story(article, assignment, engine)
-                self._remember(storied)
-                self._raised.extend(self._alerts.observe(storied))
+            for value in unpack(message):
+                read += 1
+                try:
+                    article = decode_article(value or b"")
+                except SchemaError:
+                    continue  # it was dead-lettered when it came first
+                assignment = engine.assign(StoryInput.from_article(article))
+                if self._alerts is not None:
+                    # Kept: storing refuses the alerts raised before; one lost between the
+                    # detector and Elasticsearch (a crash) is raised now.
+                    storied = _with_story(article, assignment, engine)
+                    self._remember(storied)
+                    self._raised.extend(self._alerts.observe(storied))
         self._last_offset = max(self._last_offset, end - 1)
         return read
 

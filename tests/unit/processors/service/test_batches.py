@@ -22,6 +22,7 @@ from processors.service.ports import BatchReport, Received
 from processors.service.retry import Backoff
 from processors.store.deadletter import decode_dead_letter
 from processors.store.ports import BulkOutcome, IndexRequest, ItemFailure
+from processors.streams.envelope import unpack
 from processors.streams.ports import OutMessage, SendOutcome
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -218,6 +219,9 @@ def test_happy_batch_is_indexed_in_monthly_index_and_tagged_articles_forwarded()
     assert tag == "military-cooperation"
     assert forwarded.id == a.id and forwarded.indexed_at == NOW and forwarded.tag_names == [tag]
     assert h.enricher.calls == [2]  # one call for the whole batch
+    # One hand-over message for the batch (an envelope), keyed by its first article.
+    [handed] = [m for m in h.handover.sent if m.enriched]
+    assert handed.key == a.id.encode() and len(unpack(handed.value)) == 2
     assert h.metric("newsflow_processors_articles_total", status="indexed") == 2
     assert h.metric("newsflow_processors_tag_messages_total", tag=tag) == 1
 

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from newsflow.article import Article, Tag, article_id, encode_article
+from processors.service.decoding import expand_envelopes
 from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import BatchReport, Received
 from processors.service.retry import Backoff, Retrier
 from processors.service.storying import StoryStep
 from processors.stories.engine import StoryEngine
+from processors.streams.envelope import pack
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 TEXTS = [
@@ -157,3 +159,41 @@ def test_a_snapshot_it_cannot_read_is_rebuilt_from_the_topic() -> None:
     fresh = step(store, TOPIC)
     later = assigned(run(fresh, records(STREAM[3:], first_offset=3)))
     assert later == {a.id: whole[a.id] for a in STREAM[3:]}
+
+
+def enveloped(
+    groups: list[list[Article]],
+) -> tuple[list[bytes], list[list[tuple[Received, Article]]]]:
+    """The topic as hand-over envelopes (one message per group) and each message's records
+    as the ordered stage sees them once opened."""
+    topic = [pack([encode_article(a) for a in group])[0].value for group in groups]
+    batches = [
+        [(r, a) for r, a in zip(
+            expand_envelopes([Received("news.enriched", 0, offset, None, topic[offset])]),
+            group, strict=True)]
+        for offset, group in enumerate(groups)
+    ]
+    return topic, batches
+
+
+def test_records_of_one_envelope_are_new_and_a_gap_of_envelopes_is_read_in_full() -> None:
+    whole = assigned(run(step(MemoryStore(), TOPIC), records(STREAM)))
+    topic, batches = enveloped([STREAM[:2], STREAM[2:4], STREAM[4:]])
+    assert [r.index for r, _ in batches[1]] == [0, 1]
+    assert {r.offset for r, _ in batches[1]} == {1}
+
+    # All records of one message share its offset: the second is not taken for a repeat.
+    s = step(MemoryStore(), topic)
+    first = run(s, batches[0])
+    assert assigned(first) == {a.id: whole[a.id] for a in STREAM[:2]}
+    # The message at offset 1 went to another worker: read it back whole from the topic.
+    assert assigned(run(s, batches[2])) == {STREAM[4].id: whole[STREAM[4].id]}
+    # Delivered again: the same answers.
+    assert assigned(run(s, batches[0])) == assigned(first)
+
+    # A start from a snapshot at offset 0, then the envelope at 1 from the topic.
+    store = MemoryStore()
+    run(step(store, topic, snapshot_every_s=0), batches[0])
+    assert store.snapshot is not None and store.snapshot[0] == 0
+    later = assigned(run(step(store, topic), batches[2]))
+    assert later == {STREAM[4].id: whole[STREAM[4].id]}
