@@ -124,9 +124,13 @@ def ensure_plain_index(client: Elasticsearch, index: str, mappings: Mapping[str,
     snapshots, the alerts); idempotent, and a creation race is not an error."""
     try:
         if not client.indices.exists(index=index):
-            client.options(ignore_status=400).indices.create(
+            client.indices.create(
                 index=index, mappings=dict(mappings),
                 settings={"number_of_shards": 1, "number_of_replicas": 0})
+    except ApiError as exc:
+        if exc.meta.status == 400 and exc.error == "resource_already_exists_exception":
+            return  # another process created it between the check and the create
+        raise _translate(exc, f"creating index {index}") from exc
     except Exception as exc:
         raise _translate(exc, f"creating index {index}") from exc
 

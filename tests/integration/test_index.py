@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from newsflow.article import utc_now
-from newsflow.errors import SearchUnavailableError
+from newsflow.errors import NewsflowError, SearchUnavailableError
 from newsflow.settings import ElasticsearchSettings
 from processors.store.documents import article_document, backing_index
-from processors.store.index import ArticleIndex
+from processors.store.index import ArticleIndex, ensure_plain_index
 from processors.store.ports import IndexRequest
 from tests.integration.processors_support import ES_URL, Names, make_article
 
@@ -122,3 +122,34 @@ def test_unreachable_elasticsearch_is_a_transient_error() -> None:
             idx.ensure_ready(utc_now())
         with pytest.raises(SearchUnavailableError):
             idx.bulk_index([IndexRequest("a", "it-none-v1-2026.01", {"id": "a"})])
+
+
+def test_plain_index_creation_is_idempotent_and_reports_a_refused_mapping(
+        index: ArticleIndex, names: Names) -> None:
+    """ensure_plain_index (stories, snapshots, alerts) tolerates an index that exists but
+    not any other 400: a mapping Elasticsearch refuses is an error, not a silent no-op."""
+    client = index._client
+    plain = f"{names.alias}-plain"
+    mappings = {"properties": {"title": {"type": "keyword"}}}
+    ensure_plain_index(client, plain, mappings)
+    ensure_plain_index(client, plain, mappings)
+    assert client.indices.get_mapping(index=plain)[plain]["mappings"] == mappings
+    refused = f"{names.alias}-refused"
+    with pytest.raises(NewsflowError, match=f"creating index {refused}"):
+        ensure_plain_index(client, refused, {"properties": {"title": {"type": "no-such-type"}}})
+    assert not client.indices.exists(index=refused)
+
+
+def test_plain_index_created_by_many_at_once(index: ArticleIndex, names: Names) -> None:
+    """Workers starting together all find the index missing and create it: one wins, the
+    others' "resource_already_exists_exception" is no error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = index._client
+    mappings = {"properties": {"title": {"type": "keyword"}}}
+    for n in range(3):
+        plain = f"{names.alias}-plain-{n}"
+        with ThreadPoolExecutor(8) as pool:
+            done = [pool.submit(ensure_plain_index, client, plain, mappings) for _ in range(8)]
+        assert [f.result() for f in done] == [None] * 8
+        assert client.indices.exists(index=plain)
