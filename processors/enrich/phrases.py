@@ -166,6 +166,10 @@ class PhraseMatcher(Generic[T]):
             found += self._exact.get(fold(lower, plurals), []) + self._prefix.get(
                 lower[:MIN_PREFIX], []
             )
+        # Only the phrases whose first word matches this token: whether it does depends on
+        # the token alone, so it is decided once per distinct token, not at every occurrence
+        # (a prefix key such as "mil" lists every "mil*" cue).
+        found = [entry for entry in found if entry[0][0].matches(token)]
         if len(self._candidate_cache) >= _CANDIDATE_CACHE_MAX:
             self._candidate_cache.clear()
         self._candidate_cache[token] = found
@@ -199,9 +203,8 @@ _CANDIDATE_CACHE_MAX = 200_000
 
 
 def _matches_at(words: list[_WordPattern], text: str, tokens: Sequence[Token], i: int) -> bool:
-    """Do ``words`` match the tokens from ``i`` on, with only phrase gaps between them?"""
-    if not words[0].matches(tokens[i].text):
-        return False
+    """Do ``words`` match the tokens from ``i`` on, with only phrase gaps between them? The
+    first word is known to match (``_candidates`` kept only those)."""
     for j in range(1, len(words)):
         token = tokens[i + j]
         if not words[j].matches(token.text):
