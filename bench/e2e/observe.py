@@ -116,9 +116,12 @@ class TagWatcher(threading.Thread):
         # the topics appear. A pattern subscription rejoined its group at every new tag
         # topic and, in one run in five, kept rebalancing: it saw nothing and spun a core
         # (bench/RESULTS.md, session 5). ``group`` only names the client now.
+        # fetch_max_wait_ms only bounds an idle fetch (the broker answers as soon as a byte
+        # is there), so it adds no delay to what is measured; at 50 ms the two watchers sent
+        # ~40 empty fetches a second, CPU charged to the broker, i.e. to the product.
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap, group_id=None, client_id=group,
-            auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=50,
+            auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=500,
             max_partition_fetch_bytes=16 * 1024 * 1024)
         self._prefix = topic_prefix
         self._assigned: set[TopicPartition] = set()
