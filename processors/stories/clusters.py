@@ -92,8 +92,13 @@ class Story:
         return tuple(t for t, _ in sorted(self.tags.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
     def top_entities(self, n: int = 8) -> tuple[str, ...]:
-        names = dict(zip(self.entities.ids.tolist(), self.names.split(_SEP), strict=False))
-        return tuple(names[i] for i in self.entities.top(n).tolist() if names.get(i))
+        ids = self.entities.ids.tolist()
+        names = dict(zip(ids, self.names.split(_SEP), strict=False))
+        # The profile's ``top(n)`` order (heaviest first, ties: smaller id), sorted in Python:
+        # a profile is a couple of dozen entries. float32 -> float keeps every comparison.
+        negated = [-w for w in self.entities.weights.tolist()]
+        heaviest = sorted(zip(negated, ids, strict=True))[:n]
+        return tuple(names[i] for _, i in heaviest if names.get(i))
 
     # -- state -----------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -170,17 +175,23 @@ class StoryIndex:
         stories = self._candidates(text, at_s, alive_s)
         if not stories:
             return None
+        # Python floats from here: a score is one float64 product and sum per candidate,
+        # the same operations numpy did on arrays of a dozen.
         t = _cosines([s.text for s in stories], text)
         e = _cosines([s.entities for s in stories], entities)
-        scores = t + p.entity_weight * e
+        weight = p.entity_weight
+        scores = [ti + weight * ei for ti, ei in zip(t, e, strict=True)]
         if len(entities) >= p.conflict_entities:
             # Names on both sides and not one in common: a different event of the same kind
             # (another quake, another arrest), unless the words are nearly the same.
-            named = np.array([len(s.entities.ids) >= p.conflict_entities for s in stories])
-            conflict = named & (e <= 0.0) & (t < p.conflict_text)
-            scores = np.where(conflict, -1.0, scores)
-        i = int(np.argmax(scores))  # ties: the earliest story (candidates are in seq order)
-        return Scored(stories[i], float(scores[i]), float(t[i]), float(e[i]))
+            for i, story in enumerate(stories):
+                if (len(story.entities.ids) >= p.conflict_entities and e[i] <= 0.0
+                        and t[i] < p.conflict_text):
+                    scores[i] = -1.0
+        # The first maximum (max keeps the first of equals): ties go to the earliest story,
+        # candidates being in seq order.
+        i = max(range(len(scores)), key=scores.__getitem__)
+        return Scored(stories[i], scores[i], t[i], e[i])
 
     def accepts(self, scored: Scored) -> bool:
         """Whether the best story takes the article."""
@@ -192,21 +203,30 @@ class StoryIndex:
         p = self.params
         window_s = p.window_h * 3600.0
         hits: dict[int, float] = {}
+        get = hits.get
+        postings = self._postings
         order = np.lexsort((text.ids, -text.weights))[: p.query_terms]
         for term, weight in zip(text.ids[order].tolist(), text.weights[order].tolist(),
                                 strict=True):
-            posting = self._postings.get(term)
+            posting = postings.get(term)
             # A term among the heaviest of very many live stories tells none of them apart.
             if not posting or len(posting) > p.max_posting:
                 continue
             for seq in posting:
-                hits[seq] = hits.get(seq, 0.0) + weight
+                hits[seq] = get(seq, 0.0) + weight
+        if len(hits) <= p.max_candidates:
+            chosen = sorted(hits)
+        else:
+            # The most weight in common, ties: the earlier story (a full sort of a few dozen
+            # is what heapq.nsmallest would give, and cheaper).
+            ranked = sorted([(-hit, seq) for seq, hit in hits.items()])
+            chosen = sorted([seq for _, seq in ranked[: p.max_candidates]])
         # Postings hold active stories only (``deactivate``); the time checks below matter
         # for an article that arrives out of order, much older than the clock.
-        chosen = heapq.nsmallest(p.max_candidates, [(-hit, seq) for seq, hit in hits.items()])
         out = []
-        for seq in sorted(seq for _, seq in chosen):
-            story = self._stories[seq]
+        stories = self._stories
+        for seq in chosen:
+            story = stories[seq]
             if (story.last_s >= alive_s and abs(at_s - story.last_s) <= window_s
                     and at_s >= story.first_s - window_s):
                 out.append(story)
@@ -352,22 +372,24 @@ class StoryIndex:
         return sum(len(p) for p in self._postings.values())
 
 
-def _cosines(centroids: Sequence[Centroid], vector: SparseVector) -> NDArray[np.float64]:
-    """Cosine of ``vector`` with each centroid, in one pass over all their terms."""
+def _cosines(centroids: Sequence[Centroid], vector: SparseVector) -> list[float]:
+    """Cosine of ``vector`` with each centroid, in one pass over all their terms.
+
+    Each dot product is summed by ``np.bincount`` in the centroid's id order, one float64
+    product (float32 weight times float64 weight) at a time."""
     n = len(centroids)
     if not len(vector) or not n:
-        return np.zeros(n, dtype=np.float64)
-    lengths = [len(c.ids) for c in centroids]
+        return [0.0] * n
     ids = np.concatenate([c.ids for c in centroids])
     weights = np.concatenate([c.weights for c in centroids])
-    owner = np.repeat(np.arange(n), lengths)
+    owner = np.repeat(np.arange(n), [len(c.ids) for c in centroids])
     pos = np.searchsorted(vector.ids, ids)
-    pos[pos == len(vector.ids)] = 0
+    # A position past the end holds no equal id: compare with the last one instead.
+    np.minimum(pos, len(vector.ids) - 1, out=pos)
     hit = vector.ids[pos] == ids
     dots = np.bincount(owner[hit], weights=weights[hit] * vector.weights[pos[hit]], minlength=n)
-    norms = np.array([c.norm for c in centroids], dtype=np.float64)
-    safe = np.where(norms > 0.0, norms, 1.0)
-    return np.where(norms > 0.0, dots / safe, 0.0)
+    return [d / c.norm if c.norm > 0.0 else 0.0
+            for d, c in zip(dots.tolist(), centroids, strict=True)]
 
 
 def _b64(array: NDArray[Any]) -> str:

@@ -47,13 +47,14 @@ from datasketch import MinHash
 from numpy.typing import NDArray
 from rapidfuzz import fuzz
 
-from processors.stories.shingles import Prepared, shingles
+from processors.stories.shingles import Prepared, gram_hashes
 
 __all__ = ["CopyIndex", "CopyMatch", "CopyParams", "Fingerprint", "Fingerprinter"]
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _NO_SLOTS: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 _MERGE_EVERY = 1024  # unsorted tail length that triggers a merge into the sorted bands
+_FEW = 64  # up to this many candidate slots, Python sets beat numpy's per-call overhead
 
 
 @dataclass(frozen=True)
@@ -111,27 +112,35 @@ class CopyMatch:
 
 
 class Fingerprinter:
-    """Signatures with one fixed permutation set (datasketch ``MinHash``, affine32)."""
+    """Signatures with one fixed permutation set: datasketch ``MinHash`` (affine32 scheme,
+    fixed seed) draws the permutations; the signature is computed here with its arithmetic
+    (``tests``: equal to ``MinHash.update_batch`` value for value), without its per-value
+    Python calls and copies."""
 
     def __init__(self, params: CopyParams) -> None:
         self.params = params
-        # Shingles arrive already hashed to 32 bits (shingles.shingles): identity hashfunc.
+        # Shingles arrive already hashed to 32 bits (shingles.gram_hashes): identity hashfunc.
         self._minhash = MinHash(num_perm=params.num_perm, seed=params.seed, scheme="affine32",
                                 hashfunc=_identity)
+        a, b = self._minhash.permutations
+        self._a = np.asarray(a, dtype=np.uint32)
+        self._b = np.asarray(b, dtype=np.uint32)
+        self._empty = np.asarray(self._minhash.hashvalues, dtype=np.uint32).copy()
 
     def fingerprint(self, text: Prepared, entities: Sequence[int] = ()) -> Fingerprint:
         """``entities``: ids of the article's distinct entities in order of appearance."""
         p = self.params
         head = (text.copy_title_words + text.copy_body_words)[: p.max_words]
-        grams = shingles(head, p.shingle_size)
-        self._minhash.clear()
-        if grams:
-            self._minhash.update_batch(grams)
-        signature = np.array(self._minhash.hashvalues, dtype=np.uint32)
+        grams = gram_hashes(head, p.shingle_size)
+        if len(grams):
+            signature = self.signature(grams)
+            size = len(set(grams.tolist()))  # distinct shingles
+        else:
+            signature, size = self._empty.copy(), 0
         return Fingerprint(
             signature=signature,
             bands=_band_keys(signature, p.bands, p.rows),
-            size=len(grams),
+            size=size,
             title=" ".join(text.copy_title_words),
             title_words=len(text.copy_title_words),
             dateline_title=text.dateline_title,
@@ -139,9 +148,27 @@ class Fingerprinter:
             entities=tuple(entities[: p.entity_ids]),
         )
 
+    def signature(self, grams: NDArray[np.uint32]) -> NDArray[np.uint32]:
+        """MinHash of non-empty 32-bit shingle hashes (repeats change no minimum): each
+        pre-mixed by the MurmurHash3 finalizer, then ``a * h + b`` in wrapping uint32 per
+        permutation, as datasketch's affine32 scheme does."""
+        hv = grams ^ (grams >> _FMIX32[0])
+        hv *= _FMIX32[1]
+        hv ^= hv >> _FMIX32[2]
+        hv *= _FMIX32[3]
+        hv ^= hv >> _FMIX32[4]
+        signature: NDArray[np.uint32] = (hv[:, None] * self._a + self._b).min(axis=0)
+        return signature
+
 
 def _identity(value: int) -> int:
     return value
+
+
+# MurmurHash3's 32-bit finalizer (shift, multiplier, shift, multiplier, shift): datasketch's.
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35),
+           np.uint32(16))
+_BAND_TAGS: dict[int, NDArray[np.uint64]] = {}
 
 
 def _band_keys(signature: NDArray[np.uint32], bands: int, rows: int) -> NDArray[np.uint64]:
@@ -149,9 +176,15 @@ def _band_keys(signature: NDArray[np.uint32], bands: int, rows: int) -> NDArray[
     tagged with the band's number, so that all bands share one sorted index."""
     part = signature[: bands * rows].reshape(bands, rows).astype(np.uint64)
     key = part[:, 0].copy()
-    for j in range(1, rows):
-        key = key * _MIX + part[:, j]
-    return np.asarray(key * _MIX + np.arange(1, bands + 1, dtype=np.uint64), dtype=np.uint64)
+    for j in range(1, rows):  # in place: the same wrapping uint64 arithmetic
+        key *= _MIX
+        key += part[:, j]
+    tags = _BAND_TAGS.get(bands)
+    if tags is None:
+        tags = _BAND_TAGS[bands] = np.arange(1, bands + 1, dtype=np.uint64)
+    key *= _MIX
+    key += tags
+    return key
 
 
 class CopyIndex:
@@ -186,6 +219,11 @@ class CopyIndex:
         self._sorted_slots: NDArray[np.int32] = np.zeros(0, dtype=np.int32)
         self._indexed = 0
         self._tail = np.zeros((_MERGE_EVERY, p.bands), dtype=np.uint64)
+        # The same tail keys looked up by band: band -> key -> its slot, or a tuple of its
+        # slots when several share it. A query then costs one dict look-up per band instead
+        # of a scan of the whole tail; ints and tuples of ints, not lists, so the garbage
+        # collector has no containers to walk.
+        self._tail_index: list[dict[int, int | tuple[int, ...]]] = [{} for _ in range(p.bands)]
         self._expiry: list[tuple[float, int]] = []  # (published, slot): who goes first
 
     def _grow(self, capacity: int) -> None:
@@ -242,7 +280,11 @@ class CopyIndex:
         slots = self._candidates(fp) if fp.size else _NO_SLOTS
         named = np.array([self._slot[a] for a in also if a in self._slot], dtype=np.int64)
         if len(named):
-            slots = np.union1d(slots, named)
+            if len(slots) + len(named) <= _FEW:
+                slots = np.array(sorted(set(slots.tolist()).union(named.tolist())),
+                                 dtype=np.int64)
+            else:
+                slots = np.union1d(slots, named)
         slots = slots[self._time[slots] >= since]
         if not len(slots):
             return None
@@ -273,18 +315,37 @@ class CopyIndex:
         """The retained slots that share a band with ``fp``, ascending."""
         q = fp.bands
         parts: list[NDArray[Any]] = []
+        count = 0
         if len(self._sorted_keys):
             lo = np.searchsorted(self._sorted_keys, q, side="left")
             hi = np.searchsorted(self._sorted_keys, q, side="right")
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 if b > a:
                     parts.append(self._sorted_slots[a:b])
-        waiting = self._n - self._indexed
-        if waiting:
-            hits = np.nonzero((self._tail[:waiting] == q[None, :]).any(axis=1))[0]
-            parts.append(hits + self._indexed)
-        if not parts:
+                    count += b - a
+        # The tail matches band by band, as its rows are laid out (a key of another band
+        # that happened to be equal would not count there).
+        tail: list[int] = []
+        if self._n > self._indexed:
+            for band, key in zip(self._tail_index, q.tolist(), strict=True):
+                slots = band.get(key)
+                if slots is None:
+                    continue
+                if isinstance(slots, int):
+                    tail.append(slots)
+                else:
+                    tail.extend(slots)
+        if not parts and not tail:
             return _NO_SLOTS
+        if count + len(tail) <= _FEW:
+            # Few: a set is cheaper than numpy's sort-based unique for a handful of values.
+            distinct = set(tail)
+            for part in parts:
+                distinct.update(part.tolist())
+            alive = self._alive
+            return np.array([s for s in sorted(distinct) if alive[s]], dtype=np.int64)
+        if tail:
+            parts.append(np.array(tail, dtype=np.int64))
         found = np.unique(np.concatenate(parts).astype(np.int64))
         return found[self._alive[found]]
 
@@ -368,6 +429,14 @@ class CopyIndex:
         self._story.append(story_id)
         self._slot[article_id] = slot
         self._tail[slot - self._indexed] = fp.bands
+        for band, key in zip(self._tail_index, fp.bands.tolist(), strict=True):
+            known = band.get(key)
+            if known is None:
+                band[key] = slot
+            elif isinstance(known, int):
+                band[key] = (known, slot)
+            else:
+                band[key] = (*known, slot)
         self._n += 1
         if root is not None and root != article_id:
             self._roots[article_id] = root
@@ -425,6 +494,7 @@ class CopyIndex:
         self._sorted_keys = keys[order]
         self._sorted_slots = (order // bands).astype(np.int32)
         self._indexed = n
+        self._clear_tail()
         self._expiry = [(float(self._time[s]), s) for s in range(n)]
         heapq.heapify(self._expiry)
 
@@ -439,6 +509,11 @@ class CopyIndex:
         self._sorted_keys = np.insert(self._sorted_keys, at, keys)
         self._sorted_slots = np.insert(self._sorted_slots, at, slots)
         self._indexed = n
+        self._clear_tail()
+
+    def _clear_tail(self) -> None:
+        for band in self._tail_index:
+            band.clear()
 
     # -- state -----------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:

@@ -20,6 +20,8 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from processors.stories.background import TermStatistics
@@ -86,36 +88,41 @@ def featurize(
     counts: dict[str, float] = dict(Counter(content_terms(text_words.body_words)))
     for term in content_terms(text_words.title_words):
         counts[term] = counts.get(term, 0.0) + title_weight
-    idf = terms_idf.idf_many(counts)
-    log = math.log
-    weighted = [((1.0 + log(c)) * w, t) for (t, c), w in zip(counts.items(), idf, strict=True)]
+    weighted = terms_idf.tf_idf(counts)
     if params.max_terms and len(weighted) > params.max_terms:
         # The heaviest terms (ties: alphabetical, so the cut is the same in every process).
-        weighted = sorted(weighted, key=lambda wt: (-wt[0], wt[1]))[: params.max_terms]
+        # Sorted as (-weight, term) tuples, no key function; negating twice is exact.
+        ranked = sorted([(-w, t) for w, t in weighted])[: params.max_terms]
+        weighted = [(-nw, t) for nw, t in ranked]
     text = sparse({key_id(t): w for w, t in weighted})
-    label_weights = dict(params.label_weights)
+    label_weights = _label_weights(params.label_weights)
     weights: dict[int, float] = {}
     names: dict[int, str] = {}
-    keys: list[str] = []
+    key_ids: dict[str, int] = {}  # distinct keys in order of appearance -> their ids
     for entity in item.entities:
         key = entity_key(entity)
         if not key:
             continue
         kind = label_weights.get(entity.label, params.other_label_weight)
         w = kind * (1.0 + math.log(max(1, entity.count))) * entities_idf.idf(key)
-        kid = key_id("e:" + key)
+        kid = key_ids.get(key)
+        if kid is None:
+            kid = key_ids[key] = key_id("e:" + key)
         if w > weights.get(kid, 0.0):
             weights[kid] = w
             names[kid] = entity.name
-        keys.append(key)
-    entity_keys = tuple(dict.fromkeys(keys))
     return ArticleFeatures(
         terms=tuple(counts),
         text=text,
-        entity_keys=entity_keys,
+        entity_keys=tuple(key_ids),
         entities=sparse(weights),
         entity_names=names,
-        fingerprint=fingerprinter.fingerprint(
-            text_words, [key_id("e:" + key) for key in entity_keys]),
+        fingerprint=fingerprinter.fingerprint(text_words, list(key_ids.values())),
         exact_keys=exact_keys(item),
     )
+
+
+@lru_cache(maxsize=8)
+def _label_weights(pairs: tuple[tuple[str, float], ...]) -> Mapping[str, float]:
+    """The label weights as a dict, built once per parameter set (read-only)."""
+    return MappingProxyType(dict(pairs))

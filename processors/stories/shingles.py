@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = [
     "STOPWORDS",
@@ -34,6 +35,7 @@ __all__ = [
     "clean_body",
     "clean_title",
     "content_terms",
+    "gram_hashes",
     "is_dateline",
     "normalise",
     "prepare",
@@ -95,6 +97,7 @@ _DATELINE = re.compile(
 )
 
 _GRAM_MIX = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime: folds word hashes into a gram
+_SHIFT_32 = np.uint64(32)
 _LEAD_LINE_MAX_WORDS = 6
 _LEAD_PREFIX_MAX_WORDS = 6
 _TAIL_LINE_MAX_WORDS = 25
@@ -224,14 +227,24 @@ def _word_hash(word: str) -> int:
 
 
 def shingles(tokens: Sequence[str], size: int) -> list[int]:
-    """Word ``size``-grams as distinct 32-bit hashes (MinHash input; their order does not
-    matter to a minimum).
+    """Word ``size``-grams as distinct 32-bit hashes, ascending (MinHash input; their order
+    does not matter to a minimum).
 
     Each word is hashed once (CRC-32, stable across processes) and a gram's hash combines
     its words' hashes; datasketch mixes every input hash again (MurmurHash3 finalizer)
     before permuting. A text shorter than ``size`` words is one gram of all its words."""
     if not tokens:
         return []
+    distinct: list[int] = np.unique(gram_hashes(tokens, size)).tolist()
+    return distinct
+
+
+def gram_hashes(tokens: Sequence[str], size: int) -> NDArray[np.uint32]:
+    """The 32-bit hash of every word ``size``-gram of ``tokens``, in text order, repeats
+    included (``shingles`` is their distinct values). A minimum over them needs no
+    de-duplication, so the fingerprint takes these directly."""
+    if not tokens:
+        return np.zeros(0, dtype=np.uint32)
     hashes = np.fromiter(map(_word_hash, tokens), dtype=np.uint64, count=len(tokens))
     if len(tokens) < size:
         grams = np.zeros(1, dtype=np.uint64)
@@ -240,8 +253,9 @@ def shingles(tokens: Sequence[str], size: int) -> list[int]:
     else:
         n = len(tokens) - size + 1
         grams = hashes[:n].copy()
-        for j in range(1, size):
-            grams = grams * _GRAM_MIX + hashes[j : j + n]
-    grams = (grams ^ (grams >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-    distinct: list[int] = np.unique(grams).tolist()
-    return distinct
+        for j in range(1, size):  # in place: the same wrapping uint64 arithmetic
+            grams *= _GRAM_MIX
+            grams += hashes[j : j + n]
+    grams ^= grams >> _SHIFT_32
+    # Truncation to uint32 keeps the low 32 bits: the same as ``& 0xFFFFFFFF``.
+    return grams.astype(np.uint32)

@@ -66,6 +66,14 @@ def sparse(weights: Mapping[int, float], max_terms: int = 0) -> SparseVector:
     items = [(k, w) for k, w in weights.items() if w > 0.0]
     if not items:
         return EMPTY
+    if not max_terms or len(items) <= max_terms:
+        # Sorted in Python (ids are distinct, so the order is the stable argsort's): a
+        # vector is tens of terms, where numpy's per-call overhead is most of the cost.
+        items.sort()
+        ids = np.array([k for k, _ in items], dtype=np.int64)
+        ws = np.array([w for _, w in items], dtype=np.float64)
+        # The norm from np.dot over the same sorted array, as below: bit for bit the same.
+        return SparseVector(ids, ws / math.sqrt(float(np.dot(ws, ws))))
     ids = np.fromiter((k for k, _ in items), dtype=np.int64, count=len(items))
     ws = np.fromiter((w for _, w in items), dtype=np.float64, count=len(items))
     if max_terms and len(ids) > max_terms:
@@ -103,17 +111,18 @@ class Centroid:
         if not len(vector):
             return
         ids, weights = self.ids, self.weights
-        pos = np.searchsorted(ids, vector.ids)
-        inside = pos < len(ids)
-        hit = np.zeros(len(vector.ids), dtype=bool)
-        hit[inside] = ids[pos[inside]] == vector.ids[inside]
-        weights = weights.copy()
-        weights[pos[hit]] += (vector.weights[hit] * scale).astype(np.float32)
-        if not hit.all():
-            new = ~hit
-            ids = np.insert(ids, pos[new], vector.ids[new])
-            weights = np.insert(weights, pos[new],
-                                (vector.weights[new] * scale).astype(np.float32))
+        # x * 1.0 is x exactly: skip the product in the usual case.
+        added = (vector.weights if scale == 1.0 else vector.weights * scale).astype(np.float32)
+        if not len(ids):
+            ids, weights = vector.ids.copy(), added
+        else:
+            pos = np.searchsorted(ids, vector.ids)
+            # A position past the end holds no equal id: compare with the last one instead.
+            hit = ids[np.minimum(pos, len(ids) - 1)] == vector.ids
+            weights = weights.copy()
+            weights[pos[hit]] += added[hit]  # float32 + float32, as before
+            if not hit.all():
+                ids, weights = _merge_new(ids, weights, pos, hit, vector.ids, added)
         if len(ids) > self.cap:
             keep = np.sort(np.lexsort((ids, -weights))[: self.cap])
             ids, weights = ids[keep], weights[keep]
@@ -131,7 +140,34 @@ class Centroid:
         return SparseVector(self.ids, self.weights / self.norm)
 
     def top(self, n: int) -> NDArray[np.int64]:
-        return SparseVector(self.ids, self.weights).top(n)
+        """``SparseVector.top`` of the summed weights, without building the vector."""
+        ids: NDArray[np.int64] = self.ids[np.lexsort((self.ids, -self.weights))[:n]]
+        return ids
+
+
+def _merge_new(
+    ids: NDArray[np.int64],
+    weights: NDArray[np.float32],
+    pos: NDArray[np.intp],
+    hit: NDArray[np.bool_],
+    new_ids: NDArray[np.int64],
+    new_weights: NDArray[np.float32],
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """``ids``/``weights`` with the entries of ``new_ids`` not ``hit`` inserted in order:
+    what ``np.insert`` at ``pos`` gives (the new ids are ascending, so the k-th lands at its
+    position plus k), in a few array operations instead of its general machinery."""
+    new = ~hit
+    at = pos[new] + np.arange(int(new.sum()))
+    size = len(ids) + len(at)
+    old = np.ones(size, dtype=bool)
+    old[at] = False
+    out_ids = np.empty(size, dtype=np.int64)
+    out_weights = np.empty(size, dtype=np.float32)
+    out_ids[at] = new_ids[new]
+    out_weights[at] = new_weights[new]
+    out_ids[old] = ids
+    out_weights[old] = weights
+    return out_ids, out_weights
 
 
 def _norm(weights: NDArray[np.float32]) -> float:
