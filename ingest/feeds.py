@@ -23,6 +23,7 @@ misspelt option is not silently ignored. OPML: every ``outline`` with an ``xmlUr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import xml.etree.ElementTree as ET
@@ -75,11 +76,14 @@ class FeedSpec:
     allow_private: bool = False
     enabled: bool = True
 
-    @property
+    # Computed once per spec (a SHA-256 and a URL split): the poller asks for them several
+    # times per poll. cached_property writes to the instance __dict__ directly, which a
+    # frozen dataclass allows; equality, hashing and the fields are unchanged.
+    @functools.cached_property
     def id(self) -> str:
         return feed_id(self.url)
 
-    @property
+    @functools.cached_property
     def host(self) -> str:
         return host_of(self.url)
 

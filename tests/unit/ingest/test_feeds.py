@@ -138,3 +138,20 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_feed_id_is_stable() -> None:
     assert feed_id("https://a.example/rss") == feed_id("https://a.example/rss")
     assert len(feed_id("x")) == 20
+
+
+def test_feed_spec_id_and_host_are_computed_once_and_change_nothing_else() -> None:
+    import dataclasses
+    import pickle
+
+    from ingest.feeds import FeedSpec, feed_id, host_of
+
+    spec = FeedSpec(url="https://News.example:8443/rss?x=1")
+    assert spec.id == feed_id(spec.url) and spec.host == host_of(spec.url) == "news.example"
+    assert spec.id is spec.id  # cached
+    twin = FeedSpec(url=spec.url)
+    assert spec == twin and hash(spec) == hash(twin)  # before and after caching
+    assert dataclasses.replace(spec, url="https://other.example/").id == \
+        feed_id("https://other.example/")
+    assert pickle.loads(pickle.dumps(spec)).id == spec.id
+    assert "id" not in dataclasses.asdict(spec)

@@ -118,3 +118,39 @@ def test_a_retry_after_is_kept_for_the_host_until_a_success() -> None:
     after_failure(state, 6000.0, POLICY, "HTTP 503, Retry-After 60 s", retry_after=60.0)
     after_success(state, 6100.0, POLICY, status=200)
     assert state.host_retry_at is None
+
+
+def _remember_reference(seen: dict[str, int], present: list[str], now: float) -> dict[str, int]:
+    """ingest/schedule.py's _remember as first written (a rebuild and a full sort)."""
+    from ingest.schedule import SEEN_MIN_CAP, SEEN_RETENTION_S
+
+    present_ids = set(present)
+    cutoff = now - SEEN_RETENTION_S
+    kept = {i: t for i, t in seen.items() if i in present_ids or t >= cutoff}
+    cap = max(SEEN_MIN_CAP, 2 * len(present_ids))
+    if len(kept) > cap:
+        gone = sorted((t, i) for i, t in kept.items() if i not in present_ids)
+        for _t, i in gone[: len(kept) - cap]:
+            del kept[i]
+    return kept
+
+
+def test_remember_keeps_exactly_what_the_rebuild_and_sort_kept() -> None:
+    import random
+
+    from ingest.schedule import SEEN_RETENTION_S, _remember
+    from ingest.state import FeedState
+
+    rng = random.Random(5)
+    now = 1_800_000_000.0
+    for case in range(200):
+        size = rng.choice([0, 5, 150, 1_999, 2_000, 2_003, 2_600])
+        old = rng.random() < 0.5  # some ids past the retention, or none
+        span = int(SEEN_RETENTION_S * (1.5 if old else 0.9))
+        seen = {f"{case}-{n}": int(now) - rng.randrange(span) for n in range(size)}
+        present = rng.sample(sorted(seen), min(len(seen), rng.choice([0, 20, 40]))) + \
+            [f"new-{n}" for n in range(rng.choice([0, 2]))]
+        state = FeedState(url="u", seen=dict(seen))
+        _remember(state, present, now)
+        want = _remember_reference(seen, present, now)
+        assert state.seen == want and list(state.seen) == list(want), case
