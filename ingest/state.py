@@ -6,6 +6,11 @@ new state, never half of one. Pollers that share a state directory share the fee
 that is what lets one take over another's feeds without re-publishing them.
 
 The poller saves a feed's state only after Kafka acknowledged the feed's new articles.
+``StateStore`` remembers the last state it saved for each feed with the exact bytes it
+wrote (a bounded cache): a load whose file holds those same bytes gets a copy of that
+state instead of decoding the JSON again (~0.1 ms for 150 seen ids, ~0.4 ms for 2,000);
+any other bytes (another poller saved, an edit, a corrupt file) are decoded as always, so
+the file stays the truth.
 ``StateStore`` is plain blocking file I/O (the CLI's ``feeds`` commands use it as is);
 the poller goes through ``AsyncStateStore``, which runs every read and write in a thread
 pool: a rename over an existing file makes ext4 flush the data first (~1 ms), which on the
@@ -18,7 +23,9 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -83,12 +90,31 @@ class FeedState(BaseModel):
         return sum(n for when, n in self.new_items if when >= now - seconds)
 
 
+def _copy(state: FeedState) -> FeedState:
+    """A copy that shares nothing mutable with ``state`` (its other fields are immutable)."""
+    copy = state.model_copy()
+    copy.seen = dict(state.seen)
+    copy.new_items = list(state.new_items)
+    return copy
+
+
+# How many bytes of state files the store keeps decoded in memory (the most recently saved
+# feeds'); the decoded objects take a few times that. Enough for every feed of a poller
+# that polls a few hundred busy ones every few seconds, where decoding costs the most.
+SAVED_CACHE_BYTES = 32 * 1024 * 1024
+
+
 class StateStore:
     """Feed states as files under ``root``. Cheap enough to save after every poll."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, cache_bytes: int = SAVED_CACHE_BYTES) -> None:
         self.root = Path(root)
         self._dir = self.root / "feeds"
+        # feed id -> (the bytes last saved, a private copy of the state they encode)
+        self._saved: OrderedDict[str, tuple[bytes, FeedState]] = OrderedDict()
+        self._saved_bytes = 0
+        self._cache_bytes = cache_bytes
+        self._lock = threading.Lock()  # loads and saves run on a thread pool
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -105,6 +131,14 @@ class StateStore:
             raw = path.read_bytes()
         except FileNotFoundError:
             return FeedState(url=url)
+        with self._lock:
+            saved = self._saved.get(feed_id)
+        if saved is not None and saved[0] == raw:
+            # The file holds exactly what this store last wrote: that state, not decoded.
+            state = _copy(saved[1])
+            if state.url != url:
+                state.url = url
+            return state
         try:
             state = FeedState.model_validate_json(raw)
         except ValidationError as exc:
@@ -121,8 +155,23 @@ class StateStore:
         state.saved_at = time.time()
         path = self.path(feed_id)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(state.model_dump_json().encode("utf-8"))
+        data = state.model_dump_json().encode("utf-8")
+        tmp.write_bytes(data)
         tmp.replace(path)
+        self._remember(feed_id, data, _copy(state))
+
+    def _remember(self, feed_id: str, data: bytes, state: FeedState) -> None:
+        with self._lock:
+            old = self._saved.pop(feed_id, None)
+            if old is not None:
+                self._saved_bytes -= len(old[0])
+            if len(data) > self._cache_bytes:
+                return
+            self._saved[feed_id] = (data, state)
+            self._saved_bytes += len(data)
+            while self._saved_bytes > self._cache_bytes:
+                _fid, (dropped, _state) = self._saved.popitem(last=False)
+                self._saved_bytes -= len(dropped)
 
     def items(self) -> Iterator[tuple[str, FeedState]]:
         for path in sorted(self._dir.glob("*.json")):
