@@ -32,16 +32,35 @@ so an upgrade that fixes it shows up as a failure, not as double decoding).
 
 The caller runs ``defuse_xml`` first and falls back when it removed something: the fast
 path never sees an internal DTD subset.
+
+Items seen before. A feed lists its newest N items on every poll, so most of a changed
+feed's items are ones the poller has published. For those the caller only needs the id
+(``known_ids``), yet reading each one out of feedparser-rs and checking it (``_entry``)
+and computing its identity cost ~30 us an item, most of a re-listed feed's parse. The
+shape check already walks every element with expat, so it also notes where each item
+(RSS) or entry (Atom) starts and ends in the body. An item whose exact bytes, in the same
+context (the feed URL, the root element's attributes, the namespace declarations in scope,
+the feed's own authors as feedparser-rs reads them) passed ``_entry`` before in this
+process is remembered with its identity (``_SEEN_ITEMS``, bounded); when that identity is
+one of ``known_ids`` the item is not read again: its entry is None and its identity
+given. ``_entry`` and ``entry_identity`` are functions of those bytes in that context, so
+the answer is the one they would give. Anything else (an item not remembered, an item
+whose id the caller does not hold, a document whose items could not be matched one to one
+with feedparser-rs's entries) goes through ``_entry`` as before.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import xml.parsers.expat
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from ingest.normalize import Identity, entry_identity
 
 __all__ = ["FastResult", "fast_parse"]
 
@@ -111,6 +130,47 @@ _CHANNEL_LANGUAGE = frozenset({f"{_DC} language", f"{_DC} title"})
 class FastResult:
     parsed: dict[str, Any] | None  # feedparser-shaped: version, bozo, feed, entries
     fallback: str  # why feedparser must parse this body instead ("" when parsed is set)
+    # When parsed is set: each entry's identity (entry_identity with the feed_url given),
+    # in entry order. An entry remembered from an earlier parse whose id is in known_ids
+    # is None in parsed["entries"] (not read again); its identity is here.
+    identities: list[Identity | None] | None = None
+
+
+# Items that passed _entry before, by (context + item bytes) -> their identity. Bounded by
+# the bytes of the keys (the items' own bytes, a few hundred each); least recently used
+# first out. Per process: each parser process has its own.
+SEEN_ITEMS_BYTES = 16 * 1024 * 1024
+_SEEN_ITEMS: OrderedDict[bytes, Identity] = OrderedDict()
+_seen_items_bytes = 0
+_seen_items_lock = threading.Lock()  # parse_feed may run in threads (parse_workers=0)
+
+
+def _recall(key: bytes) -> Identity | None:
+    with _seen_items_lock:
+        identity = _SEEN_ITEMS.get(key)
+        if identity is not None:
+            _SEEN_ITEMS.move_to_end(key)
+        return identity
+
+
+def _remember(key: bytes, identity: Identity) -> None:
+    global _seen_items_bytes
+    with _seen_items_lock:
+        if key in _SEEN_ITEMS or len(key) > SEEN_ITEMS_BYTES:
+            return
+        _SEEN_ITEMS[key] = identity
+        _seen_items_bytes += len(key)
+        while _seen_items_bytes > SEEN_ITEMS_BYTES:
+            dropped, _ = _SEEN_ITEMS.popitem(last=False)
+            _seen_items_bytes -= len(dropped)
+
+
+def forget_seen_items() -> None:
+    """Empty the remembered items (tests; a long-lived process never needs to)."""
+    global _seen_items_bytes
+    with _seen_items_lock:
+        _SEEN_ITEMS.clear()
+        _seen_items_bytes = 0
 
 
 class _Doubt(Exception):
@@ -154,12 +214,35 @@ class _ShapeCheck:
     """expat start/end handlers that raise _Doubt at the first element outside the
     vocabulary both parsers were checked on."""
 
-    def __init__(self) -> None:
+    def __init__(self, parser: Any = None) -> None:
+        self.parser = parser  # for the byte offsets of items (None: not noted)
         self.stack: list[str] = []
         self.kind = ""  # "rss" or "atom", from the root element
+        self.root_attrs: tuple[tuple[str, str], ...] = ()
         self.seen: set[str] = set()  # once-only children of the current item/entry
         self.alternates = 0
         self.xhtml_depth = 0  # > 0: inside an Atom type="xhtml" text construct
+        # Namespace declarations in scope, in order; each item's (start, end, in scope)
+        # where body[start:end] is the item from its start tag up to its end tag.
+        self.namespaces: list[tuple[str, str]] = []
+        self.items: list[tuple[int, int, tuple[tuple[str, str], ...]]] = []
+        self._item_at = -1
+        self._item_namespaces: tuple[tuple[str, str], ...] = ()
+
+    def start_namespace(self, prefix: str | None, uri: str) -> None:
+        self.namespaces.append((prefix or "", uri))
+
+    def end_namespace(self, prefix: str | None) -> None:
+        prefix = prefix or ""
+        for i in range(len(self.namespaces) - 1, -1, -1):
+            if self.namespaces[i][0] == prefix:
+                del self.namespaces[i]
+                return
+
+    def _item_starts(self) -> None:
+        if self.parser is not None:
+            self._item_at = self.parser.CurrentByteIndex
+            self._item_namespaces = tuple(self.namespaces)
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         depth = len(self.stack)
@@ -178,6 +261,7 @@ class _ShapeCheck:
                 self.kind = "atom"
             else:
                 raise _Doubt(f"root element {name}")
+            self.root_attrs = tuple(sorted(attrs.items()))
             return
         if name.startswith(_MEDIA) and name not in _MEDIA_OK:
             raise _Doubt(f"element {name}")
@@ -193,6 +277,7 @@ class _ShapeCheck:
         if depth == 2:
             if name == "item":
                 self.seen = set()
+                self._item_starts()
             elif name in _CHANNEL_LANGUAGE:
                 raise _Doubt(f"channel {name}")
         elif depth == 3 and parent == "item":
@@ -215,6 +300,7 @@ class _ShapeCheck:
             if name == _ATOM_ENTRY_NAME:
                 self.seen = set()
                 self.alternates = 0
+                self._item_starts()
             return
         if self.stack[1] != _ATOM_ENTRY_NAME:
             return  # feed-level metadata: only title and xml:lang are used
@@ -243,15 +329,27 @@ class _ShapeCheck:
         elif not parent.startswith(_MEDIA):
             raise _Doubt(f"{name} nested in entry element {parent}")
 
-    def end(self, _name: str) -> None:
+    def end(self, name: str) -> None:
+        depth = len(self.stack) - 1
         self.stack.pop()
         if self.xhtml_depth:
             self.xhtml_depth -= 1
+        elif self._item_at >= 0 and (
+                (depth == 2 and name == "item") if self.kind == "rss"
+                else (depth == 1 and name == _ATOM_ENTRY_NAME)):
+            self.items.append((self._item_at, self.parser.CurrentByteIndex,
+                               self._item_namespaces))
+            self._item_at = -1
 
 
-def _shape_doubt(body: bytes) -> str:
-    check = _ShapeCheck()
+def _shape_doubt(body: bytes, check: _ShapeCheck | None = None) -> str:
     parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    if check is None:
+        check = _ShapeCheck()
+    else:
+        check.parser = parser
+        parser.StartNamespaceDeclHandler = check.start_namespace
+        parser.EndNamespaceDeclHandler = check.end_namespace
     parser.StartElementHandler = check.start
     parser.EndElementHandler = check.end
     try:
@@ -330,9 +428,33 @@ def _entry(entry: Any, atom: bool, feed_authors: list[str]) -> dict[str, Any]:
     }
 
 
-def fast_parse(body: bytes, headers: Mapping[str, str], *, max_entries: int) -> FastResult:
-    """feedparser-rs's reading of a defused body, or the reason to ask feedparser instead."""
-    reason = _transport_doubt(body, headers) or _shape_doubt(body)
+def _item_keys(body: bytes, check: _ShapeCheck, feed_url: str, version: str, meta: Any,
+               count: int) -> list[bytes | None]:
+    """Each entry's key in _SEEN_ITEMS (its context and its bytes); all None when the items
+    the shape check found do not match feedparser-rs's entries one to one."""
+    if len(check.items) != count:
+        return [None] * count
+    authors = [(a.name, a.email) for a in meta.authors or ()]
+    head = repr((feed_url, version, check.root_attrs, meta.author, authors)).encode()
+    keys: list[bytes | None] = []
+    contexts: dict[tuple[tuple[str, str], ...], bytes] = {}
+    for start, end, namespaces in check.items:
+        context = contexts.get(namespaces)
+        if context is None:
+            context = contexts[namespaces] = head + repr(namespaces).encode() + b"\x00"
+        keys.append(context + body[start:end] if end > start else None)
+    return keys
+
+
+def fast_parse(body: bytes, headers: Mapping[str, str], *, max_entries: int,
+               feed_url: str = "", known_ids: Container[str] = frozenset()) -> FastResult:
+    """feedparser-rs's reading of a defused body, or the reason to ask feedparser instead.
+
+    ``feed_url`` is what the identities are computed with (``entry_identity``); entries
+    remembered from an earlier parse whose id is in ``known_ids`` are not read again.
+    """
+    check = _ShapeCheck()
+    reason = _transport_doubt(body, headers) or _shape_doubt(body, check)
     if reason:
         return FastResult(None, reason)
     import feedparser_rs  # a compiled extension: imported where it is used
@@ -358,12 +480,29 @@ def fast_parse(body: bytes, headers: Mapping[str, str], *, max_entries: int) -> 
         meta = parsed.feed
         # feedparser-rs gives Atom entries the feed's authors; feedparser does not.
         feed_authors = [a.name or "" for a in meta.authors or ()] if atom else []
-        entries = [_entry(raw, atom, feed_authors) for raw in raw_entries]
+        keys = _item_keys(body, check, feed_url, version, meta, len(raw_entries))
+        entries: list[dict[str, Any] | None] = []
+        identities: list[Identity | None] = []
+        fresh: list[tuple[bytes, Identity]] = []
+        for raw, key in zip(raw_entries, keys, strict=True):
+            remembered = None if key is None else _recall(key)
+            if remembered is not None and remembered[0] in known_ids:
+                entries.append(None)  # read and checked before, and the caller has it
+                identities.append(remembered)
+                continue
+            entry = _entry(raw, atom, feed_authors)
+            identity = remembered or entry_identity(entry, feed_url)
+            entries.append(entry)
+            identities.append(identity)
+            if key is not None and remembered is None and identity is not None:
+                fresh.append((key, identity))
     except _Doubt as exc:
         return FastResult(None, str(exc))
+    for key, identity in fresh:  # the whole document passed: its items did
+        _remember(key, identity)
     return FastResult({
         "version": version,
         "bozo": False,
         "feed": {"title": meta.title, "language": meta.language},
         "entries": entries,
-    }, "")
+    }, "", identities)

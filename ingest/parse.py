@@ -19,7 +19,10 @@ lists its newest N items on every poll, so most entries are ones the poller publ
 before and would only drop as duplicates. Normalising them (HTML to text, authors,
 language, the Article record, pickling it back from the parser process) took ~40 % of the
 parser's CPU for a 20-item feed with 16 known entries (1.24 -> 0.78 ms with the result's
-pickling, measured); the identity is cheap (canonical link + SHA-256).
+pickling, measured); the identity is cheap (canonical link + SHA-256). On the fast path
+even that is skipped for an item the parser process read and checked before, byte for
+byte in the same context (ingest/fastparse.py, "Items seen before"): its identity is
+remembered, and its entry is None in the fast result.
 
 Outcomes: entries -> articles; a recoverable "bozo" feed keeps its entries (the problem is
 noted); a body that yields no entries and is not a valid empty feed raises FeedError with a
@@ -40,6 +43,7 @@ from ingest.defuse import defuse_xml
 from ingest.fastparse import fast_parse
 from ingest.normalize import (
     FeedContext,
+    Identity,
     LanguageDetector,
     article_from_entry,
     entry_identity,
@@ -117,13 +121,15 @@ def parse_feed(
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     safe_body, defused = defuse_xml(body)
     parsed: Mapping[str, Any] | None = None
+    identities: list[Identity | None] | None = None
     fallback = ""
     if fast:
         if defused:
             fallback = "DTD internal subset removed"
         else:
-            quick = fast_parse(safe_body, headers, max_entries=MAX_ENTRIES)
-            parsed, fallback = quick.parsed, quick.fallback
+            quick = fast_parse(safe_body, headers, max_entries=MAX_ENTRIES,
+                               feed_url=feed.feed_url, known_ids=known_ids)
+            parsed, fallback, identities = quick.parsed, quick.fallback, quick.identities
     if parsed is None:
         response_headers = {k.lower(): v for k, v in headers.items()}
         # feedparser resolves relative links against Content-Location.
@@ -170,11 +176,14 @@ def parse_feed(
                         result.problem) if p
         )
         entries = entries[:MAX_ENTRIES]
-    for entry in entries:
-        identity = entry_identity(entry, context.feed_url)
+    for n, entry in enumerate(entries):
+        # The fast path computed the identities (and left out the entries it remembered
+        # whose id is known: None here); context.feed_url is feed.feed_url.
+        identity = entry_identity(entry, context.feed_url) if identities is None else \
+            identities[n]
         if identity is None:
             result.skipped += 1
-        elif identity[0] in known_ids:
+        elif entry is None or identity[0] in known_ids:
             result.known.append(identity[0])
         else:
             result.articles.append(article_from_entry(
