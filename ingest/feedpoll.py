@@ -130,6 +130,11 @@ class FeedPoller:
         self.clock = clock
         self._inflight: dict[str, asyncio.Task[FeedOutcome]] = {}
         self._publishing: set[str] = set()
+        # Feeds whose poll was cancelled after its request went out: feed id -> when the
+        # poll began. The host answered, the answer was dropped and the state does not
+        # know. A group's rebalance revokes every partition and hands most back to the same
+        # poller, which would otherwise ask the feed again at once (``due``).
+        self._asked: dict[str, float] = {}
 
     # -- polls in flight -----------------------------------------------------------------
 
@@ -147,6 +152,15 @@ class FeedPoller:
                 self._inflight.pop(spec.id, None)
             else:  # the caller was cancelled: the poll goes on and cleans up after itself
                 task.add_done_callback(functools.partial(self._forget, spec.id))
+
+    def due(self, spec: FeedSpec, state: FeedState) -> float:
+        """When the feed is next due: its state's schedule, but after a cancelled poll of
+        this process that had asked the host (and that no later poll recorded) not before
+        the feed's minimum interval from it: politeness does not depend on who owns it."""
+        asked = self._asked.pop(spec.id, None)
+        if asked is None or (state.last_poll_at is not None and state.last_poll_at >= asked):
+            return state.next_poll_at
+        return max(state.next_poll_at, asked + policy_for(spec, self.settings).min_interval_s)
 
     def _forget(self, feed_id: str, _task: object) -> None:
         self._inflight.pop(feed_id, None)
@@ -178,6 +192,9 @@ class FeedPoller:
                 spec.url, etag=state.etag, last_modified=state.last_modified,
                 allow_private=spec.allow_private,
             )
+        except asyncio.CancelledError:
+            self._asked[spec.id] = now
+            raise
         except (FeedError, TransientError) as exc:
             m.fetches.labels(failure_label(exc)).inc()
             if isinstance(exc, FeedError):
@@ -201,6 +218,9 @@ class FeedPoller:
             # (parsed.known), not normalised: most of a re-listed feed, on every poll.
             parsed = await self.parser.parse(result.body, result.headers, context, seen_at,
                                              known_ids=recent_seen(state.seen))
+        except asyncio.CancelledError:
+            self._asked[spec.id] = now
+            raise
         except FeedError as exc:
             m.parse_errors.labels("fatal").inc()
             return await self._failed(spec, state, policy, exc.reason, status=result.status)

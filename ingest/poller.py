@@ -271,7 +271,7 @@ class Poller:
             lane = self._lanes[spec.host] = HostLane(spec.host)
             lane.task = asyncio.get_running_loop().create_task(self._run_lane(lane))
         lane.hold(state.host_retry_at)
-        lane.push(state.next_poll_at, gen, spec.id)
+        lane.push(self.polls.due(spec, state), gen, spec.id)
 
     async def _run_lane(self, lane: HostLane) -> None:
         current = self.roster.is_current

@@ -128,3 +128,51 @@ def test_cancel_lets_a_publishing_poll_finish(tmp_path: Path) -> None:
     assert len(sink.published) == 1
     assert StateStore(tmp_path).load(FeedSpec(url=FEED).id, FEED).seen.keys() == \
         set(sink.published)
+
+
+def test_a_feed_asked_by_a_cancelled_poll_is_not_due_again_before_its_minimum_interval(
+        tmp_path: Path) -> None:
+    """A rebalance cancels polls still fetching and hands most feeds back to the same poller:
+    the host was asked (its answer dropped, the state unchanged), so the feed waits its
+    minimum interval instead of being asked again at once."""
+    fetcher = Fetcher(FetchResult(url=FEED, status=200, body=rss("https://n.example/1")))
+    polls = feed_poller(tmp_path, fetcher)
+    spec = FeedSpec(url=FEED)
+    store = StateStore(tmp_path)
+    before = store.load(spec.id, FEED)
+    assert polls.due(spec, before) == before.next_poll_at  # nothing cancelled yet
+
+    async def go() -> None:
+        fetcher.gate = asyncio.Event()  # the request is out, no answer yet
+        task = asyncio.create_task(polls.poll(spec))
+        await asyncio.sleep(0.05)
+        polls.cancel([spec.id])
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    state = store.load(spec.id, FEED)
+    assert state.next_poll_at < NOW  # the state alone says: due now
+    assert polls.due(spec, state) == NOW + PollerSettings().min_interval_s
+    assert polls.due(spec, state) == state.next_poll_at  # said once, for the next schedule
+
+
+def test_a_later_recorded_poll_wins_over_a_cancelled_one(tmp_path: Path) -> None:
+    """If a poll after the cancelled one was recorded (another poller's), its schedule
+    stands."""
+    fetcher = Fetcher(FetchResult(url=FEED, status=200, body=rss("https://n.example/1")))
+    polls = feed_poller(tmp_path, fetcher)
+    spec = FeedSpec(url=FEED)
+
+    async def go() -> None:
+        fetcher.gate = asyncio.Event()
+        task = asyncio.create_task(polls.poll(spec))
+        await asyncio.sleep(0.05)
+        polls.cancel([spec.id])
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    state = StateStore(tmp_path).load(spec.id, FEED)
+    state.last_poll_at, state.next_poll_at = NOW + 1.0, NOW + 5.0
+    assert polls.due(spec, state) == NOW + 5.0
