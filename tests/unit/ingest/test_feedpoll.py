@@ -130,6 +130,20 @@ def test_cancel_lets_a_publishing_poll_finish(tmp_path: Path) -> None:
         set(sink.published)
 
 
+def _cancel_while_fetching(polls: FeedPoller, fetcher: Fetcher, spec: FeedSpec) -> None:
+    """Start a poll of ``spec`` whose request is out with no answer yet, then cancel it."""
+
+    async def go() -> None:
+        fetcher.gate = asyncio.Event()
+        task = asyncio.create_task(polls.poll(spec))
+        await asyncio.sleep(0.05)
+        polls.cancel([spec.id])
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+
+
 def test_a_feed_asked_by_a_cancelled_poll_is_not_due_again_before_its_minimum_interval(
         tmp_path: Path) -> None:
     """A rebalance cancels polls still fetching and hands most feeds back to the same poller:
@@ -142,15 +156,7 @@ def test_a_feed_asked_by_a_cancelled_poll_is_not_due_again_before_its_minimum_in
     before = store.load(spec.id, FEED)
     assert polls.due(spec, before) == before.next_poll_at  # nothing cancelled yet
 
-    async def go() -> None:
-        fetcher.gate = asyncio.Event()  # the request is out, no answer yet
-        task = asyncio.create_task(polls.poll(spec))
-        await asyncio.sleep(0.05)
-        polls.cancel([spec.id])
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(go())
+    _cancel_while_fetching(polls, fetcher, spec)
     state = store.load(spec.id, FEED)
     assert state.next_poll_at < NOW  # the state alone says: due now
     assert polls.due(spec, state) == NOW + PollerSettings().min_interval_s
@@ -164,15 +170,7 @@ def test_a_later_recorded_poll_wins_over_a_cancelled_one(tmp_path: Path) -> None
     polls = feed_poller(tmp_path, fetcher)
     spec = FeedSpec(url=FEED)
 
-    async def go() -> None:
-        fetcher.gate = asyncio.Event()
-        task = asyncio.create_task(polls.poll(spec))
-        await asyncio.sleep(0.05)
-        polls.cancel([spec.id])
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(go())
+    _cancel_while_fetching(polls, fetcher, spec)
     state = StateStore(tmp_path).load(spec.id, FEED)
     state.last_poll_at, state.next_poll_at = NOW + 1.0, NOW + 5.0
     assert polls.due(spec, state) == NOW + 5.0
