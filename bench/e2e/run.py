@@ -379,6 +379,9 @@ class Bench:
             "newsflow_processors_batch_seconds_sum": "batches",
             "newsflow_processors_batch_seconds_count": "batch count",
             'newsflow_processors_hop_seconds_sum{hop="enrich"}': "enrich",
+            'newsflow_processors_hop_seconds_sum{hop="hand-over"}': "hand-over",
+            'newsflow_processors_hop_seconds_sum{hop="watch"}': "watch",
+            'newsflow_processors_hop_seconds_sum{hop="stories"}': "stories",
             'newsflow_processors_hop_seconds_sum{hop="index"}': "index",
             'newsflow_processors_hop_seconds_sum{hop="forward"}': "forward",
             'newsflow_processors_batches_total{stage="index"}': "batches handled",
@@ -506,13 +509,16 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
         for p in phases:
             lines.append(f"| {p.name} | " + " | ".join(
                 f"{_ms(p.segments[n], 50)} / {_ms(p.segments[n], 95)}" for n in names) + " |")
+    # Wall time of each hop (the ordered stage's hops run one after the other in the worker
+    # that owns news.enriched: watch, stories, index, forward; enrich and hand-over in each).
+    hops = ("batches", "enrich", "hand-over", "watch", "stories", "index", "forward")
     lines += ["", "Worker time per phase, summed over workers (seconds; share of wall time x "
-              "workers):", "", "| phase | wall | in batches | enrich | index | forward |",
-              "|---|---|---|---|---|---|"]
+              "workers):", "", "| phase | wall | in batches | " + " | ".join(hops[1:]) + " |",
+              "|---|---|" + "---|" * len(hops)]
     for p in phases:
         capacity_s = max(1e-9, p.seconds * args.workers)
         cells = [f"{p.worker_time.get(k, 0):.1f} ({100 * p.worker_time.get(k, 0) / capacity_s:.0f}"
-                 "%)" for k in ("batches", "enrich", "index", "forward")]
+                 "%)" for k in hops]
         lines.append(f"| {p.name} | {p.seconds:.1f} | " + " | ".join(cells) + " |")
     lines += ["", "CPU per article of the product's processes (pollers, workers, Kafka, "
               "Elasticsearch) and the throughput that allows on this machine's idle cores "
