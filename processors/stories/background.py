@@ -80,18 +80,9 @@ class TermStatistics:
         df = self._bg.df.get(term, 0) + self._stream_weight * self._df.get(term, 0.0)
         return math.log((n + 1.0) / (df + 1.0)) + 1.0
 
-    def idf_many(self, terms: Iterable[str]) -> list[float]:
-        """``idf`` of each term (one call for a whole article: the lookups dominate)."""
-        n = self._bg.documents + self._stream_weight * self._documents + 1.0
-        bg = self._bg.df.get
-        stream = self._df.get
-        w = self._stream_weight
-        log = math.log
-        return [log(n / (bg(t, 0) + w * stream(t, 0.0) + 1.0)) + 1.0 for t in terms]
-
     def tf_idf(self, counts: Mapping[str, float]) -> list[tuple[float, str]]:
         """``((1 + ln count) * idf(term), term)`` for each term: the article's TF-IDF
-        weights in one pass (``idf_many``'s arithmetic, then the same product)."""
+        weights in one pass (``idf``'s arithmetic per term, then the product)."""
         n = self._bg.documents + self._stream_weight * self._documents + 1.0
         bg = self._bg.df.get
         stream = self._df.get
