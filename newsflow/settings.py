@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -215,6 +215,12 @@ class ProcessorSettings(_Group):
     # The learned tag model (processors/enrich/tagmodel.py), trained by `newsflow tagger train`.
     # Empty or "none": the taxonomy's rules alone decide.
     tag_model: Path | None = _ENRICH_DIR / "tagmodel.npz"
+    # What this worker process runs: "all" (both stages: enrich news.articles, and the
+    # ordered stage over news.enriched's one partition: stories, watches, alerts, index, tag
+    # streams), "enrich" (the model only) or "ordered" (the ordered stage only, no model).
+    # Splitting keeps the ordered stage off the model's GIL: on one process its steps waited
+    # for the model thread's turns (bench/RESULTS.md, session 7). All roles join one group.
+    role: Literal["all", "enrich", "ordered"] = "all"
     batch_size: int = 200
     # How long a batch waits to fill. Under load batches fill to batch_size anyway, so a
     # short wait costs no throughput and keeps p95 poll->searchable under 2 s at 100/s

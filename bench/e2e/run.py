@@ -189,12 +189,18 @@ class Bench:
                 *NEWSFLOW, "poll", "--feeds", str(feeds), "--standalone"], env))
         if a.watches:
             self.add_watches(a.watches)
+        # --ordered-process: the workers run the enrich stage only and one more process the
+        # ordered stage (`newsflow worker --role ...`); its metrics port follows theirs.
+        roles = (["enrich"] * a.workers + ["ordered"] if a.ordered_process
+                 else ["all"] * a.workers)
         self.workers = [
-            self.spawn(f"worker-{n}", [*NEWSFLOW, "worker"], {
-                **self.env, "NEWSFLOW_PROCESSORS__METRICS_PORT": str(a.metrics_port + n)})
-            for n in range(a.workers)]
+            self.spawn(f"worker-{n}" if role != "ordered" else "worker-ordered",
+                       [*NEWSFLOW, "worker", "--role", role], {
+                           **self.env,
+                           "NEWSFLOW_PROCESSORS__METRICS_PORT": str(a.metrics_port + n)})
+            for n, role in enumerate(roles)]
         self.wait("the workers", lambda: all(
-            observe.worker_ready(a.metrics_port + n) for n in range(a.workers)), 180)
+            observe.worker_ready(a.metrics_port + n) for n in range(len(roles))), 180)
         # Every worker must own partitions (a late joiner triggers a rebalance first).
         time.sleep(3)
         self.search = observe.SearchWatcher(self.settings.elasticsearch.url,
@@ -471,7 +477,9 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
     kind = "full-text (~800 words)" if args.full_text else "feed-sized (title + ~60 words)"
     lines = [
         f"newsflow e2e benchmark — {kind}; cores: {os.cpu_count()}; "
-        f"pollers: {args.pollers}; workers: {args.workers}; feeds: {args.feeds} on "
+        f"pollers: {args.pollers}; workers: {args.workers}"
+        f"{' enrich-only + 1 ordered-stage process' if args.ordered_process else ''}; "
+        f"feeds: {args.feeds} on "
         f"{args.hosts} hosts; batch_size={settings.processors.batch_size} "
         f"within={settings.processors.batch_within_s}s "
         f"refresh_interval={settings.elasticsearch.refresh_interval}; "
@@ -601,6 +609,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="how long the steady and latency phases offer articles")
     parser.add_argument("--full-text", action="store_true", help="~800-word items")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ordered-process", action="store_true",
+                        help="the workers enrich only; one more process runs the ordered "
+                             "stage (stories, watches, alerts, index, tag streams)")
     parser.add_argument("--pollers", type=int, default=1)
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--hosts", type=int, default=25)

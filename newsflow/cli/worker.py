@@ -12,6 +12,12 @@ __all__ = ["command"]
 
 
 @click.command(name="worker")
+@click.option("--role", type=click.Choice(["all", "enrich", "ordered"]), default=None,
+              help="Stages this process runs: all (default: processors.role), enrich (the "
+                   "model: news.articles -> news.enriched) or ordered (stories, watches, "
+                   "alerts, index, tag streams: news.enriched, no model). Run one ordered "
+                   "process beside enrich ones to keep the ordered stage off the model's "
+                   "CPU; every role joins the same consumer group.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Articles per batch at most (default: processors.batch_size, 200).")
 @click.option("--within", "within_s", type=click.FloatRange(min=0.01), default=None,
@@ -24,6 +30,7 @@ __all__ = ["command"]
 @pass_cli
 def command(
     cli_ctx: CliContext,
+    role: str | None,
     batch_size: int | None,
     within_s: float | None,
     metrics_port: int | None,
@@ -39,7 +46,7 @@ def command(
     answers 200 (and "worker ready" is logged). Stops cleanly on SIGTERM or Ctrl-C.
     """
     overrides: dict[str, Any] = {}
-    for key, value in (("batch_size", batch_size), ("batch_within_s", within_s),
+    for key, value in (("role", role), ("batch_size", batch_size), ("batch_within_s", within_s),
                        ("metrics_port", metrics_port), ("web_port", web_port)):
         if value is not None:
             overrides[key] = value

@@ -69,15 +69,17 @@ def received_from_event(event: Any) -> Received:
 def register_agents(
     app: faust.App,
     topics: Topics,
-    enrich: EnrichBatchHandler,
-    ordered: BatchHandler,
+    enrich: EnrichBatchHandler | None,
+    ordered: BatchHandler | None,
     *,
     batch_size: int,
     within_s: float,
     on_batch: Callable[[str, BatchReport], None] | None = None,
 ) -> list[faust.types.AgentT[bytes]]:
     """The two agents: enrich (news.articles, a partition per worker) and the ordered stage
-    (news.enriched, one partition: stories, index, tag streams)."""
+    (news.enriched, one partition: stories, index, tag streams). A worker running one stage
+    (settings: role) passes None for the other: it does not subscribe to that topic, and the
+    group gives that topic's partitions to the members that do."""
     from mode import CrashingSupervisor
 
     def agent(topic: Any, name: str, stage: str, handle: Callable[[list[Received]], Any],
@@ -105,11 +107,13 @@ def register_agents(
 
         return run
 
-    return [
-        agent(topics.articles, "newsflow.enrich-articles", "enrich", enrich.handle,
-              batch_size),
+    agents = []
+    if enrich is not None:
+        agents.append(agent(topics.articles, "newsflow.enrich-articles", "enrich",
+                            enrich.handle, batch_size))
+    if ordered is not None:
         # An enriched message is a hand-over envelope of up to batch_size articles: a few of
         # them make an ordered batch of the same order of size as an enrich batch.
-        agent(topics.enriched, "newsflow.index-articles", "index", ordered.handle,
-              ENVELOPES_PER_ORDERED_BATCH),
-    ]
+        agents.append(agent(topics.enriched, "newsflow.index-articles", "index",
+                            ordered.handle, ENVELOPES_PER_ORDERED_BATCH))
+    return agents

@@ -32,8 +32,17 @@ class WorkerStatus:
 
     # Ready once the group gave partitions, the NLP model loaded and the index is prepared.
     PARTS = ("partitions", "enricher", "index")
+    # A worker running one stage only waits for what that stage needs (settings: role).
+    PARTS_BY_ROLE: dict[str, tuple[str, ...]] = {
+        "all": PARTS,
+        "enrich": ("partitions", "enricher"),
+        "ordered": ("partitions", "index"),
+    }
 
-    def __init__(self, on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_ready: Callable[[], None] | None = None, *,
+                 role: str = "all") -> None:
+        self.parts = self.PARTS_BY_ROLE[role]
+        self.role = role
         self._lock = threading.Lock()
         self._done: set[str] = set()
         self._on_ready = on_ready
@@ -50,7 +59,7 @@ class WorkerStatus:
             self._done.add(part)
             if detail:
                 self._details[part] = detail
-            became_ready = not self.ready and self._done >= set(self.PARTS)
+            became_ready = not self.ready and self._done >= set(self.parts)
             if became_ready:
                 self.ready = True
         if became_ready:
@@ -75,7 +84,8 @@ class WorkerStatus:
         with self._lock:
             return {
                 "ready": self.ready,
-                "waiting_for": [p for p in self.PARTS if p not in self._done],
+                "role": self.role,
+                "waiting_for": [p for p in self.parts if p not in self._done],
                 "details": dict(self._details),
                 "partitions": list(self._partitions),
                 "batches": {

@@ -18,9 +18,9 @@ import asyncio
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsflow.article import utc_now
 from newsflow.settings import Settings
@@ -28,9 +28,14 @@ from processors.service.agents import register_agents
 from processors.service.batches import BatchHandler
 from processors.service.enrich_batches import EnrichBatchHandler
 from processors.service.kafka_watch import KafkaWatch
+from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import BatchReport, Enriching
 from processors.service.retry import Backoff, Retrier
 from processors.service.status import WorkerStatus
+from processors.streams.produce import TopicProducer
+
+if TYPE_CHECKING:
+    import faust
 
 __all__ = ["load_enricher", "run_worker"]
 
@@ -64,26 +69,18 @@ def run_worker(
     *,
     enricher_factory: Callable[[Settings], Enriching] = load_enricher,
 ) -> None:
-    """Run the worker in this process until SIGTERM/SIGINT (raises SystemExit)."""
-    import faust
+    """Run the worker in this process until SIGTERM/SIGINT (raises SystemExit).
 
+    ``settings.processors.role`` says which stages run here: both ("all"), the enrich stage
+    only (no Elasticsearch client, no story engine) or the ordered stage only (no model).
+    """
     from newsflow_adapters.topics import ensure_topics
-    from processors.service.alerting import AlertRaiser
     from processors.service.app import build_app
-    from processors.service.catchup import read_range
-    from processors.service.forwarding import ForwardStep
-    from processors.service.metrics import ProcessorMetrics
-    from processors.service.storying import StoryStep
     from processors.service.topics import Topics
-    from processors.service.watching import WatchStep
-    from processors.store.alert_index import AlertIndex
-    from processors.store.index import ArticleIndex
-    from processors.store.stories import StoryStore
-    from processors.store.watch_index import WatchIndex
-    from processors.stories.engine import StoryEngine
-    from processors.streams.produce import TopicProducer, broker_reachable
 
     p = settings.processors
+    enriches = p.role in ("all", "enrich")
+    orders = p.role in ("all", "ordered")
     sys.setswitchinterval(_GIL_SWITCH_INTERVAL_S)
     p.data_dir.mkdir(parents=True, exist_ok=True)
     # Faust does not create the source topic; a group subscribed to a missing topic would
@@ -91,14 +88,54 @@ def run_worker(
     ensure_topics(settings.kafka, [settings.kafka.articles_topic],
                   settings.kafka.articles_partitions)
     ensure_topics(settings.kafka, [settings.kafka.enriched_topic], 1)
-    # One thread for the model (CPU-bound, not thread-safe to share), one for the story
-    # engine (so that stories never wait behind a batch of NLP), one for ES calls.
-    enrich_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-enrich")
-    stories_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-stories")
-    io_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-es")
     metrics = ProcessorMetrics()
-    worker_status = WorkerStatus(on_ready=lambda: metrics.ready.set(1))
+    worker_status = WorkerStatus(on_ready=lambda: metrics.ready.set(1), role=p.role)
+    if p.metrics_port:
+        metrics.serve(p.metrics_port, p.web_host, status=worker_status.as_dict)
+        logger.info("metrics served host=%s port=%d", p.web_host, p.metrics_port)
 
+    app = build_app(settings)
+    topics = Topics(app, settings.kafka)
+    producer = TopicProducer(topics)
+    closers: list[Callable[[], Any]] = []
+    enrich_handler = (
+        _enrich_stage(settings, producer, metrics, worker_status, enricher_factory, closers)
+        if enriches else None
+    )
+    handler = _ordered_stage(settings, producer, metrics, closers) if orders else None
+    logger.info("worker role=%s", p.role)
+
+    def on_batch(stage: str, report: BatchReport) -> None:
+        worker_status.record(stage, report, utc_now())
+        metrics.batches.labels(stage).inc()
+        metrics.received.labels(stage).inc(report.received)
+
+    register_agents(app, topics, enrich_handler, handler, batch_size=p.batch_size,
+                    within_s=p.batch_within_s, on_batch=on_batch)
+
+    if handler is not None:
+        ordered = handler
+
+        @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is not typed
+        async def prepare_index() -> None:
+            await ordered.prepare()
+            worker_status.mark("index", f"alias={settings.elasticsearch.alias}")
+
+    _run_app(app, settings, metrics, worker_status, closers)
+
+
+def _enrich_stage(
+    settings: Settings,
+    producer: TopicProducer,
+    metrics: ProcessorMetrics,
+    worker_status: WorkerStatus,
+    enricher_factory: Callable[[Settings], Enriching],
+    closers: list[Callable[[], Any]],
+) -> EnrichBatchHandler:
+    """The model loads on its own thread while the worker joins the group."""
+    p = settings.processors
+    # One thread for the model: CPU-bound, and not thread-safe to share.
+    enrich_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-enrich")
     enricher_future: Future[Enriching] = enrich_pool.submit(enricher_factory, settings)
     enricher_future.add_done_callback(
         lambda f: (
@@ -107,43 +144,56 @@ def run_worker(
             else None
         )
     )
+    closers.append(enricher_future.cancel)
+    closers.append(lambda: enrich_pool.shutdown(wait=False, cancel_futures=True))
 
     async def get_enricher() -> Enriching:
         return await asyncio.wrap_future(enricher_future)
 
-    async def run_cpu(fn: Callable[..., Any], *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(enrich_pool, functools.partial(fn, *args))
-
-    async def run_io(fn: Callable[..., Any], *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(io_pool, functools.partial(fn, *args))
-
-    async def run_stories(fn: Callable[..., Any], *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(stories_pool, functools.partial(fn, *args))
-
-    if p.metrics_port:
-        metrics.serve(p.metrics_port, p.web_host, status=worker_status.as_dict)
-        logger.info("metrics served host=%s port=%d", p.web_host, p.metrics_port)
-
-    app = build_app(settings)
-    topics = Topics(app, settings.kafka)
-    index = ArticleIndex(settings.elasticsearch)
-    producer = TopicProducer(topics)
-    enrich_handler = EnrichBatchHandler(
+    return EnrichBatchHandler(
         enricher=get_enricher,
         producer=producer,
         tag_prefix=settings.kafka.tag_topic_prefix,
-        run_cpu=run_cpu,
+        run_cpu=_runner(enrich_pool),
         clock=utc_now,
         backoff=Backoff(max_s=p.index_retry_max_s),
         metrics=metrics,
         taxonomy_check_interval_s=p.taxonomy_check_interval_s,
         max_message_bytes=settings.kafka.max_message_bytes,
     )
+
+
+def _ordered_stage(
+    settings: Settings,
+    producer: TopicProducer,
+    metrics: ProcessorMetrics,
+    closers: list[Callable[[], Any]],
+) -> BatchHandler:
+    """Stories, watches, alerts, index and tag streams over news.enriched's one partition."""
+    from processors.service.alerting import AlertRaiser
+    from processors.service.catchup import read_range
+    from processors.service.forwarding import ForwardStep
+    from processors.service.storying import StoryStep
+    from processors.service.watching import WatchStep
+    from processors.store.alert_index import AlertIndex
+    from processors.store.index import ArticleIndex
+    from processors.store.stories import StoryStore
+    from processors.store.watch_index import WatchIndex
+    from processors.stories.engine import StoryEngine
+
+    p = settings.processors
+    # One thread for the story engine (so that stories never wait behind the event loop's
+    # other work), one for Elasticsearch calls.
+    stories_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-stories")
+    io_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-es")
+    closers.append(lambda: stories_pool.shutdown(wait=False, cancel_futures=True))
+    closers.append(lambda: io_pool.shutdown(wait=False, cancel_futures=True))
+    run_io = _runner(io_pool)
+    index = ArticleIndex(settings.elasticsearch)
     story_store = StoryStore(settings.elasticsearch)
     alert_index = AlertIndex(settings.elasticsearch)
+    watch_index = WatchIndex(settings.elasticsearch)
+    closers.extend([index.close, story_store.close, alert_index.close, watch_index.close])
     ordered_retrier = Retrier(Backoff(max_s=p.index_retry_max_s), metrics, asyncio.sleep)
     alert_sender = ForwardStep(producer=producer, tag_prefix=settings.kafka.tag_topic_prefix,
                                retrier=ordered_retrier, metrics=metrics,
@@ -156,7 +206,7 @@ def run_worker(
         restore=StoryEngine.restore,
         # One engine state per app (consumer group) and enriched topic.
         state_key=f"{p.app_id}:{settings.kafka.enriched_topic}",
-        run_cpu=run_stories,
+        run_cpu=_runner(stories_pool),
         run_io=run_io,
         retrier=ordered_retrier,
         metrics=metrics,
@@ -167,10 +217,9 @@ def run_worker(
         send=alert_sender.send,
         alerts_topic=settings.kafka.alerts_topic,
     )
-    watch_index = WatchIndex(settings.elasticsearch)
     watches = WatchStep(index=watch_index, run_io=run_io, retrier=ordered_retrier,
                         metrics=metrics, clock=utc_now)
-    handler = BatchHandler(
+    return BatchHandler(
         index=index,
         producer=producer,
         alias=settings.elasticsearch.alias,
@@ -185,18 +234,28 @@ def run_worker(
         max_message_bytes=settings.kafka.max_message_bytes,
     )
 
-    def on_batch(stage: str, report: BatchReport) -> None:
-        worker_status.record(stage, report, utc_now())
-        metrics.batches.labels(stage).inc()
-        metrics.received.labels(stage).inc(report.received)
 
-    register_agents(app, topics, enrich_handler, handler, batch_size=p.batch_size,
-                    within_s=p.batch_within_s, on_batch=on_batch)
+def _runner(pool: ThreadPoolExecutor) -> Callable[..., Awaitable[Any]]:
+    """``await run(fn, *args)``: fn on the pool's thread, off the event loop."""
 
-    @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is not typed
-    async def prepare_index() -> None:
-        await handler.prepare()
-        worker_status.mark("index", f"alias={settings.elasticsearch.alias}")
+    async def run(fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, functools.partial(fn, *args))
+
+    return run
+
+
+def _run_app(
+    app: faust.App,
+    settings: Settings,
+    metrics: ProcessorMetrics,
+    worker_status: WorkerStatus,
+    closers: list[Callable[[], Any]],
+) -> None:
+    """The tasks every role has (Kafka watch, partition log), then Faust's worker loop."""
+    import faust
+
+    from processors.streams.produce import broker_reachable
 
     kafka_watch = KafkaWatch(
         lambda: broker_reachable(app),
@@ -230,11 +289,5 @@ def run_worker(
     try:
         worker.execute_from_commandline()
     finally:
-        enricher_future.cancel()
-        enrich_pool.shutdown(wait=False, cancel_futures=True)
-        stories_pool.shutdown(wait=False, cancel_futures=True)
-        io_pool.shutdown(wait=False, cancel_futures=True)
-        index.close()
-        story_store.close()
-        alert_index.close()
-        watch_index.close()
+        for close in closers:
+            close()

@@ -61,6 +61,7 @@ def test_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch) -> None:
         ("- just\n- a list\n", "mapping at the top"),
         ("kafka:\n  no_such_key: 1\n", "no_such_key"),
         ("kafka:\n  articles_partitions: many\n", "articles_partitions"),
+        ("processors:\n  role: indexer\n", "role"),
     ],
 )
 def test_bad_files_say_what_to_fix(tmp_path: Path, content: str, message: str) -> None:

@@ -32,6 +32,24 @@ def test_ready_only_when_every_part_reported_and_on_ready_runs_once() -> None:
     assert body["details"] == {"enricher": "taxonomy_version=1.3.0"}
 
 
+@pytest.mark.parametrize(("role", "needed"), [
+    ("enrich", ["partitions", "enricher"]),
+    ("ordered", ["partitions", "index"]),
+    ("all", ["partitions", "enricher", "index"]),
+])
+def test_a_one_stage_worker_waits_only_for_what_its_stage_needs(
+    role: str, needed: list[str]
+) -> None:
+    status = WorkerStatus(role=role)
+    body = status.as_dict()
+    assert body["role"] == role and body["waiting_for"] == needed
+    for part in needed[:-1]:
+        status.mark(part)
+    assert not status.ready
+    status.mark(needed[-1])
+    assert status.ready and status.as_dict()["waiting_for"] == []
+
+
 def test_batches_accumulate_per_stage_and_partitions_are_the_latest_assignment() -> None:
     status = WorkerStatus()
     status.record("enrich", BatchReport(received=5, enriched=3, duplicates=1,
