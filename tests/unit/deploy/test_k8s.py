@@ -101,7 +101,7 @@ def newsflow_containers(objects: list[Obj]) -> list[tuple[Obj, Obj]]:
              for c in d["spec"]["template"]["spec"]["containers"]
              if c["image"].split(":")[0].endswith("newsflow")]
     assert {d["metadata"]["name"] for d, _ in pairs} == {
-        "newsflow-poller", "newsflow-worker", "newsflow-api"}
+        "newsflow-poller", "newsflow-worker", "newsflow-ordered", "newsflow-api"}
     return pairs
 
 
@@ -432,6 +432,24 @@ def test_partitions_and_worker_autoscaling_fit_together(objects: list[Obj]) -> N
     assert int(meta["lagThreshold"]) >= DEFAULTS.processors.batch_size
     worker = one(objects, "Deployment", "newsflow-worker")["spec"]
     assert "replicas" not in worker, "the ScaledObject owns the worker's replicas"
+
+
+def test_workers_enrich_and_one_ordered_process_runs_the_ordered_stage(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    """Between them the two Deployments run both stages: the autoscaled workers the enrich
+    stage, exactly one process the ordered stage (news.enriched has one partition)."""
+    for name, objects in rendered.items():
+        worker = one(objects, "Deployment", "newsflow-worker")
+        ordered = one(objects, "Deployment", "newsflow-ordered")
+        for deployment, role in ((worker, "enrich"), (ordered, "ordered")):
+            args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+            assert args[:3] == ["worker", "--role", role], (name, args)
+            resolve(args)
+        assert ordered["spec"]["replicas"] == 1, name
+        assert ordered["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
+        assert not [o for o in every(objects, "ScaledObject")
+                    if o["spec"]["scaleTargetRef"]["name"] == "newsflow-ordered"], name
 
 
 def test_elasticsearch_shards_and_replicas_fit_the_nodes(objects: list[Obj]) -> None:
