@@ -35,6 +35,7 @@ from processors.store.watches import (
     article_mappings,
     backfill_body,
     filters_search_body,
+    matched_document,
     parse_filters_search,
     parse_percolate,
     percolate_body,
@@ -228,14 +229,16 @@ class WatchIndex:
 
     def match(self, documents: Sequence[Mapping[str, Any]]) -> list[list[str]]:
         """For each article document, in order, the names of the watches it matches. One
-        request for the batch (percolate); none while there are no watches. A document
-        Elasticsearch cannot parse matches nothing (the article index refuses it too)."""
+        request for the batch (percolate); none while there are no watches. Only the fields
+        watches read are sent (``matched_document``); a document Elasticsearch cannot parse
+        in those matches nothing (the article index refuses it too)."""
         if not documents:
             return []
         watches = self.known()
         if not watches:
             return [[] for _ in documents]
         self._ready()
+        documents = [matched_document(document) for document in documents]
         if self.percolator:
             return self._percolate(documents, len(watches))
         return self._search(documents, watches)

@@ -39,6 +39,7 @@ __all__ = [
     "backfill_body",
     "filters_search_body",
     "is_valid_name",
+    "matched_document",
     "parse_filters_search",
     "parse_percolate",
     "percolate_body",
@@ -180,6 +181,31 @@ def watches_mappings(analyzer: str, *, percolator: bool) -> dict[str, Any]:
     properties["query"] = {"type": "percolator"}
     properties["watch"] = _WATCH_PROPERTIES
     return mappings
+
+
+# -- what a watch reads -------------------------------------------------------------------
+
+# The article fields a watch's query reads (text_clauses: title, summary, content, authors;
+# filter_clauses: tags, entity.<kind>, and entities' text and canonical names), and ``id``,
+# which the scratch search keys its buckets on. tests/unit/processors/store checks this list
+# against every field the query clauses name.
+_MATCHED_FIELDS = ("id", "title", "summary", "content", "authors", "tags", "entity")
+_MATCHED_ENTITY_FIELDS = ("text", "canonical")
+
+
+def matched_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of an article document that watches are matched on. The rest (tag details
+    with their evidence sentences, entity mentions and offsets, URLs, dates, story fields) is
+    never read by a watch, and each field costs Elasticsearch work for every document
+    percolated or put into the scratch index: tag details and entities are nested, a Lucene
+    document each."""
+    matched = {name: document[name] for name in _MATCHED_FIELDS if name in document}
+    entities = document.get("entities")
+    if entities:
+        matched["entities"] = [
+            {k: entity[k] for k in _MATCHED_ENTITY_FIELDS if k in entity} for entity in entities
+        ]
+    return matched
 
 
 # -- percolate ----------------------------------------------------------------------------

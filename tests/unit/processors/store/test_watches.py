@@ -4,9 +4,11 @@ mappings, and the percolate / named-search request bodies and answers."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from processors.store.documents import article_document
 from processors.store.search import SearchQuery, build_search
 from processors.store.watches import (
     MAX_NAME_LENGTH,
@@ -16,6 +18,7 @@ from processors.store.watches import (
     backfill_body,
     filters_search_body,
     is_valid_name,
+    matched_document,
     parse_filters_search,
     parse_percolate,
     percolate_body,
@@ -26,6 +29,7 @@ from processors.store.watches import (
     watch_topic_name,
     watches_mappings,
 )
+from tests.unit.processors.store.test_documents import make_article
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -170,3 +174,55 @@ def test_backfill_body() -> None:
     later = backfill_body(watch, since=None, size=50, search_after=[123, "id"])
     assert later["search_after"] == [123, "id"]
     assert later["query"] == watch_query(watch)
+
+
+def _fields_read(query: object) -> set[str]:
+    """Every document field a query names: clause keys (term, terms, match, ...), the
+    ``fields`` of query strings, and nested paths."""
+    found: set[str] = set()
+    if isinstance(query, list):
+        for item in query:
+            found |= _fields_read(item)
+    elif isinstance(query, dict):
+        for key, value in query.items():
+            if key in ("term", "terms", "match", "match_phrase", "prefix", "wildcard",
+                       "range", "exists") and isinstance(value, dict):
+                found |= {str(value.get("field", name)) for name in value
+                          if name != "field" or key == "exists"}
+            elif key in ("simple_query_string", "query_string", "multi_match"):
+                found |= {f.split("^")[0] for f in value.get("fields", [])}
+            elif key == "nested":
+                found.add(value["path"])
+                found |= _fields_read(value["query"])
+            else:
+                found |= _fields_read(value)
+    return found
+
+
+def _values(document: dict[str, Any], path: str) -> list[Any]:
+    """The values at a dotted path, through object arrays (as Elasticsearch flattens them)."""
+    values: list[Any] = [document]
+    for part in path.split("."):
+        values = [v for value in values
+                  for v in (value if isinstance(value, list) else [value])]
+        values = [value[part] for value in values if isinstance(value, dict) and part in value]
+    return values
+
+
+def test_the_matched_document_keeps_every_field_a_watch_reads_and_nothing_else() -> None:
+    article = make_article(content="Full text about the pact.", authors=["A. Writer"])
+    document = article_document(article, taxonomy_version="1.3.0", indexed_at=T0)
+    matched = matched_document(document)
+    watch = Watch(name="w", query="pact", tags=("military-cooperation",),
+                  entities=("Japan",))
+    read = _fields_read(watch_query(watch))
+    assert {"title", "summary", "content", "authors", "tags", "entities",
+            "entities.text", "entities.canonical", "entity.places"} <= read
+    leaves = {path for path in read if not any(p.startswith(f"{path}.") for p in read)}
+    for path in leaves:
+        assert _values(document, path), f"the test article has no {path}"
+        assert _values(matched, path) == _values(document, path), path
+    # What no watch reads is left out: nested tag details, entity offsets and mentions.
+    assert {"tag_details", "url", "published_at", "story_id"}.isdisjoint(matched)
+    assert {key for entity in matched["entities"] for key in entity} == {"text", "canonical"}
+    assert matched["id"] == document["id"]
