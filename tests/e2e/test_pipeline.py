@@ -74,19 +74,24 @@ def indexed(es: Elasticsearch, alias: str) -> list[dict[str, object]]:
     return [hit["_source"] for hit in es.search(index=alias, size=100)["hits"]["hits"]]
 
 
-def test_feed_to_search_and_tag_stream(
-    newsflow_env: dict[str, str],
-    feed_dir: Path,
-    feed_server: str,
-    es: Elasticsearch,
-    start_worker: Callable[..., subprocess.Popen[str]],
-    tmp_path: Path,
-) -> None:
-    env = newsflow_env
-    alias = env["NEWSFLOW_ELASTICSEARCH__ALIAS"]
+@pytest.fixture
+def wire_feeds(feed_dir: Path, feed_server: str, tmp_path: Path) -> Path:
+    """A feeds file listing one served feed with the two test items."""
     write_feed(feed_dir / "wire.xml", [COOPERATION, UNRELATED])
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(f"feeds:\n  - url: {feed_server}/wire.xml\n    name: Wire\n")
+    return feeds
+
+
+def test_feed_to_search_and_tag_stream(
+    newsflow_env: dict[str, str],
+    wire_feeds: Path,
+    es: Elasticsearch,
+    start_worker: Callable[..., subprocess.Popen[str]],
+) -> None:
+    env = newsflow_env
+    alias = env["NEWSFLOW_ELASTICSEARCH__ALIAS"]
+    feeds = wire_feeds
 
     first = poll_once(env, feeds)
     assert first["new_articles"] == 2
@@ -148,20 +153,16 @@ def worker_status(port: int) -> dict[str, Any] | None:
 
 def test_split_roles_enrich_and_ordered_processes(
     newsflow_env: dict[str, str],
-    feed_dir: Path,
-    feed_server: str,
+    wire_feeds: Path,
     es: Elasticsearch,
     start_worker: Callable[..., subprocess.Popen[str]],
-    tmp_path: Path,
 ) -> None:
     """One `--role enrich` and one `--role ordered` process in the same group do the work of
     one worker: each owns only its stage's topic, and the article comes out indexed with its
     tags and story, and on its tag stream."""
     env = newsflow_env
     alias = env["NEWSFLOW_ELASTICSEARCH__ALIAS"]
-    write_feed(feed_dir / "wire.xml", [COOPERATION, UNRELATED])
-    feeds = tmp_path / "feeds.yaml"
-    feeds.write_text(f"feeds:\n  - url: {feed_server}/wire.xml\n    name: Wire\n")
+    feeds = wire_feeds
     enrich_port, ordered_port = free_port(), free_port()
     enrich = start_worker("--role", "enrich", "--metrics-port", str(enrich_port))
     ordered = start_worker("--role", "ordered", "--metrics-port", str(ordered_port))
