@@ -33,6 +33,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import httpx
 
 from ingest.guard import AllowList, IPAddress, refusal
+from ingest.httpconn import lean_transport
 from newsflow.errors import FeedError, FeedTimeoutError, FeedUnavailableError, RefusedError
 from newsflow.settings import PollerSettings
 
@@ -166,17 +167,20 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         s = self._settings
+        # httpcore scans its whole pool for each request: with thousands of hosts a big
+        # keep-alive pool costs more CPU than the connections it saves.
+        limits = httpx.Limits(max_connections=max(4, s.concurrency * 2),
+                              max_keepalive_connections=min(16, s.concurrency),
+                              keepalive_expiry=s.min_host_gap_s + 10.0)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(connect=s.connect_timeout_s, read=s.read_timeout_s,
                                   write=s.read_timeout_s, pool=s.total_timeout_s),
-            # httpcore scans its whole pool for each request: with thousands of hosts a
-            # big keep-alive pool costs more CPU than the connections it saves.
-            limits=httpx.Limits(max_connections=max(4, s.concurrency * 2),
-                                max_keepalive_connections=min(16, s.concurrency),
-                                keepalive_expiry=s.min_host_gap_s + 10.0),
+            limits=limits,
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment would bypass the pinning
-            transport=self._transport,
+            # The default transport, with a cheaper idle-connection check (httpconn.py).
+            transport=(self._transport if self._transport is not None
+                       else lean_transport(limits)),
         )
         return self
 
