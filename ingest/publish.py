@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -43,6 +44,49 @@ class Sink(Protocol):
     """What the poller needs from a publisher (the real one, the dry run, or a test fake)."""
 
     async def publish(self, articles: Sequence[Article]) -> PublishResult: ...
+
+
+class _Acks:
+    """The outcomes of one publish's records, set by kafka-python's sender thread.
+
+    The event loop is woken once, when the last outcome is in, rather than once per record
+    (a ``call_soon_threadsafe`` each: a write to the loop's self-pipe, a wake-up, a future
+    and gather's bookkeeping per article). ``expect`` each record, ``seal`` after the last.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()  # settle runs on the sender thread
+        self.outcomes: list[BaseException | None] = []  # None: acknowledged
+        self._pending = 0
+        self._sealed = False
+        self.done: asyncio.Future[None] = loop.create_future()
+
+    def expect(self) -> int:
+        with self._lock:
+            self.outcomes.append(None)
+            self._pending += 1
+            return len(self.outcomes) - 1
+
+    def settle(self, index: int, outcome: BaseException | None) -> None:
+        with self._lock:
+            self.outcomes[index] = outcome
+            self._pending -= 1
+            last = self._sealed and self._pending == 0
+        if last:
+            self._loop.call_soon_threadsafe(self._finish)
+
+    def seal(self) -> None:
+        """No more records (called on the loop): done once all of them are settled."""
+        with self._lock:
+            self._sealed = True
+            last = self._pending == 0
+        if last:
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self.done.done():  # not after publish gave up waiting
+            self.done.set_result(None)
 
 
 class Publisher:
@@ -109,39 +153,29 @@ class Publisher:
         from kafka.errors import KafkaError
 
         loop = asyncio.get_running_loop()
-        waiting: list[tuple[str, asyncio.Future[None]]] = []
+        acks = _Acks(loop)
+        sent_ids: list[str] = []
         result = PublishResult()
         for article in articles:
-            done: asyncio.Future[None] = loop.create_future()
-
-            def settle(outcome: BaseException | None, fut: asyncio.Future[None] = done) -> None:
-                if fut.done():
-                    return
-                if outcome is None:
-                    fut.set_result(None)
-                else:
-                    fut.set_exception(outcome)
-
             try:
                 sent = self._producer.send(self.topic, key=article.id.encode("ascii"),
                                            value=encode_article(article))
             except KafkaError as exc:
                 result.failed[article.id] = f"{type(exc).__name__}: {exc}"
                 continue
-            sent.add_callback(lambda _md, s=settle: loop.call_soon_threadsafe(s, None))
-            sent.add_errback(lambda exc, s=settle: loop.call_soon_threadsafe(s, exc))
-            waiting.append((article.id, done))
-        if waiting:
+            index = acks.expect()
+            sent_ids.append(article.id)
+            sent.add_callback(lambda _md, i=index: acks.settle(i, None))
+            sent.add_errback(lambda exc, i=index: acks.settle(i, exc))
+        if sent_ids:
+            acks.seal()
             try:
-                outcomes = await asyncio.wait_for(
-                    asyncio.gather(*(f for _, f in waiting), return_exceptions=True),
-                    timeout=self._timeout_s + 30.0,
-                )
+                await asyncio.wait_for(acks.done, timeout=self._timeout_s + 30.0)
             except TimeoutError as exc:
                 raise BrokerUnavailableError(
-                    f"Kafka did not acknowledge {len(waiting)} articles in time"
+                    f"Kafka did not acknowledge {len(sent_ids)} articles in time"
                 ) from exc
-            for (ident, _), outcome in zip(waiting, outcomes, strict=True):
+            for ident, outcome in zip(sent_ids, acks.outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     result.failed[ident] = f"{type(outcome).__name__}: {outcome}"
                 else:
