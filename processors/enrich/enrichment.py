@@ -11,6 +11,7 @@ Offsets of entities and evidence index into ``Article.text_for_analysis()``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Iterable, Sequence
@@ -30,12 +31,13 @@ from processors.enrich.entities import (
 from processors.enrich.gazetteer import Gazetteer, load_gazetteer
 from processors.enrich.nlp import PIPE_BATCH_SIZE, load_ner_pipeline
 from processors.enrich.offsets import article_locator
+from processors.enrich.phrases import Token, tokenize
 from processors.enrich.tagging import Tagger
 from processors.enrich.tagmodel import DEFAULT_TAG_MODEL, TagModel
 from processors.enrich.taxonomy import load_taxonomy
 from processors.enrich.topic_tagger import TagInput, TopicTagger
 
-__all__ = ["Enricher"]
+__all__ = ["Enricher", "enriched_copy"]
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +123,19 @@ class Enricher:
 
     # -- the work -----------------------------------------------------------------------------
     def entities_for(
-        self, texts: Sequence[str], locators: Sequence[Locate] | None = None
+        self,
+        texts: Sequence[str],
+        locators: Sequence[Locate] | None = None,
+        tokens: Sequence[Sequence[Token]] | None = None,
     ) -> list[list[Entity]]:
         """NER + normalisation for each text, batched through nlp.pipe. Each entity lists
         every mention, placed by ``locators[i]`` (default: field "text", offsets into the
-        text itself)."""
+        text itself). ``tokens[i]``: ``tokenize(texts[i])``, if the caller has it."""
         docs: Iterable[Any] = self._nlp.pipe(texts, batch_size=PIPE_BATCH_SIZE)
         where: Sequence[Locate | None] = locators if locators is not None else [None] * len(texts)
+        words: Sequence[Sequence[Token] | None] = (
+            tokens if tokens is not None else [None] * len(texts)
+        )
         return [
             extract_entities(
                 text,
@@ -135,8 +143,9 @@ class Enricher:
                 self._gazetteer,
                 locate=locate,
                 options=self._entity_options,
+                tokens=text_tokens,
             )
-            for text, doc, locate in zip(texts, docs, where, strict=True)
+            for text, doc, locate, text_tokens in zip(texts, docs, where, words, strict=True)
         ]
 
     def tags_for(self, text: str, entities: Sequence[Entity], title_end: int = 0) -> list[Tag]:
@@ -146,17 +155,34 @@ class Enricher:
         """Copies of ``articles`` with entities, tags and enriched_at set."""
         texts = [a.text_for_analysis() for a in articles]
         locators = [article_locator(a, text) for a, text in zip(articles, texts, strict=True)]
+        # Entities (names NER missed) and the tagger read the same tokens: made once.
+        tokens = [tokenize(text) for text in texts]
         tagger = self._tagger  # one taxonomy version for the whole batch
         enriched: list[Article] = []
-        found = self.entities_for(texts, locators)
+        found = self.entities_for(texts, locators, tokens)
         all_tags = tagger.tag_many([
-            TagInput(text, entities, len(article.title.strip()))
-            for article, text, entities in zip(articles, texts, found, strict=True)
+            TagInput(text, entities, len(article.title.strip()), words)
+            for article, text, entities, words in zip(articles, texts, found, tokens, strict=True)
         ])
         for article, entities, tags in zip(articles, found, all_tags, strict=True):
             enriched.append(
-                article.model_copy(
-                    update={"entities": entities, "tags": tags, "enriched_at": now}, deep=True
-                )
+                enriched_copy(article, {"entities": entities, "tags": tags, "enriched_at": now})
             )
         return enriched
+
+
+def enriched_copy(article: Article, update: dict[str, Any]) -> Article:
+    """``article.model_copy(update=update, deep=True)`` without the deep copy's cost.
+
+    The copy must share no mutable state with the input (the caller may go on using it),
+    but ``update`` holds this batch's fresh entities and tags, which replace the input's, and
+    the rest of the record is mostly strings and datetimes, which are immutable: deep-copying
+    all of it (0.024 ms an article, 8x the shallow copy) is needless. Only the containers
+    left from the input are deep-copied, written straight into ``__dict__`` as model_copy
+    does, so that the fields set stay those of the input plus ``update``.
+    """
+    copied = article.model_copy(update=update)
+    for name, value in article.__dict__.items():
+        if name not in update and isinstance(value, list | dict | set):
+            copied.__dict__[name] = copy.deepcopy(value)
+    return copied

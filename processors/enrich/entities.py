@@ -30,7 +30,7 @@ from processors.enrich.people import (
     merge_short_names,
     person,
 )
-from processors.enrich.phrases import tokenize
+from processors.enrich.phrases import Token, tokenize
 from processors.enrich.spans import clean_span
 
 __all__ = [
@@ -75,8 +75,9 @@ def extract_entities(
     *,
     locate: Locate | None = None,
     options: EntityOptions = DEFAULT_OPTIONS,
+    tokens: Sequence[Token] | None = None,
 ) -> list[Entity]:
-    return count_entities(resolve_mentions(text, mentions, gazetteer, options), locate)
+    return count_entities(resolve_mentions(text, mentions, gazetteer, options, tokens), locate)
 
 
 def resolve_mentions(
@@ -84,8 +85,11 @@ def resolve_mentions(
     mentions: Iterable[Mention],
     gazetteer: Gazetteer,
     options: EntityOptions = DEFAULT_OPTIONS,
+    tokens: Sequence[Token] | None = None,
 ) -> list[Mention]:
-    """Every mention, trimmed, relabelled and with its canonical name, in text order."""
+    """Every mention, trimmed, relabelled and with its canonical name, in text order.
+    ``tokens``: ``tokenize(text)`` when the caller has it (the tagger reads the same
+    tokens), else the text is tokenised here."""
     gz = gazetteer
     resolved: list[Mention] = []
     for raw in mentions:
@@ -100,7 +104,7 @@ def resolve_mentions(
     resolved.sort(key=lambda m: (m.start, m.end))
     if options.of_chains:
         resolved = _join_of_chains(text, resolved, gz)
-    resolved.extend(_missed_names(text, resolved, gz, options))
+    resolved.extend(_missed_names(text, resolved, gz, options, tokens))
     resolved.sort(key=lambda m: (m.start, m.end))
     resolved = complete_surnames(text, resolved, gz)
     resolved = merge_short_names(resolved)
@@ -201,13 +205,18 @@ def _singular(surface: str, gz: Gazetteer) -> str:
 
 
 def _missed_names(
-    text: str, found: Sequence[Mention], gz: Gazetteer, options: EntityOptions
+    text: str,
+    found: Sequence[Mention],
+    gz: Gazetteer,
+    options: EntityOptions,
+    tokens: Sequence[Token] | None = None,
 ) -> list[Mention]:
     """Places, nationalities and (with the option) well-known organisations NER missed."""
     taken = bytearray(len(text))  # 1 where a mention already covers the character
     for m in found:
         taken[m.start : m.end] = b"\x01" * (m.end - m.start)
-    tokens = tokenize(text)
+    if tokens is None:
+        tokens = tokenize(text)
     added: list[Mention] = []
 
     def add(start: int, end: int, label: str, code: str | None, canonical: str | None) -> None:

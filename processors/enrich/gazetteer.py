@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,7 +165,7 @@ class Gazetteer:
         return found
 
     # -- scanning -------------------------------------------------------------------------
-    def state_mentions(self, text: str, tokens: list[Token]) -> list[StateMention]:
+    def state_mentions(self, text: str, tokens: Sequence[Token]) -> list[StateMention]:
         """Mentions of states in a token list (longest match; stoplisted names are skipped
         when they sit inside a longer capitalised name, e.g. "Michael Jordan")."""
         found: list[StateMention] = []
@@ -179,7 +179,7 @@ class Gazetteer:
             found.append(StateMention(surface, m.start, m.end, m.payload.codes, m.payload.kind))
         return found
 
-    def missed_names(self, text: str, tokens: list[Token]) -> list[tuple[int, int, str, Any]]:
+    def missed_names(self, text: str, tokens: Sequence[Token]) -> list[tuple[int, int, str, Any]]:
         """What entities adds where NER found nothing: (start, end, kind, payload) with kind
         "place" (a Place: no small cities, nothing stoplisted), "nationality" (an ISO code)
         or "organisation" (well-known organisations, outlets and armed forces, not inside a
@@ -232,9 +232,15 @@ _NOT_NAME_WORDS = frozenset(
 )
 
 
+# The capitalised word right before / after a match (within 40 characters). Searched with
+# pos/endpos, which read the text as slicing it would, without copying the slices.
+_WORD_BEFORE = re.compile(r"([A-Z][\w.]*) $")
+_WORD_AFTER = re.compile(r" ([A-Z]\w*)")
+
+
 def _inside_longer_name(text: str, start: int, end: int) -> bool:
-    before = re.search(r"([A-Z][\w.]*) $", text[max(0, start - 40) : start])
-    after = re.match(r" ([A-Z]\w*)", text[end : end + 40])
+    before = _WORD_BEFORE.search(text, max(0, start - 40), start)
+    after = _WORD_AFTER.match(text, end, end + 40)
     return bool(
         (before and before.group(1) not in _NOT_NAME_WORDS)
         or (after and after.group(1) not in _NOT_NAME_WORDS)

@@ -17,12 +17,13 @@ Phrase syntax (used in taxonomy.yaml and the curated lists):
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 __all__ = [
     "PhraseMatch",
@@ -30,6 +31,7 @@ __all__ = [
     "Token",
     "fold",
     "sentence_spans",
+    "split_tokens",
     "tokenize",
     "validate_phrase",
 ]
@@ -56,6 +58,25 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
         Token(m.group(), m.start(), m.end())
         for m in _TOKEN_RE.finditer(text, start, len(text) if end is None else end)
     ]
+
+
+def split_tokens(
+    tokens: Sequence[Token], spans: Sequence[tuple[int, int]]
+) -> list[Sequence[Token]]:
+    """The tokens of the whole text (``tokenize(text)``) that lie in each span, in order.
+
+    For the spans of ``sentence_spans(text)`` this is ``tokenize(text, start, end)`` of each
+    sentence without tokenising the text a second time: a sentence ends before whitespace
+    or a line break and starts after one, and no token holds either, so no token crosses a
+    sentence's edge (tests/unit/processors/enrich/test_phrases.py checks the two agree).
+    """
+    starts = [t.start for t in tokens]
+    out: list[Sequence[Token]] = []
+    for start, end in spans:
+        lo = bisect.bisect_left(starts, start)
+        hi = bisect.bisect_left(starts, end, lo)
+        out.append(tokens[lo:hi])
+    return out
 
 
 @functools.lru_cache(maxsize=1 << 16)  # hot: every token of every sentence, few distinct words
@@ -128,7 +149,8 @@ class PhraseMatch(Generic[T]):
 
 
 class PhraseMatcher(Generic[T]):
-    """Finds phrases in token lists in linear time: candidates are indexed by first word.
+    """Finds phrases in token lists in linear time: candidates are indexed by first word,
+    and those of one first word by their second (``_Candidates``).
 
     With ``plurals=False`` only possessives are folded (names: "Philippines" must not match
     "Philippine").
@@ -153,9 +175,9 @@ class PhraseMatcher(Generic[T]):
         # token -> its candidate phrases. News repeats its words, and with a few thousand
         # cues building the list was a fifth of the tagger's time; the vocabulary a worker
         # sees is bounded in practice, and the cache is cleared when it grows past its cap.
-        self._candidate_cache: dict[str, list[tuple[list[_WordPattern], str, T]]] = {}
+        self._candidate_cache: dict[str, _Candidates[T]] = {}
 
-    def _candidates(self, token: str) -> list[tuple[list[_WordPattern], str, T]]:
+    def _candidates(self, token: str) -> _Candidates[T]:
         cached = self._candidate_cache.get(token)
         if cached is not None:
             return cached
@@ -170,25 +192,35 @@ class PhraseMatcher(Generic[T]):
         # the token alone, so it is decided once per distinct token, not at every occurrence
         # (a prefix key such as "mil" lists every "mil*" cue).
         found = [entry for entry in found if entry[0][0].matches(token)]
+        candidates = _Candidates(found, plurals) if found else _NO_CANDIDATES
         if len(self._candidate_cache) >= _CANDIDATE_CACHE_MAX:
             self._candidate_cache.clear()
-        self._candidate_cache[token] = found
-        return found
+        self._candidate_cache[token] = candidates
+        return candidates
 
     def find(
         self, text: str, tokens: Sequence[Token], *, longest_only: bool = False
     ) -> list[PhraseMatch[T]]:
         """All matches (or, with longest_only, non-overlapping longest ones, left to right)."""
         matches: list[PhraseMatch[T]] = []
+        cache = self._candidate_cache
         i = 0
         n = len(tokens)
         while i < n:
             best_len = 0
-            for words, phrase, payload in self._candidates(tokens[i].text):
+            word = tokens[i].text
+            candidates = cache.get(word) or self._candidates(word)
+            entries = candidates.entries
+            if not entries:  # most tokens start no phrase
+                i += 1
+                continue
+            picked = candidates.pick(tokens[i + 1].text) if i + 1 < n else candidates.single
+            for n_entry in picked:
+                words, phrase, payload = entries[n_entry]
                 k = len(words)
                 if i + k > n or (longest_only and k <= best_len):
                     continue
-                if _matches_at(words, text, tokens, i):
+                if k == 1 or _matches_at(words, text, tokens, i):
                     matches.append(
                         PhraseMatch(phrase, payload, tokens[i].start, tokens[i + k - 1].end)
                     )
@@ -203,15 +235,81 @@ _CANDIDATE_CACHE_MAX = 200_000
 
 
 def _matches_at(words: list[_WordPattern], text: str, tokens: Sequence[Token], i: int) -> bool:
-    """Do ``words`` match the tokens from ``i`` on, with only phrase gaps between them? The
-    first word is known to match (``_candidates`` kept only those)."""
-    for j in range(1, len(words)):
+    """Do ``words`` (two or more) match the tokens from ``i`` on, with only phrase gaps
+    between them? The first two words are known to match (``_Candidates.pick`` kept only
+    those), the gaps are not."""
+    if not _GAP_RE.fullmatch(text, tokens[i].end, tokens[i + 1].start):
+        return False
+    for j in range(2, len(words)):
         token = tokens[i + j]
         if not words[j].matches(token.text):
             return False
         if not _GAP_RE.fullmatch(text, tokens[i + j - 1].end, token.start):
             return False
     return True
+
+
+_Entry = tuple[list[_WordPattern], str, T]
+
+
+class _Candidates(Generic[T]):
+    """The phrases whose first word matches one token, indexed by their second word.
+
+    A common first word ("the", "in", "South") starts dozens of phrases and the next token
+    rules out nearly all of them, so the next token's folded forms are looked up instead of
+    every phrase's second word being tried in turn. ``pick`` returns the phrases' positions
+    in ``entries`` (longest phrase first), the order in which they were tried before.
+
+    One is cached per distinct token (up to ``_CANDIDATE_CACHE_MAX`` per matcher, for the
+    life of the worker), so it holds as few objects the garbage collector must visit as it
+    can: tuples of ints (which the collector stops tracking), no empty dicts, and one shared
+    instance for the tokens that start no phrase (most of them).
+    """
+
+    __slots__ = ("by_exact", "by_lower", "entries", "plurals", "prefixed", "single")
+
+    def __init__(self, entries: Sequence[_Entry[T]], plurals: bool) -> None:
+        self.entries = tuple(entries)
+        self.plurals = plurals
+        single: list[int] = []  # one-word phrases: nothing more to check
+        prefixed: list[int] = []  # second word a prefix ("nuclear weap*"): tried
+        by_exact: dict[str, list[int]] = {}  # case-sensitive second word, folded
+        by_lower: dict[str, list[int]] = {}  # any-case second word, folded
+        for n, (words, _, _) in enumerate(entries):
+            if len(words) == 1:
+                single.append(n)
+                continue
+            second = words[1]
+            if second.prefix:
+                prefixed.append(n)
+            else:
+                table = by_exact if second.case_sensitive else by_lower
+                table.setdefault(second.text, []).append(n)
+        self.single = tuple(single)
+        self.prefixed = tuple(prefixed)
+        self.by_exact = {k: tuple(v) for k, v in by_exact.items()} if by_exact else None
+        self.by_lower = {k: tuple(v) for k, v in by_lower.items()} if by_lower else None
+
+    def pick(self, following: str) -> Sequence[int]:
+        """Positions of the one-word phrases and of those whose second word matches
+        ``following`` (what ``_WordPattern.matches`` would say), in entry order."""
+        if not (self.prefixed or self.by_exact or self.by_lower):
+            return self.single
+        found = list(self.single)
+        entries = self.entries
+        for n in self.prefixed:
+            if entries[n][0][1].matches(following):
+                found.append(n)
+        if self.by_exact:
+            found.extend(self.by_exact.get(fold(following, self.plurals), ()))
+        if self.by_lower:
+            found.extend(self.by_lower.get(fold(following.lower(), self.plurals), ()))
+        found.sort()
+        return found
+
+
+#: The candidates of every token that starts no phrase.
+_NO_CANDIDATES: _Candidates[Any] = _Candidates((), plurals=True)
 
 
 # Abbreviations whose final period does not end a sentence.
@@ -263,6 +361,7 @@ _ABBREVIATIONS = frozenset(
         "i.e",
     ]
 )
+_LAST_WORD_RE = re.compile(r"(\w+(?:\.\w+)*)$")
 _SENTENCE_END_RE = re.compile(r"[.!?]+[\"\u201d\u2019')\]]*(?=\s+[\"\u201c\u2018(\[]?[A-Z0-9])")
 
 
@@ -277,10 +376,12 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         line_start = max(line.start(), start)
         cursor = line_start
         for m in _SENTENCE_END_RE.finditer(text, line_start, line.end()):
-            before = re.search(r"(\w+(?:\.\w+)*)$", text[cursor : m.start()])
-            word = before.group(1).lower() if before else ""
-            if m.group().startswith(".") and (word in _ABBREVIATIONS or len(word) == 1):
-                continue
+            if m.group().startswith("."):
+                # The word before the dot; endpos reads the text as slicing it would.
+                before = _LAST_WORD_RE.search(text, cursor, m.start())
+                word = before.group(1).lower() if before else ""
+                if word in _ABBREVIATIONS or len(word) == 1:
+                    continue
             _append_trimmed(text, cursor, m.end(), spans)
             cursor = m.end()
         _append_trimmed(text, cursor, line.end(), spans)

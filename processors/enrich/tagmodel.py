@@ -180,14 +180,23 @@ class TagModel:
 
     def explain(self, x_row: sparse.csr_matrix, tag_index: int, top: int = 6) -> Explanation:
         """The features of one article that raised ``tag``'s score most."""
-        row = x_row.tocsr()
-        contributions = row.data * self.coef[row.indices, tag_index]
+        return self.explain_row(x_row.tocsr(), 0, tag_index, top)
+
+    def explain_row(
+        self, x: sparse.csr_matrix, row: int, tag_index: int, top: int = 6
+    ) -> Explanation:
+        """``explain(x[row], ...)`` without slicing the row out of the batch's matrix: the
+        row's stored values are read in place (``x[row]`` builds a new sparse matrix, more
+        work than the explanation itself)."""
+        lo, hi = x.indptr[row], x.indptr[row + 1]
+        data, indices = x.data[lo:hi], x.indices[lo:hi]
+        contributions = data * self.coef[indices, tag_index]
         order = np.argsort(-contributions)
         terms: list[tuple[str, float]] = []
         for i in order[:top]:
             if contributions[i] <= 0:
                 break
-            terms.append((self.feature_name(int(row.indices[i])), float(contributions[i])))
+            terms.append((self.feature_name(int(indices[i])), float(contributions[i])))
         return Explanation(terms)
 
     def feature_name(self, column: int) -> str:

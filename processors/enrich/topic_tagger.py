@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from scipy import sparse
 
 from newsflow.article import Entity, Evidence, Tag
-from processors.enrich.phrases import sentence_spans
+from processors.enrich.phrases import Token, sentence_spans
 from processors.enrich.tagging import RuleScore, Tagger
 from processors.enrich.tagmodel import TagModel, rule_features
 from processors.enrich.taxonomy import Taxonomy
@@ -43,6 +43,9 @@ class TagInput:
     text: str  # Article.text_for_analysis(): title, blank line, the rest
     entities: Sequence[Entity] = ()
     title_end: int = 0
+    # tokenize(text), when the caller has it (Enricher: entities tokenised the same text);
+    # None: the tagger tokenises.
+    tokens: Sequence[Token] | None = None
 
 
 class TopicTagger:
@@ -79,14 +82,21 @@ class TopicTagger:
         if self.model is None or not self._model_tags:
             return [
                 self._rule_tags(i.text, self.rules.analyse(i.text, i.entities,
-                                                           title_end=i.title_end))
+                                                           title_end=i.title_end,
+                                                           tokens=i.tokens))
                 for i in items
             ]
         model = self.model
         windows = [split_windows(i.text, i.title_end) for i in items]
         flat = [(row, w) for row, ws in enumerate(windows) for w in ws]
         analyses = [
-            self.rules.analyse(w.text, items[row].entities, title_end=w.title_end)
+            self.rules.analyse(
+                w.text,
+                items[row].entities,
+                title_end=w.title_end,
+                # A feed-sized item is one window, the item's own text: its tokens serve.
+                tokens=items[row].tokens if w.text == items[row].text else None,
+            )
             for row, w in flat
         ]
         x = model.features(
@@ -104,7 +114,9 @@ class TopicTagger:
                 j = self._model_tags.get(definition.id)
                 if j is None:
                     # Not a learned tag: its rules decide, on the whole text.
-                    whole = self.rules.analyse(item.text, item.entities, title_end=item.title_end)
+                    whole = self.rules.analyse(
+                        item.text, item.entities, title_end=item.title_end, tokens=item.tokens
+                    )
                     out[row].extend(self._rule_tags(item.text, whole, only=definition.id))
                     continue
                 threshold = model.thresholds[j]
@@ -126,7 +138,8 @@ class TopicTagger:
                     continue
                 evidence = self._evidence(
                     item.text,
-                    [(flat[k][1], _result(analyses[k], definition.id), x[k]) for k in passing],
+                    [(flat[k][1], _result(analyses[k], definition.id), k) for k in passing],
+                    x,
                     j,
                 )
                 out[row].append(
@@ -162,19 +175,21 @@ class TopicTagger:
     def _evidence(
         self,
         text: str,
-        passing: Sequence[tuple[Window, RuleScore, sparse.csr_matrix]],
+        passing: Sequence[tuple[Window, RuleScore, int]],
+        x: sparse.csr_matrix,
         j: int,
     ) -> list[Evidence]:
-        """Evidence from the windows that passed, best first: the rules' sentences with their
-        cues (plus the model's words found in them), else the sentences that hold the words
-        that raised the model's score. Offsets are mapped back onto the whole text."""
+        """Evidence from the windows that passed (each with its row of the features ``x``),
+        best first: the rules' sentences with their cues (plus the model's words found in
+        them), else the sentences that hold the words that raised the model's score.
+        Offsets are mapped back onto the whole text."""
         assert self.model is not None
         limit = self.taxonomy.scoring.max_evidence
         evidence: list[Evidence] = []
         seen: set[str] = set()
-        for window, result, x_row in passing:
+        for window, result, row in passing:
             words: dict[str, float] = {}
-            for term, weight in self.model.explain(x_row, j, top=8).terms:
+            for term, weight in self.model.explain_row(x, row, j, top=8).terms:
                 if not term.startswith("r:"):  # rule features show as the rules' own cues
                     words[term] = words.get(term, 0.0) + weight
             if result.sentences:

@@ -11,9 +11,9 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from newsflow.article import Article
+from newsflow.article import Article, Entity
 from newsflow.settings import ProcessorSettings
-from processors.enrich.enrichment import Enricher
+from processors.enrich.enrichment import Enricher, enriched_copy
 
 SETTINGS = ProcessorSettings()
 REPO = Path(__file__).resolve().parents[4]
@@ -184,3 +184,19 @@ def test_enrich_record_mentions_index_into_title_and_text(enricher: Enricher) ->
     for e in out["entities"]:
         for m in e["mentions"]:
             assert record[m["field"]][m["start"] : m["end"]].strip()
+
+
+def test_enriched_copy_is_a_deep_copy_with_the_update() -> None:
+    original = article("Title", "Summary").model_copy(
+        update={"authors": ["A. Writer"], "feed_labels": ["world"], "watches": ["w1"]}
+    )
+    entity = Entity(text="Title", label="ORG", canonical="Title", start=0, end=5)
+    update = {"entities": [entity], "tags": [], "enriched_at": NOW}
+    done = enriched_copy(original, update)
+    assert done == original.model_copy(update=update, deep=True)
+    assert done.model_fields_set == original.model_copy(update=update, deep=True).model_fields_set
+    assert done.entities[0] is entity  # this batch's own records, not copied
+    for name in ("authors", "feed_labels", "watches", "story_new_tags"):
+        assert getattr(done, name) is not getattr(original, name)  # nothing shared
+    done.authors.append("B. Editor")
+    assert original.authors == ["A. Writer"]

@@ -7,6 +7,7 @@ import pytest
 from newsflow.article import Entity
 from processors.enrich.entities import Mention, extract_entities, resolve_mentions
 from processors.enrich.gazetteer import Gazetteer, load_gazetteer
+from processors.enrich.phrases import tokenize
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +259,14 @@ def test_places_ner_missed_know_their_country_too(gz: Gazetteer) -> None:
     text = "Shelling near Kharkiv and Moscow."
     codes = {e.canonical: e.country_code for e in extract_entities(text, [], gz)}
     assert codes == {"Kharkiv": "UA", "Moscow": "RU"}
+
+
+def test_given_tokens_give_the_same_entities(gz: Gazetteer) -> None:
+    text = "Chinese Premier Li Keqiang visited Moscow.\n\nPutin met Li in Russia and the Kremlin."
+    mentions = [mention(text, "Li Keqiang", "PERSON"), mention(text, "Putin", "PERSON")]
+    assert extract_entities(text, mentions, gz, tokens=tokenize(text)) == extract_entities(
+        text, mentions, gz
+    )
+    # The tokens are what names NER missed are looked for in (so they must be the text's).
+    assert extract_entities(text, [], gz, tokens=[]) == []
+    assert {e.canonical for e in extract_entities(text, [], gz)} >= {"Moscow", "Russia"}

@@ -8,6 +8,7 @@ import pytest
 
 from newsflow.article import Entity
 from processors.enrich.gazetteer import Gazetteer, load_gazetteer
+from processors.enrich.phrases import tokenize
 from processors.enrich.tagging import Tagger
 from processors.enrich.taxonomy import parse_taxonomy
 
@@ -138,3 +139,45 @@ def test_evidence_has_sentence_offsets_cues_and_version(gz: Gazetteer) -> None:
     assert ev.sentence.startswith("Chinese and Russian bombers")
     assert ev.cues == ["joint patrols", "Chinese + Russian"]
     assert ev.score == 2
+
+
+def test_rules_skip_sentences_without_their_cues_but_not_rules_without_cues(
+    gz: Gazetteer,
+) -> None:
+    t = tagger(gz, {"id": "cue", "weight": 2, "cues": ["naval drill"]})
+    assert score(t, "Nothing here. Still nothing.") == 0
+    assert score(t, "Nothing here. They held a naval drill.") == 2
+    # A rule with an entity condition alone fires in sentences with no cues at all.
+    t = tagger(gz, {"id": "states", "weight": 2, "entities": {"min_states": 2}})
+    assert score(t, "China and Russia met.") == 2
+
+
+def test_given_tokens_are_the_texts_own_tokens(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["naval drill*"],
+                    "entities": {"min_states": 2}})
+    text = "China, Russia hold naval drills\n\nThe U.S. Navy watched. Mr. Li said China's navy led."
+    alone = t.analyse(text, title_end=31)
+    given = t.analyse(text, title_end=31, tokens=tokenize(text))
+    assert given == alone and alone[0].score > 0
+
+
+def test_a_name_is_inside_a_longer_name_as_the_40_characters_around_it_say() -> None:
+    import re
+
+    from processors.enrich.gazetteer import _NOT_NAME_WORDS, _inside_longer_name
+
+    def sliced(text: str, start: int, end: int) -> bool:  # the definition, on copies
+        before = re.search(r"([A-Z][\w.]*) $", text[max(0, start - 40) : start])
+        after = re.match(r" ([A-Z]\w*)", text[end : end + 40])
+        return bool((before and before.group(1) not in _NOT_NAME_WORDS)
+                    or (after and after.group(1) not in _NOT_NAME_WORDS))
+
+    text = ("Michael Jordan met Jordan's king. In Jordan, the USS George Washington docked;"
+            " The Washington Post said so.\nWashington\nSaid")
+    for name in ("Jordan", "Washington"):
+        for match in re.finditer(name, text):
+            assert _inside_longer_name(text, match.start(), match.end()) == sliced(
+                text, match.start(), match.end()
+            ), (name, match.start())
+    assert _inside_longer_name(text, 8, 14)  # "Michael Jordan"
+    assert not _inside_longer_name(text, 19, 25)  # "met Jordan's"

@@ -7,8 +7,9 @@ import pytest
 
 from newsflow.settings import ProcessorSettings
 from processors.enrich.gazetteer import load_gazetteer
+from processors.enrich.phrases import tokenize
 from processors.enrich.tagging import Tagger
-from processors.enrich.tagmodel import DEFAULT_TAG_MODEL, TagModel
+from processors.enrich.tagmodel import DEFAULT_TAG_MODEL, TagModel, rule_features
 from processors.enrich.taxonomy import load_taxonomy
 from processors.enrich.topic_tagger import TagInput, TopicTagger, split_windows
 
@@ -137,3 +138,30 @@ def test_rule_floors_only_take_away_tags_the_rules_alone_would_add(rules: Tagger
     union, shipped, model_only = emitted
     for u, s, m in zip(union, shipped, model_only, strict=True):
         assert m <= s <= u
+
+
+def test_explaining_a_row_in_place_equals_explaining_the_sliced_row(tagger: TopicTagger) -> None:
+    model = tagger.model
+    assert model is not None
+    items = [item("Navies of India and Vietnam hold joint drills", "Warships sailed together."),
+             item("Russia and China sign arms deal", "Moscow will sell jets to Beijing."),
+             item("Weather", "Rain.")]
+    x = model.features([i.text for i in items], [i.text[: i.title_end] for i in items],
+                       [rule_features(tagger.rules.analyse(i.text, title_end=i.title_end))
+                        for i in items])
+    for row in range(len(items)):
+        for j in range(len(model.tags)):
+            assert model.explain_row(x, row, j, top=8) == model.explain(x[row], j, top=8)
+    assert model.explain_row(x, 0, model.tags.index("military-cooperation")).terms
+
+
+def test_given_tokens_give_the_same_tags(tagger: TopicTagger) -> None:
+    long_body = " ".join(
+        f"Sentence {n} says the navies of India and Vietnam drilled near Da Nang."
+        for n in range(40)
+    )
+    plain = [item("Vietnam and India hold joint naval exercise", "Warships sailed off Da Nang."),
+             item("Long article: the U.S. and China's navies", long_body)]
+    assert len(split_windows(plain[1].text, plain[1].title_end)) > 1  # windows: own tokens
+    with_tokens = [TagInput(i.text, i.entities, i.title_end, tokenize(i.text)) for i in plain]
+    assert tagger.tag_many(with_tokens) == tagger.tag_many(plain)
