@@ -1,9 +1,10 @@
 """`newsflow worker`: compose the app, its adapters and the agent, and run until a signal.
 
 Start-up is kept short: the Faust worker joins the group while the NLP model loads in a
-thread and the index template is put; the worker is ready once all three are done: its
-metrics port then answers 200 on /readyz, /status says so (processors.service.status), and
-"worker ready" is logged for people.
+thread and the index template is put; the worker is ready once those its role needs are done
+(``processors.role``: an enrich-only worker puts no template, an ordered-only one loads no
+model): its metrics port then answers 200 on /readyz, /status says so
+(processors.service.status), and "worker ready" is logged for people.
 SIGTERM and SIGINT stop the worker cleanly: an in-flight batch is abandoned uncommitted
 (Kafka delivers it again), everything acknowledged before is committed.
 
@@ -276,7 +277,7 @@ def _run_app(
         )
         logger.info("partitions assigned %s", ",".join(mine) or "none")
         worker_status.assigned(mine)
-        worker_status.mark("partitions", f"topic={settings.kafka.articles_topic}")
+        worker_status.mark("partitions", f"role={settings.processors.role}")
 
     worker = faust.Worker(
         app,
