@@ -252,15 +252,14 @@ class _RuleIndex:
         return not self.always and self.by_cue.keys().isdisjoint(found)
 
     def candidates(self, rules: Sequence[Rule], found: dict[str, str]) -> list[Rule]:
-        by_cue = self.by_cue
-        hits = [hit for hit in map(by_cue.get, found) if hit]
-        if not hits:  # the usual sentence for most tags: none of their cues
-            return [rules[n] for n in self.always]
+        """The rules a sentence with these cues can fire (the cue-less ones always);
+        ``none_fires`` has already skipped the sentences with none of the tag's cues."""
         picked = set(self.always)
-        for hit in hits:
-            picked.update(hit)
+        for cue in found:
+            hit = self.by_cue.get(cue)
+            if hit:
+                picked.update(hit)
         return [rules[n] for n in sorted(picked)]
-
 
 
 def _score_sentence(

@@ -178,16 +178,12 @@ class TagModel:
         probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-(a * m + b)))
         return probabilities
 
-    def explain(self, x_row: sparse.csr_matrix, tag_index: int, top: int = 6) -> Explanation:
-        """The features of one article that raised ``tag``'s score most."""
-        return self.explain_row(x_row.tocsr(), 0, tag_index, top)
-
     def explain_row(
         self, x: sparse.csr_matrix, row: int, tag_index: int, top: int = 6
     ) -> Explanation:
-        """``explain(x[row], ...)`` without slicing the row out of the batch's matrix: the
-        row's stored values are read in place (``x[row]`` builds a new sparse matrix, more
-        work than the explanation itself)."""
+        """The features of article ``row`` of the batch's matrix ``x`` that raised the tag's
+        score most. The row's stored values are read in place: slicing ``x[row]`` out would
+        build a new sparse matrix, more work than the explanation itself."""
         lo, hi = x.indptr[row], x.indptr[row + 1]
         data, indices = x.data[lo:hi], x.indices[lo:hi]
         contributions = data * self.coef[indices, tag_index]

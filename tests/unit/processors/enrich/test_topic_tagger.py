@@ -151,7 +151,8 @@ def test_explaining_a_row_in_place_equals_explaining_the_sliced_row(tagger: Topi
                         for i in items])
     for row in range(len(items)):
         for j in range(len(model.tags)):
-            assert model.explain_row(x, row, j, top=8) == model.explain(x[row], j, top=8)
+            assert model.explain_row(x, row, j, top=8) == model.explain_row(
+                x[row].tocsr(), 0, j, top=8)
     assert model.explain_row(x, 0, model.tags.index("military-cooperation")).terms
 
 
