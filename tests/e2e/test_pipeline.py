@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
 
 from tests.e2e.conftest import run_newsflow, wait_for
+from tests.integration.processors_support import Worker
 
 pytestmark = pytest.mark.e2e
 
@@ -136,76 +134,53 @@ def test_feed_to_search_and_tag_stream(
     assert len(indexed(es, alias)) == 2
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def worker_status(port: int) -> dict[str, Any] | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as reply:
-            status: dict[str, Any] = json.load(reply)
-            return status
-    except OSError:
-        return None
-
-
 def test_split_roles_enrich_and_ordered_processes(
-    newsflow_env: dict[str, str],
-    wire_feeds: Path,
-    es: Elasticsearch,
-    start_worker: Callable[..., subprocess.Popen[str]],
+    newsflow_env: dict[str, str], wire_feeds: Path, es: Elasticsearch, tmp_path: Path
 ) -> None:
     """One `--role enrich` and one `--role ordered` process in the same group do the work of
     one worker: each owns only its stage's topic, and the article comes out indexed with its
     tags and story, and on its tag stream."""
     env = newsflow_env
     alias = env["NEWSFLOW_ELASTICSEARCH__ALIAS"]
-    feeds = wire_feeds
-    enrich_port, ordered_port = free_port(), free_port()
-    enrich = start_worker("--role", "enrich", "--metrics-port", str(enrich_port))
-    ordered = start_worker("--role", "ordered", "--metrics-port", str(ordered_port))
-    articles_topic, enriched_topic = (env["NEWSFLOW_KAFKA__ARTICLES_TOPIC"],
-                                      env["NEWSFLOW_KAFKA__ENRICHED_TOPIC"])
+    enrich = Worker(env, tmp_path / "enrich.log", "--role", "enrich")
+    ordered = Worker(env, tmp_path / "ordered.log", "--role", "ordered")
+    try:
+        articles_topic, enriched_topic = (env["NEWSFLOW_KAFKA__ARTICLES_TOPIC"],
+                                          env["NEWSFLOW_KAFKA__ENRICHED_TOPIC"])
 
-    def settled() -> bool:
-        # Both ready and the group's assignment final (a late joiner's rebalance would
-        # abandon an in-flight batch, which is then delivered again: at-least-once).
-        enrich_status, ordered_status = worker_status(enrich_port), worker_status(ordered_port)
-        return bool(
-            enrich_status and ordered_status and enrich_status["ready"]
-            and ordered_status["ready"] and enrich_status["partitions"]
-            and ordered_status["partitions"] == [f"{enriched_topic}[0]"]
+        def settled() -> bool:
+            # Both ready and the group's assignment final (a late joiner's rebalance would
+            # abandon an in-flight batch, which is then delivered again: at-least-once).
+            mine, theirs = enrich.status(), ordered.status()
+            return bool(mine.get("ready") and theirs.get("ready") and mine["partitions"]
+                        and theirs["partitions"] == [f"{enriched_topic}[0]"])
+
+        wait_for(settled, 180, "both workers ready with their partitions")
+        assert poll_once(env, wire_feeds)["new_articles"] == 2
+        wait_for(lambda: len(indexed(es, alias)) == 2, 180, "both articles in Elasticsearch")
+
+        docs = {doc["title"]: doc for doc in indexed(es, alias)}
+        coop = docs[COOPERATION["title"]]
+        assert "military-cooperation" in coop["tags"]
+        assert coop["story_id"]
+        assert "military-cooperation" not in docs[UNRELATED["title"]]["tags"]
+        stream = run_newsflow(
+            env, "subscribe", "military-cooperation", "--from-beginning", "--json",
+            "--max", "10", "--timeout", "10",
         )
+        assert stream.returncode == 0, stream.stderr
+        assert [json.loads(line)["title"] for line in stream.stdout.splitlines()
+                if line.strip()] == [COOPERATION["title"]]
 
-    wait_for(settled, 180, "both workers ready with their partitions")
-    assert poll_once(env, feeds)["new_articles"] == 2
-    wait_for(lambda: len(indexed(es, alias)) == 2, 180, "both articles in Elasticsearch")
-
-    docs = {doc["title"]: doc for doc in indexed(es, alias)}
-    coop = docs[COOPERATION["title"]]
-    assert "military-cooperation" in coop["tags"]
-    assert coop["story_id"]
-    assert "military-cooperation" not in docs[UNRELATED["title"]]["tags"]
-    stream = run_newsflow(
-        env, "subscribe", "military-cooperation", "--from-beginning", "--json",
-        "--max", "10", "--timeout", "10",
-    )
-    assert stream.returncode == 0, stream.stderr
-    assert [json.loads(line)["title"] for line in stream.stdout.splitlines()
-            if line.strip()] == [COOPERATION["title"]]
-
-    enrich_status, ordered_status = worker_status(enrich_port), worker_status(ordered_port)
-    assert enrich_status is not None and ordered_status is not None
-    assert (enrich_status["role"], ordered_status["role"]) == ("enrich", "ordered")
-    assert all(p.startswith(f"{articles_topic}[") for p in enrich_status["partitions"])
-    assert ordered_status["partitions"] == [f"{enriched_topic}[0]"]
-    assert enrich_status["batches"]["enrich"]["enriched"] == 2
-    assert enrich_status["batches"]["index"]["count"] == 0
-    assert ordered_status["batches"]["index"]["indexed"] == 2
-    assert ordered_status["batches"]["enrich"]["count"] == 0
-
-    for proc in (enrich, ordered):
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        enrich_status, ordered_status = enrich.status(), ordered.status()
+        assert (enrich_status["role"], ordered_status["role"]) == ("enrich", "ordered")
+        assert all(p.startswith(f"{articles_topic}[") for p in enrich_status["partitions"])
+        assert ordered_status["partitions"] == [f"{enriched_topic}[0]"]
+        assert enrich_status["batches"]["enrich"]["enriched"] == 2
+        assert enrich_status["batches"]["index"]["count"] == 0
+        assert ordered_status["batches"]["index"]["indexed"] == 2
+        assert ordered_status["batches"]["enrich"]["count"] == 0
+        assert enrich.stop() == 0 and ordered.stop() == 0
+    finally:
+        enrich.kill()
+        ordered.kill()
