@@ -6,6 +6,7 @@ articles that were delivered again."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -19,11 +20,14 @@ ARTICLES = 240
 BATCH = ["--batch-size", "20", "--within", "0.5"]
 
 
-# The process killed, by deployment: the one worker running both stages, or (split roles,
-# as on Kubernetes) the ordered-stage process while the enrich worker goes on handing over.
+# The processes started, by deployment, and which may be killed: the one worker running
+# both stages; or (split roles, as on Kubernetes) the ordered-stage process while the enrich
+# worker goes on handing over; or, with a second ordered process as a standby, whichever of
+# the two owns news.enriched: the standby takes over, nothing is restarted.
 DEPLOYMENTS = {
     "worker-sigkill": [("all", True)],
     "ordered-sigkill": [("enrich", False), ("ordered", True)],
+    "ordered-standby-takeover": [("enrich", False), ("ordered", True), ("ordered", True)],
 }
 
 
@@ -36,7 +40,16 @@ def test_worker_sigkilled_mid_batch_loses_nothing(pipeline: Pipeline, fault: str
                for role, killed in DEPLOYMENTS[fault]]
     for _, _, worker in started:
         pipeline.wait_ready(worker)
-    victim_role, _, victim = next(entry for entry in started if entry[1])
+    candidates = [(role, worker) for role, killable, worker in started if killable]
+
+    def owner() -> tuple[str, subprocess.Popen[str]] | None:
+        # The group's assignment settles after the last joiner; one candidate owns it.
+        return next((c for c in candidates if pipeline.worker_status(c[1]).get("partitions")),
+                    None)
+
+    wait_for(lambda: owner() is not None, 60, "a killable process to own its partitions")
+    victim_role, victim = owner() or candidates[0]
+    standby = next((w for r, w in candidates if w is not victim and r == victim_role), None)
     pipeline.add(items[80:160])
 
     # Kill the moment a bulk has just landed: the batch's tag messages and the offset commit
@@ -50,16 +63,23 @@ def test_worker_sigkilled_mid_batch_loses_nothing(pipeline: Pipeline, fault: str
     assert indexed_at_kill < ARTICLES, "the kill came too late to be mid-stream"
 
     pipeline.add(items[160:])
-    restarted = pipeline.start_worker("--role", victim_role, *BATCH)
-    ready_s = pipeline.wait_ready(restarted)
+    if standby is None:
+        restarted = pipeline.start_worker("--role", victim_role, *BATCH)
+        outcome_notes = {"restart_ready_s": round(pipeline.wait_ready(restarted), 1)}
+    else:
+        restarted = standby
+        outcome_notes = {}
     pipeline.wait_complete(240)
     outcome = pipeline.outcome()
     outcome.seconds = time.monotonic() - killed_at
-    outcome.notes.update(indexed_at_kill=indexed_at_kill, restart_ready_s=round(ready_s, 1))
+    outcome.notes.update(indexed_at_kill=indexed_at_kill, **outcome_notes)
     report(fault, outcome)
     outcome.assert_exactly_once(duplicates_from_redelivery=True)
-    survivors = [restarted] + [worker for _, killed, worker in started if not killed]
+    survivors = {restarted, *(worker for _, _, worker in started if worker is not victim)}
     assert all(worker.poll() is None for worker in survivors), "all must still be running"
+    if standby is not None:  # the standby took the partition over and did the rest
+        assert pipeline.worker_status(standby)["partitions"]
+        assert pipeline.worker_status(standby)["batches"]["index"]["indexed"] > 0
     for role, _, worker in started:
         if role == "enrich":  # an enrich-only worker never ran the ordered stage
             assert pipeline.worker_status(worker)["batches"]["index"]["count"] == 0
