@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProcStat", "descendants", "sample", "tree_sample"]
+__all__ = ["ProcStat", "busy_cores", "descendants", "sample", "tree_sample"]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -53,3 +54,21 @@ def tree_sample(pid: int) -> tuple[ProcStat | None, list[ProcStat]]:
     """The process itself and each of its descendants (e.g. a poller's parser processes)."""
     kids = [s for s in (sample(p) for p in descendants(pid)) if s is not None]
     return sample(pid), kids
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores since boot, from /proc/stat's first line."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal (guest is in user)
+    idle = values[3] + values[4]
+    return total - idle, total
+
+
+def busy_cores(window_s: float) -> float:
+    """How many cores the whole machine kept busy over the next ``window_s`` seconds (every
+    process, not only ours): what contention a measurement starting now would meet."""
+    busy0, total0 = _cpu_ticks()
+    time.sleep(window_s)
+    busy1, total1 = _cpu_ticks()
+    cores = os.cpu_count() or 1
+    return cores * (busy1 - busy0) / max(1, total1 - total0)

@@ -100,6 +100,10 @@ class PhaseResult:
     # time, so a phase that started on a busy machine is marked in the report.
     load_start: float = math.nan
     load_end: float = math.nan
+    # Cores the whole machine kept busy over the settle window just before the phase, and
+    # how long the phase waited for that to drop to --settle-cores (see Bench.settle).
+    busy_before: float = math.nan
+    settled_after_s: float = math.nan
 
 
 class Bench:
@@ -305,10 +309,35 @@ class Bench:
             return dict(json.loads((self.tmp / "farm.json").read_text()))
         return {}
 
+    def settle(self) -> tuple[float, float]:
+        """Wait until the machine is as quiet as the idle pipeline leaves it.
+
+        The load average lags by a minute, and what raises it just before a phase is the
+        bench's own start-up (workers loading their models, the servers cleaning up the
+        previous run's topics and indices): bursts that started in that wake measured up to
+        twice the CPU per article of the same commit started on a settled machine
+        (bench/RESULTS.md, session 7). So this samples the machine's busy cores over
+        ``SETTLE_WINDOW_S`` windows until one is at most ``--settle-cores``, or gives up
+        after ``--settle-max-seconds``. The pipeline at rest keeps about 0.35-0.45 cores
+        busy itself (the poller re-asking 50 feeds every second, 304s; the feed farm; the
+        bench's observers; the servers' housekeeping), so the default threshold, 0.7, is
+        that plus a margin. Returns (the last window's busy cores, seconds waited)."""
+        started = time.monotonic()
+        limit = self.args.settle_max_seconds
+        while True:
+            busy = procs.busy_cores(SETTLE_WINDOW_S)
+            waited = time.monotonic() - started
+            if busy <= self.args.settle_cores or waited >= limit:
+                return busy, waited
+
     def phase(self, name: str, count: int, rate: float, full_text: bool,
               window: int) -> PhaseResult:
         """Offer ``count`` articles at ``rate``/s (0: all at once) and measure them."""
         result = PhaseResult(name, full_text, rate, count)
+        if self.args.settle_max_seconds > 0:
+            result.busy_before, result.settled_after_s = self.settle()
+            print(f"  {name}: machine busy {result.busy_before:.2f} cores before the phase "
+                  f"(waited {result.settled_after_s:.0f} s)", file=sys.stderr)
         phase_run = f"{self.run}{name[0]}"
         ids = [expected_id(make_item(i, run=phase_run)) for i in range(count)]
         idset = set(ids)
@@ -530,9 +559,10 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
         lines.append(f"| {p.name} | {p.seconds:.1f} | " + " | ".join(cells) + " |")
     lines += ["", "CPU per article of the product's processes (pollers, workers, Kafka, "
               "Elasticsearch) and the throughput that allows on this machine's idle cores "
-              f"({os.cpu_count()}); the 1-minute load average at the phase's start and end "
-              f"(a start above {UNDER_LOAD:.1f}: other work shared the cores, the figure is "
-              "inflated):", ""]
+              f"({os.cpu_count()}); the 1-minute load average at the phase's start and end, "
+              "and the cores the machine kept busy just before it (UNDER LOAD: above "
+              f"{args.settle_cores:g} cores, or without the settle step a load above "
+              f"{UNDER_LOAD:.1f}: other work shared the cores, the figure is inflated):", ""]
     for p in phases:
         per = _product_cpu_ms(p)
         by_role = {role: 1000 * sum(v for k, v in p.cpu.items() if k.startswith(role))
@@ -540,10 +570,13 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
                    for role in ("poller", "worker", "kafka", "elasticsearch")}
         parts = ", ".join(f"{role}s {ms:.2f}" if role in ("poller", "worker")
                           else f"{role} {ms:.2f}" for role, ms in by_role.items())
-        marked = " **UNDER LOAD**" if p.load_start > UNDER_LOAD else ""
+        marked = " **UNDER LOAD**" if _under_load(p, args) else ""
+        busy = ("" if math.isnan(p.busy_before) else
+                f"; machine busy {p.busy_before:.2f} cores before it (settled in "
+                f"{p.settled_after_s:.0f} s)")
         lines.append(f"- {p.name}: {per:.2f} ms = {parts} -> at most "
                      f"{(os.cpu_count() or 1) * 1000 / per:.0f} articles/s; load "
-                     f"{p.load_start:.2f} -> {p.load_end:.2f}{marked}" if per else
+                     f"{p.load_start:.2f} -> {p.load_end:.2f}{busy}{marked}" if per else
                      f"- {p.name}: -")
     lines += ["", "CPU seconds per phase (per 1000 articles):", ""]
     names = sorted({k for p in phases for k in p.cpu})
@@ -561,6 +594,15 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
 # A 1-minute load average above this at a phase's start means other work was running (the
 # pipeline at rest stays well below it on 2 cores).
 UNDER_LOAD = 1.0
+SETTLE_WINDOW_S = 5.0
+
+
+def _under_load(phase: PhaseResult, args: argparse.Namespace) -> bool:
+    """The phase started on a busy machine: the settle step gave up (the busy cores it last
+    saw are above the threshold), or, without that step, the load average was high."""
+    if not math.isnan(phase.busy_before):
+        return phase.busy_before > float(args.settle_cores)
+    return phase.load_start > UNDER_LOAD
 
 
 def _product_cpu_ms(phase: PhaseResult) -> float:
@@ -631,6 +673,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--watches", type=int, default=0,
                         help="saved watches every article is matched against (issue 15's "
                         "speed goal is measured with 100)")
+    parser.add_argument("--settle-cores", type=float, default=0.7,
+                        help="before each phase, wait until the whole machine keeps at most "
+                             "this many cores busy over 5 s (the idle pipeline uses about 0.4)")
+    parser.add_argument("--settle-max-seconds", type=float, default=120.0,
+                        help="give up waiting after this long and mark the phase UNDER LOAD "
+                             "(0: do not wait)")
     parser.add_argument("--no-stages", action="store_true")
     parser.add_argument("--max-seconds", type=float, default=900.0)
     parser.add_argument("--keep-logs", action="store_true")

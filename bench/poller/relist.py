@@ -128,7 +128,7 @@ def summarize_profile(path: Path, poller_pid: int, top: int = 25) -> str:
     self_s: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     incl: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     totals: collections.Counter[str] = collections.Counter()
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         stack, _, count_s = line.rpartition(" ")
         if not stack:
             continue

@@ -26,3 +26,12 @@ def test_summary_splits_processes_and_threads(tmp_path: Path) -> None:
     assert "== poller other threads: 4 samples (20% of all)" in text
     assert " 75.0%  fetch (ingest/fetch.py:1)" in text
     assert "100.0%  parse (ingest/parse.py:4)" in text
+
+
+def test_summary_reads_stacks_with_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    # py-spy writes frame names as it finds them; a non-UTF-8 byte crashed the summary.
+    raw = tmp_path / "raw.txt"
+    raw.write_bytes(f"{POLLER};fetch (ingest/fetch.py:1) 3\n".encode()
+                    + f"{POLLER};odd \xf5 (x.py:2) 1\n".encode("latin-1"))
+    text = summarize_profile(raw, 100, top=5)
+    assert " 75.0%  fetch (ingest/fetch.py:1)" in text

@@ -1,0 +1,42 @@
+"""bench/e2e's settle step: how busy the machine is, and when a phase counts as under load."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+
+from bench.e2e import procs
+from bench.e2e.run import PhaseResult, _under_load
+
+
+def test_busy_cores_sees_a_process_spinning_a_core() -> None:
+    spin = "import time\nend = time.time() + 3\nwhile time.time() < end: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        busy = procs.busy_cores(1.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert 0.8 <= busy <= (os.cpu_count() or 1) + 0.01
+
+
+def test_a_phase_is_under_load_when_the_settle_step_gave_up() -> None:
+    args = argparse.Namespace(settle_cores=0.7)
+    quiet, busy = PhaseResult("burst", False, 0.0, 10), PhaseResult("burst", False, 0.0, 10)
+    quiet.busy_before, busy.busy_before = 0.5, 1.4
+    quiet.load_start = busy.load_start = 3.0  # the lagging load average is not the judge
+    assert not _under_load(quiet, args)
+    assert _under_load(busy, args)
+
+
+def test_without_the_settle_step_the_load_average_decides() -> None:
+    args = argparse.Namespace(settle_cores=0.7)
+    phase = PhaseResult("burst", False, 0.0, 10)
+    assert math.isnan(phase.busy_before)
+    phase.load_start = 1.5
+    assert _under_load(phase, args)
+    phase.load_start = 0.4
+    assert not _under_load(phase, args)
