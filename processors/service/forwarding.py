@@ -59,8 +59,9 @@ class ForwardStep:
         tag_routes, skipped = route_articles(articles, self._tag_prefix)
         for article_id, tag in skipped:
             logger.warning("tag cannot name a topic, not forwarded id=%s tag=%s", article_id, tag)
-        routes: list[Route | WatchRoute] = [*tag_routes,
-                                            *route_watches(articles, self._watch_prefix)]
+        encoded = {route.article_id: route.value for route in tag_routes}
+        routes: list[Route | WatchRoute] = [
+            *tag_routes, *route_watches(articles, self._watch_prefix, encoded)]
         received_of = {article.id: received for received, article in indexed}
         routes = self._fitting(routes, received_of, now, letters)
         messages = [route.message() for route in routes]

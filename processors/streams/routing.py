@@ -7,7 +7,7 @@ one article sit in one partition of each tag topic and keep their order).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from newsflow.article import Article, encode_article
@@ -72,13 +72,15 @@ def route_article(
     """
     routes: list[Route] = []
     skipped: list[str] = []
-    value = encode_article(article)
+    value: bytes | None = None  # encoded once, and only for an article that has a route
     for tag in dict.fromkeys(article.tag_names):
         if tags is not None and tag not in tags:
             continue
         if not is_valid_tag(tag):
             skipped.append(tag)
             continue
+        if value is None:
+            value = encode_article(article)
         key = article.id.encode("utf-8")
         routes.append(Route(tag, tag_topic_name(prefix, tag), key, value, article.id))
     return routes, skipped
@@ -123,15 +125,18 @@ class WatchRoute:
         return limit is None or len(self.key) + len(self.value) <= limit
 
 
-def route_watches(articles: Iterable[Article], watch_prefix: str) -> list[WatchRoute]:
+def route_watches(
+    articles: Iterable[Article], watch_prefix: str, encoded: Mapping[str, bytes] | None = None
+) -> list[WatchRoute]:
     """One message per (article, watch in ``article.watches``), keyed by article id, the
     article (with its ``watches``) as value. Names that cannot name a topic are left out:
-    the watches index accepts none (processors.store.watches)."""
+    the watches index accepts none (processors.store.watches). ``encoded``: article id ->
+    the article already encoded (by its tag routes), so it is not encoded twice."""
     routes: list[WatchRoute] = []
     for article in articles:
         if not article.watches:
             continue
-        value = encode_article(article)
+        value = (encoded or {}).get(article.id) or encode_article(article)
         key = article.id.encode("utf-8")
         for name in dict.fromkeys(article.watches):
             try:
