@@ -55,6 +55,10 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 _NO_SLOTS: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 _MERGE_EVERY = 1024  # unsorted tail length that triggers a merge into the sorted bands
 _FEW = 64  # up to this many candidate slots, Python sets beat numpy's per-call overhead
+# With at least one band hit (repeats included) per _DENSE slots, the distinct candidates
+# come from a mask over all slots (linear) rather than from sorting the hits.
+_DENSE = 8
+_FEW_CHECKED = 16  # up to this many candidates, verified one at a time (CopyIndex._verify)
 
 
 @dataclass(frozen=True)
@@ -77,10 +81,11 @@ class CopyParams:
     entity_ids: int = 12
     min_entities: int = 3
     min_entity_overlap: float = 0.34
-    # Candidates verified one by one: the ``max_verified`` with the most signature values in
-    # common (plus the members of the story the caller names). A template a feed fills in
-    # all day (market closes, quake reports) makes every earlier filling a candidate; their
-    # estimated Jaccard is computed for all at once, the Python checks only for the best.
+    # Candidates verified in full (containment, names, fuzzy title): the ``max_verified``
+    # with the most signature values in common (plus the members of the story the caller
+    # names). A template a feed fills in all day (market closes, quake reports) makes every
+    # earlier filling a candidate; their estimated Jaccard is computed for all at once, the
+    # full checks only for the best.
     max_verified: int = 32
 
     def __post_init__(self) -> None:
@@ -275,57 +280,83 @@ class CopyIndex:
             found = self._keys.get(key)
             if found is not None and found in self._slot:
                 return CopyMatch(found, self.root(found), "exact", 1.0)
+        named = np.array([self._slot[a] for a in also if a in self._slot], dtype=np.int64)
         # Candidate slots ascending, numpy all the way: a template filled in all day makes
         # thousands of them.
-        slots = self._candidates(fp) if fp.size else _NO_SLOTS
-        named = np.array([self._slot[a] for a in also if a in self._slot], dtype=np.int64)
-        if len(named):
-            if len(slots) + len(named) <= _FEW:
-                slots = np.array(sorted(set(slots.tolist()).union(named.tolist())),
-                                 dtype=np.int64)
-            else:
-                slots = np.union1d(slots, named)
+        slots = self._candidates(fp, named)
         slots = slots[self._time[slots] >= since]
         if not len(slots):
             return None
         # Estimated Jaccard of every candidate at once: the share of equal signature values.
-        agree = (self._sig[slots] == fp.signature[None, :]).sum(axis=1) / self.params.num_perm
+        # (np.take gathers whole rows faster than fancy indexing does; the equal values are
+        # counted as bytes into a uint16, twice as fast as numpy's bool-to-int64 sum.)
+        same = np.take(self._sig, slots, axis=0) == fp.signature
+        agree = same.view(np.uint8).sum(axis=1, dtype=np.uint16) / self.params.num_perm
         limit = self.params.max_verified
         if len(slots) > limit:
             keep = np.zeros(len(slots), dtype=bool)
             keep[np.lexsort((slots, -agree))[:limit]] = True  # most agreement, then oldest
             if len(named):
-                keep |= np.isin(slots, named)
+                keep |= _in_sorted(slots, np.sort(named))
             slots, agree = slots[keep], agree[keep]
-        mine = frozenset(fp.entities)
-        best: tuple[float, int, str] | None = None
-        for slot, jaccard in zip(slots.tolist(), agree.tolist(), strict=True):
-            verdict = self._verify(fp, slot, jaccard, mine)
-            if verdict is None:
-                continue
-            score, how = verdict
-            if best is None or score > best[0]:
-                best = (score, slot, how)
+        best = self._verify(fp, slots, agree)
         if best is None:
             return None
-        original = self._ids[best[1]]
-        return CopyMatch(original, self.root(original), best[2], round(best[0], 6))
+        slot, score, how = best
+        original = self._ids[slot]
+        return CopyMatch(original, self.root(original), how, round(score, 6))
 
-    def _candidates(self, fp: Fingerprint) -> NDArray[np.int64]:
-        """The retained slots that share a band with ``fp``, ascending."""
-        q = fp.bands
-        parts: list[NDArray[Any]] = []
-        count = 0
+    def _candidates(
+        self, fp: Fingerprint, named: NDArray[np.int64] = _NO_SLOTS
+    ) -> NDArray[np.int64]:
+        """The retained slots that share a band with ``fp`` (none when it has no shingles)
+        or are ``named``, ascending."""
+        parts: list[NDArray[Any]] = [named] if len(named) else []
+        tail: list[int] = []
+        if fp.size:
+            self._band_hits(fp.bands, parts, tail)
+        if not parts and not tail:
+            return _NO_SLOTS
+        count = sum(len(part) for part in parts) + len(tail)
+        alive = self._alive
+        if count <= _FEW:
+            # Few: a set is cheaper than numpy's sort-based unique for a handful of values.
+            distinct = set(tail)
+            for part in parts:
+                distinct.update(part.tolist())
+            return np.array([s for s in sorted(distinct) if alive[s]], dtype=np.int64)
+        if tail:
+            parts.append(np.array(tail, dtype=np.int64))
+        hits = np.concatenate(parts).astype(np.int64, copy=False)
+        if count * _DENSE >= self._n:
+            # Many hits for the slots there are (a template filled in all day): marking them
+            # in a mask over all slots is linear, cheaper than sorting them.
+            mask = np.zeros(self._n, dtype=bool)
+            mask[hits] = True
+            mask &= alive[: self._n]
+            found: NDArray[np.int64] = np.flatnonzero(mask)
+            return found
+        # Sort and drop repeats: numpy's unique is hash-based and slower for these.
+        hits.sort()
+        first = np.ones(len(hits), dtype=bool)
+        np.not_equal(hits[1:], hits[:-1], out=first[1:])
+        hits = hits[first]
+        distinct_alive: NDArray[np.int64] = hits[alive[hits]]
+        return distinct_alive
+
+    def _band_hits(
+        self, q: NDArray[np.uint64], parts: list[NDArray[Any]], tail: list[int]
+    ) -> None:
+        """Append to ``parts`` the slot arrays of the sorted index that share a band key with
+        ``q``, and to ``tail`` the tail's slots that do (repeats included)."""
         if len(self._sorted_keys):
             lo = np.searchsorted(self._sorted_keys, q, side="left")
             hi = np.searchsorted(self._sorted_keys, q, side="right")
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 if b > a:
                     parts.append(self._sorted_slots[a:b])
-                    count += b - a
         # The tail matches band by band, as its rows are laid out (a key of another band
         # that happened to be equal would not count there).
-        tail: list[int] = []
         if self._n > self._indexed:
             for band, key in zip(self._tail_index, q.tolist(), strict=True):
                 slots = band.get(key)
@@ -335,40 +366,35 @@ class CopyIndex:
                     tail.append(slots)
                 else:
                     tail.extend(slots)
-        if not parts and not tail:
-            return _NO_SLOTS
-        if count + len(tail) <= _FEW:
-            # Few: a set is cheaper than numpy's sort-based unique for a handful of values.
-            distinct = set(tail)
-            for part in parts:
-                distinct.update(part.tolist())
-            alive = self._alive
-            return np.array([s for s in sorted(distinct) if alive[s]], dtype=np.int64)
-        if tail:
-            parts.append(np.array(tail, dtype=np.int64))
-        found = np.unique(np.concatenate(parts).astype(np.int64))
-        return found[self._alive[found]]
-
-    def _names_differ(self, mine: frozenset[int], slot: int) -> bool:
-        p = self.params
-        if len(mine) < p.min_entities:
-            return False
-        row = self._entities[slot]
-        theirs = set(row[row != 0].tolist())
-        if len(theirs) < p.min_entities:
-            return False
-        shared = len(theirs.intersection(mine))
-        return shared < p.min_entity_overlap * min(len(theirs), len(mine))
 
     def _verify(
-        self, fp: Fingerprint, slot: int, jaccard: float, mine: frozenset[int]
-    ) -> tuple[float, str] | None:
-        """A copy's score and how it was found, or None; the names are checked last, on
-        what the words would call a copy."""
-        verdict = self._verify_words(fp, slot, jaccard)
-        if verdict is not None and self._names_differ(mine, slot):
-            return None
-        return verdict
+        self, fp: Fingerprint, slots: NDArray[np.int64], agree: NDArray[np.float64]
+    ) -> tuple[int, float, str] | None:
+        """The best copy among the candidate ``slots`` (``agree``: their estimated Jaccard):
+        its slot, score and how it was found; on equal scores the first in ``slots`` order.
+        Names are checked on what the words would call a copy.
+
+        A few candidates (a story's members, a handful of LSH hits: real news) are checked
+        one at a time in Python; many (every filling of a template) all at once in numpy,
+        whose per-call overhead would cost more than the loop for a few."""
+        if len(slots) <= _FEW_CHECKED:
+            return self._verify_each(fp, slots, agree)
+        return self._verify_all(fp, slots, agree)
+
+    def _verify_each(
+        self, fp: Fingerprint, slots: NDArray[np.int64], agree: NDArray[np.float64]
+    ) -> tuple[int, float, str] | None:
+        """``_verify`` one candidate at a time."""
+        mine = frozenset(fp.entities)
+        best: tuple[int, float, str] | None = None
+        for slot, jaccard in zip(slots.tolist(), agree.tolist(), strict=True):
+            verdict = self._verify_words(fp, slot, jaccard)
+            if verdict is None or self._names_differ_at(mine, slot):
+                continue
+            score, how = verdict
+            if best is None or score > best[1]:
+                best = (slot, score, how)
+        return best
 
     def _verify_words(
         self, fp: Fingerprint, slot: int, jaccard: float
@@ -398,6 +424,85 @@ class CopyIndex:
         if ratio >= p.title_ratio:
             return ratio / 100.0 * 0.99, "title"  # a shingle match of equal score wins
         return None
+
+    def _names_differ_at(self, mine: frozenset[int], slot: int) -> bool:
+        p = self.params
+        if len(mine) < p.min_entities:
+            return False
+        row = self._entities[slot]
+        theirs = set(row[row != 0].tolist())
+        if len(theirs) < p.min_entities:
+            return False
+        shared = len(theirs.intersection(mine))
+        return shared < p.min_entity_overlap * min(len(theirs), len(mine))
+
+    def _verify_all(
+        self, fp: Fingerprint, slots: NDArray[np.int64], agree: NDArray[np.float64]
+    ) -> tuple[int, float, str] | None:
+        """``_verify`` for all candidates at once in numpy, the same decisions as
+        ``_verify_each``; only those left for the fuzzy title check go through Python."""
+        p = self.params
+        sizes = self._size[slots]
+        flags = self._flags[slots]
+        measured = sizes > 0 if fp.size else np.zeros(len(slots), dtype=bool)
+        # The same float operations, in the same order, as the one-at-a-time formula
+        # shared = J * (a + b) / (1 + J): bit-identical scores and threshold decisions.
+        shared = agree * (fp.size + sizes).astype(np.float64) / (1.0 + agree)
+        containment = shared / np.where(measured, np.minimum(sizes, fp.size), 1)
+        by_shingles = measured & (agree >= p.min_jaccard) & (containment >= p.min_containment)
+        scores = np.where(by_shingles, agree, -np.inf)
+        differ = self._names_differ(fp.entities, slots)
+        titled = ~by_shingles & ~differ & self._title_comparable(fp, slots, flags,
+                                                                  np.where(measured, agree, 0.0))
+        for i in np.flatnonzero(titled).tolist():
+            ratio = fuzz.ratio(fp.title, self._titles[slots[i]])
+            if ratio >= p.title_ratio:
+                scores[i] = ratio / 100.0 * 0.99  # a shingle match of equal score wins
+        scores[differ] = -np.inf
+        best = int(np.argmax(scores))  # the first of the highest
+        if scores[best] == -np.inf:
+            return None
+        return int(slots[best]), float(scores[best]), "shingles" if by_shingles[best] else "title"
+
+    def _title_comparable(
+        self,
+        fp: Fingerprint,
+        slots: NDArray[np.int64],
+        flags: NDArray[np.uint8],
+        jaccard: NDArray[np.float64],
+    ) -> NDArray[np.bool_]:
+        """Which candidates the fuzzy title check may call copies: no date-line titles,
+        enough title words, and two bodies that agree at half the shingle threshold
+        (``jaccard``: 0 where a side has no shingles)."""
+        p = self.params
+        if fp.dateline_title or fp.title_words < p.min_title_words:
+            return np.zeros(len(slots), dtype=bool)
+        ok: NDArray[np.bool_] = ((flags & 1) == 0) & (
+            self._title_words[slots] >= p.min_title_words)
+        # Same headline: enough when one side has no body (a title-only item and its copy);
+        # two bodies must agree too.
+        if fp.has_body:
+            ok &= ((flags & 2) == 0) | (jaccard >= p.min_jaccard / 2)
+        return ok
+
+    def _names_differ(
+        self, entities: Sequence[int], slots: NDArray[np.int64]
+    ) -> NDArray[np.bool_]:
+        """Per candidate: both name at least ``min_entities`` distinct entities and share
+        less than ``min_entity_overlap`` of the shorter list (0 pads a row: no name)."""
+        p = self.params
+        mine = np.array(sorted(set(entities)), dtype=np.int64)
+        if len(mine) < p.min_entities or not len(mine):  # no names of mine: none differ
+            return np.zeros(len(slots), dtype=bool)
+        rows = np.sort(self._entities[slots], axis=1)
+        # A row's distinct names: the non-zero values that differ from their sorted neighbour.
+        distinct = rows != 0
+        distinct[:, 1:] &= rows[:, 1:] != rows[:, :-1]
+        theirs = distinct.sum(axis=1)
+        shared = (distinct & _in_sorted(rows, mine)).sum(axis=1)
+        differ: NDArray[np.bool_] = (theirs >= p.min_entities) & (
+            shared < p.min_entity_overlap * np.minimum(theirs, len(mine)))
+        return differ
 
     # -- updates ---------------------------------------------------------------------------
     def add(
@@ -560,6 +665,16 @@ class CopyIndex:
         index._keys = {str(k): str(v) for k, v in state["keys"].items()}
         index._rebuild()
         return index
+
+
+def _in_sorted(
+    values: NDArray[np.int64], sorted_values: NDArray[np.int64]
+) -> NDArray[np.bool_]:
+    """Which ``values`` are in the ascending, non-empty ``sorted_values`` (np.isin without
+    its set-up cost, for the small arrays here): the value at the insertion point is equal."""
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    found: NDArray[np.bool_] = sorted_values[at] == values
+    return found
 
 
 def _b64(array: NDArray[np.uint32]) -> str:

@@ -6,9 +6,18 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 from datasketch import MinHash
+from rapidfuzz import fuzz
 
-from processors.stories.copies import CopyIndex, CopyParams, Fingerprint, Fingerprinter
+from processors.stories import copies
+from processors.stories.copies import (
+    CopyIndex,
+    CopyParams,
+    Fingerprint,
+    Fingerprinter,
+    _band_keys,
+)
 from processors.stories.shingles import gram_hashes, shingles
 from processors.stories.vectors import Centroid, SparseVector, sparse
 
@@ -89,3 +98,120 @@ def test_tail_candidates_match_band_by_band_like_the_sorted_index() -> None:
     for q in queries[:10]:
         tail = [i for i, row in enumerate(rows) if any(a == b for a, b in zip(row, q, strict=True))]
         assert set(tail) <= set(index._candidates(_fingerprint(q, params)).tolist())
+
+
+def _find_reference(
+    index: CopyIndex, fp: Fingerprint, since: float, also: list[str],
+    bands_of: dict[str, list[int]],
+) -> tuple[str, str, float] | None:
+    """CopyIndex.find (without exact keys) as it was first written: np.unique for the
+    candidates, then one Python check per candidate slot, in slot order. ``bands_of``: each
+    article's band keys."""
+    p = index.params
+    hits: list[int] = []
+    if fp.size:
+        query = fp.bands.tolist()
+        hits = [s for s in range(index._n) if index._alive[s] and any(
+            a == b for a, b in zip(bands_of[index._ids[s]], query, strict=True))]
+    named = [index._slot[a] for a in also if a in index._slot]
+    slots = np.unique(np.array(hits + named, dtype=np.int64))
+    slots = slots[index._time[slots] >= since]
+    if not len(slots):
+        return None
+    agree = (index._sig[slots] == fp.signature[None, :]).sum(axis=1) / p.num_perm
+    if len(slots) > p.max_verified:
+        keep = np.zeros(len(slots), dtype=bool)
+        keep[np.lexsort((slots, -agree))[: p.max_verified]] = True
+        keep |= np.isin(slots, np.array(named, dtype=np.int64))
+        slots, agree = slots[keep], agree[keep]
+    mine = frozenset(fp.entities)
+    best: tuple[float, int, str] | None = None
+    for slot, jaccard in zip(slots.tolist(), agree.tolist(), strict=True):
+        verdict = _verify_words_reference(index, fp, slot, jaccard)
+        if verdict is None:
+            continue
+        row = index._entities[slot]
+        theirs = set(row[row != 0].tolist())
+        if len(mine) >= p.min_entities and len(theirs) >= p.min_entities and len(
+            theirs & mine
+        ) < p.min_entity_overlap * min(len(theirs), len(mine)):
+            continue
+        if best is None or verdict[0] > best[0]:
+            best = (verdict[0], slot, verdict[1])
+    if best is None:
+        return None
+    return index._ids[best[1]], best[2], round(best[0], 6)
+
+
+def _verify_words_reference(
+    index: CopyIndex, fp: Fingerprint, slot: int, jaccard: float
+) -> tuple[float, str] | None:
+    p = index.params
+    other_size = int(index._size[slot])
+    if fp.size and other_size:
+        shared = jaccard * (fp.size + other_size) / (1.0 + jaccard)
+        containment = shared / min(fp.size, other_size)
+        if jaccard >= p.min_jaccard and containment >= p.min_containment:
+            return jaccard, "shingles"
+    else:
+        jaccard = 0.0
+    flags = int(index._flags[slot])
+    if (fp.dateline_title or flags & 1
+            or min(fp.title_words, int(index._title_words[slot])) < p.min_title_words):
+        return None
+    if fp.has_body and flags & 2 and jaccard < p.min_jaccard / 2:
+        return None
+    ratio = fuzz.ratio(fp.title, index._titles[slot])
+    if ratio >= p.title_ratio:
+        return ratio / 100.0 * 0.99, "title"
+    return None
+
+
+def _random_fingerprint(rng: random.Random, bases: list[list[int]],
+                        params: CopyParams) -> Fingerprint:
+    """A perturbed template: many candidates, tied agreements, shared and foreign names,
+    empty texts, date-line and title-only items, near-equal titles."""
+    values = list(rng.choice(bases))
+    for i in rng.sample(range(params.num_perm), rng.choice((0, 2, 8, 20, 40, 64))):
+        values[i] = rng.getrandbits(32)
+    signature = np.array(values, dtype=np.uint32)
+    titles = ["quake hits the north coast of chile", "quake hits the north coast of chila",
+              "markets close higher on tech rally", "drills held with two navies"]
+    title = rng.choice(titles)
+    names = rng.sample(range(-6, 9), rng.randint(0, 8))  # 0 pads rows; no name with id 0
+    if names and rng.random() < 0.2:
+        names.append(names[0])  # a repeated id counts once
+    return Fingerprint(
+        signature=signature, bands=_band_keys(signature, params.bands, params.rows),
+        size=rng.choice((0, 5, 30, 120)), title=title, title_words=rng.choice((2, 4, 7)),
+        dateline_title=rng.random() < 0.1, has_body=rng.random() < 0.8,
+        entities=tuple(n for n in names if n)[: params.entity_ids])
+
+
+@pytest.mark.parametrize("few", [0, 10**9], ids=["all-at-once", "one-at-a-time"])
+def test_find_checks_candidates_as_first_written(few: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways CopyIndex._verify checks candidates (numpy for many, Python for a few)
+    give what the one-by-one original gave: the same copy, score and tie-breaking."""
+    monkeypatch.setattr(copies, "_FEW_CHECKED", few)
+    for params in (CopyParams(), CopyParams(max_verified=4, min_entities=2)):
+        rng = random.Random(13)
+        bases = [[rng.getrandbits(32) for _ in range(params.num_perm)] for _ in range(3)]
+        index = CopyIndex(params)
+        ids: list[str] = []
+        bands_of: dict[str, list[int]] = {}
+        outcomes: set[str | None] = set()
+        for n in range(600):
+            fp = _random_fingerprint(rng, bases, params)
+            also = rng.sample(ids, min(len(ids), rng.choice((0, 3, 12))))
+            since = rng.choice((0.0, n - 50.0))
+            match = index.find(fp, (), since, also)
+            expected = _find_reference(index, fp, since, also, bands_of)
+            assert (None if match is None else (match.original, match.how, match.score)) \
+                == expected
+            outcomes.add(None if expected is None else expected[1])
+            index.add(f"a{n}", fp, float(n))
+            bands_of[f"a{n}"] = fp.bands.tolist()
+            ids.append(f"a{n}")
+            if n % 97 == 96:
+                index.evict(n - 150.0)
+        assert outcomes == {None, "shingles", "title"}
