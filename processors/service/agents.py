@@ -42,6 +42,14 @@ logger = logging.getLogger(__name__)
 # Messages per take of the ordered stage. Two workers hand over an envelope per enrich batch
 # each; four envelopes bound an ordered batch to about four enrich batches.
 ENVELOPES_PER_ORDERED_BATCH = 4
+# How long the ordered stage waits for more envelopes before it starts a batch. An envelope
+# is a batch already (the enrich stage waited to fill it), and the envelopes that arrived
+# while the previous batch ran are in the take buffer already, so a longer wait only adds
+# latency: take() starts its wait after each batch, whatever the buffer holds. At 100
+# articles/s the enrich stage's 0.25 s here put p95 poll -> searchable at 1.53-2.77 s in
+# eight runs; 0.05 s gave 1.18-1.65 s in four, at no measured CPU cost (bench/RESULTS.md,
+# 2026-12-04).
+ORDERED_WITHIN_S = 0.05
 
 
 # -- the Faust agent ----------------------------------------------------------------------
@@ -83,14 +91,14 @@ def register_agents(
     from mode import CrashingSupervisor
 
     def agent(topic: Any, name: str, stage: str, handle: Callable[[list[Received]], Any],
-              take: int) -> faust.types.AgentT[bytes]:
+              take: int, within: float) -> faust.types.AgentT[bytes]:
         # A crash stops the worker (the held batch stays uncommitted) instead of restarting
         # an actor that would go on past it: Faust would then commit over the gap (README).
         @app.agent(topic, name=name, supervisor_strategy=CrashingSupervisor)
         async def run(stream: faust.StreamT[bytes]) -> None:
             # take_events is faust-streaming's (not in the StreamT protocol's stubs).
             async for events in stream.take_events(  # type: ignore[attr-defined]
-                take, within=within_s
+                take, within=within
             ):
                 held = hold(events)
                 report: BatchReport = await handle([received_from_event(e) for e in events])
@@ -110,10 +118,11 @@ def register_agents(
     agents = []
     if enrich is not None:
         agents.append(agent(topics.articles, "newsflow.enrich-articles", "enrich",
-                            enrich.handle, batch_size))
+                            enrich.handle, batch_size, within_s))
     if ordered is not None:
         # An enriched message is a hand-over envelope of up to batch_size articles: a few of
         # them make an ordered batch of the same order of size as an enrich batch.
         agents.append(agent(topics.enriched, "newsflow.index-articles", "index",
-                            ordered.handle, ENVELOPES_PER_ORDERED_BATCH))
+                            ordered.handle, ENVELOPES_PER_ORDERED_BATCH,
+                            min(within_s, ORDERED_WITHIN_S)))
     return agents
