@@ -226,12 +226,23 @@ class Bench:
         """``n`` saved watches in the run's watches index before the workers start, so
         every article is matched against all of them (bench/e2e/watches.py)."""
         from bench.e2e.watches import watch_set
+        from newsflow_adapters.topics import ensure_topics
         from processors.store.watch_index import WatchIndex
+        from processors.store.watches import watch_topic_name
 
         index = WatchIndex(self.settings.elasticsearch)
         try:
-            for watch in watch_set(n):
+            watches = watch_set(n)
+            for watch in watches:
                 index.add(watch, replace=True)
+            # Their topics too, as a deployment's watches have had theirs for days: created
+            # in the burst (at each watch's first match) they cost Kafka about 2 CPU seconds
+            # per 100 topics, 0.7 ms per article of a 3,000 burst, once per watch and not
+            # per article (bench/RESULTS.md, 2026-12-04).
+            prefix = self.settings.kafka.watch_topic_prefix
+            ensure_topics(self.settings.kafka,
+                          [watch_topic_name(prefix, watch.name) for watch in watches],
+                          self.settings.kafka.tag_partitions)
             print(f"  {n} watches saved (matching: "
                   f"{'percolate' if index.percolator else 'scratch-index search'})",
                   file=sys.stderr)
