@@ -12,6 +12,7 @@ from newsflow.article import utc_now
 from newsflow.cli.context import CliContext, pass_cli
 
 if TYPE_CHECKING:
+    from newsflow.settings import Settings
     from processors.store.watches import Watch
 
 __all__ = ["command"]
@@ -67,7 +68,8 @@ def add(cli_ctx: CliContext, name: str, query: str, tags: tuple[str, ...],
     try:
         index.ensure_ready()
         replaced = index.add(watch, replace=replace)
-        result: dict[str, Any] = {**watch.to_json(), "topic": topic, "replaced": replaced}
+        result: dict[str, Any] = {**watch.to_json(), "topic": topic, "replaced": replaced,
+                                  "topic_created": _create_topic(settings, topic)}
         if backfill:
             with TagStreamProducer(settings.kafka) as producer:
                 report = asyncio.run(run_backfill(index=index, producer=producer, watch=watch,
@@ -85,6 +87,23 @@ def add(cli_ctx: CliContext, name: str, query: str, tags: tuple[str, ...],
         click.echo(f"back-filled {filled['produced']} articles published since {since} to "
                    f"{topic}; recorded the watch on {filled['recorded']}"
                    + (f" ({filled['skipped']} changed meanwhile)" if filled["skipped"] else ""))
+
+
+def _create_topic(settings: Settings, topic: str) -> bool:
+    """Create the watch's topic now, so that a subscriber can attach at once and the
+    worker's first match does not wait for it (the ordered stage creates a missing topic
+    before it sends, which holds the batch). The watch is saved either way: with Kafka
+    unreachable the worker creates the topic at the first match, so this only warns."""
+    from newsflow.errors import BrokerUnavailableError
+    from newsflow_adapters.topics import ensure_topics
+
+    try:
+        ensure_topics(settings.kafka, [topic], settings.kafka.tag_partitions)
+    except BrokerUnavailableError as exc:
+        click.echo(f"warning: topic {topic} not created now ({exc}); the worker creates it "
+                   "at the watch's first match", err=True)
+        return False
+    return True
 
 
 @command.command(name="list")

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from elasticsearch import Elasticsearch
 from fastapi import FastAPI
+from kafka import KafkaAdminClient
 
 from newsflow.article import Article, Entity, Tag, decode_article, utc_now
 from newsflow.settings import ElasticsearchSettings, KafkaSettings, Settings
@@ -206,6 +207,35 @@ def test_backfill_to_the_watch_topic_and_subscribe(names: Names, tmp_path: Path)
     again = subprocess.run([*NEWSFLOW, "watch", "remove", "russia-drills"], env=run_env,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 1 and "no watch named" in again.stderr
+
+
+def test_adding_a_watch_creates_its_topic_and_survives_kafka_down(
+    names: Names, tmp_path: Path
+) -> None:
+    run_env = env(names, tmp_path)
+    topic = f"it-{names.run}.watch.baltic"
+    added = subprocess.run([*NEWSFLOW, "watch", "add", "baltic", "-q", "Baltic", "--json"],
+                           env=run_env, capture_output=True, text=True, timeout=120)
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["topic_created"] is True
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    try:  # before any article matched: a subscriber can attach at once
+        assert topic in admin.list_topics()
+    finally:
+        admin.close()
+
+    # Kafka unreachable: the watch is still saved (the worker creates the topic at its first
+    # match), with a warning that says so.
+    down = {**run_env, "NEWSFLOW_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
+    second = subprocess.run([*NEWSFLOW, "watch", "add", "arctic", "-q", "Arctic", "--json"],
+                            env=down, capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["topic_created"] is False
+    assert "topic it-" in second.stderr and "first match" in second.stderr
+    listed = subprocess.run([*NEWSFLOW, "watch", "list", "--json"], env=run_env,
+                            capture_output=True, text=True, timeout=60)
+    assert sorted(json.loads(line)["name"] for line in listed.stdout.splitlines()) == [
+        "arctic", "baltic"]
 
 
 def test_sse_route_of_a_watch(names: Names) -> None:
