@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProcStat", "busy_cores", "descendants", "sample", "tree_sample"]
+__all__ = ["ProcStat", "busy_cores", "descendants", "java_thread_cpu", "sample", "tree_sample"]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -72,3 +75,26 @@ def busy_cores(window_s: float) -> float:
     busy1, total1 = _cpu_ticks()
     cores = os.cpu_count() or 1
     return cores * (busy1 - busy0) / max(1, total1 - total0)
+
+
+_JAVA_THREAD = re.compile(r'^"(?P<name>[^"]*)".*?\bcpu=(?P<ms>[0-9.]+)ms', re.MULTILINE)
+
+
+def java_thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of a JVM's threads, summed by kind (the thread name with its
+    numbers replaced by N: Kafka's request handlers, network threads, log cleaner, ...),
+    from ``jcmd <pid> Thread.print``; empty when jcmd is missing or cannot attach (it must
+    run as the JVM's user). Threads that ended are not counted."""
+    jcmd = shutil.which("jcmd")
+    if jcmd is None:
+        return {}
+    try:
+        out = subprocess.run([jcmd, str(pid), "Thread.print"], capture_output=True,
+                             text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    kinds: dict[str, float] = {}
+    for match in _JAVA_THREAD.finditer(out):
+        kind = re.sub(r"\d+", "N", match["name"])
+        kinds[kind] = kinds.get(kind, 0.0) + float(match["ms"]) / 1000
+    return kinds

@@ -19,7 +19,9 @@ marks the phase UNDER LOAD when that did not happen within ``--settle-max-second
 For each phase: freshness p50/p95/p99 from seen_at (the poll that fetched the item) to
 searchable (observed with an ids query every 0.2 s; see observe.py) and to delivered on
 each tag stream (a consumer in this process), split into poll -> Kafka -> batch start ->
-searchable; worker time per hop (the workers' Prometheus metrics); CPU seconds per process.
+searchable; worker time per hop (the workers' Prometheus metrics); CPU seconds per process;
+the messages written per article to each kind of topic (articles, hand-over envelopes, tag
+and watch streams) and, with --server-threads, Kafka's CPU by thread kind (jcmd).
 Then each stage alone on the same kind of articles (bench/e2e/stages.py) and the ratio
 burst e2e / slowest stage. Peak memory (VmHWM) per process comes from /proc.
 
@@ -107,6 +109,11 @@ class PhaseResult:
     # how long the phase waited for that to drop to --settle-cores (see Bench.settle).
     busy_before: float = math.nan
     settled_after_s: float = math.nan
+    # Messages written in the phase to the run's topics, by kind (Bench.topic_messages):
+    # what Kafka's CPU per article is spent on.
+    messages: dict[str, int] = field(default_factory=dict)
+    # With --server-threads: Kafka's CPU seconds in the phase by thread kind (jcmd).
+    kafka_threads: dict[str, float] = field(default_factory=dict)
 
 
 class Bench:
@@ -318,6 +325,42 @@ class Bench:
                 pids[name] = int(path.read_text().strip())
         return pids
 
+    def kafka_threads(self) -> dict[str, float]:
+        """Kafka's CPU seconds so far by thread kind, with --server-threads (a jcmd
+        attach costs the broker a little CPU itself, so it is off by default)."""
+        pid = self.server_pids().get("kafka")
+        if not self.args.server_threads or pid is None:
+            return {}
+        return procs.java_thread_cpu(pid)
+
+    def topic_messages(self) -> dict[str, int]:
+        """Messages on the run's topics so far (the sum of their end offsets), by kind:
+        articles, enriched (hand-over envelopes), tag, watch, other; empty when Kafka
+        cannot be asked."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        kafka = self.settings.kafka
+        kinds = ((kafka.articles_topic, "articles"), (kafka.enriched_topic, "enriched"),
+                 (kafka.tag_topic_prefix, "tag"), (kafka.watch_topic_prefix, "watch"))
+        counts: dict[str, int] = {}
+        try:
+            consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers,
+                                     request_timeout_ms=20000)
+        except Exception:  # a figure of the report, not the run's outcome
+            return counts
+        try:
+            partitions = [TopicPartition(topic, p) for topic in consumer.topics()
+                          if topic.startswith(f"bench-{self.run}.")
+                          for p in consumer.partitions_for_topic(topic) or ()]
+            for tp, end in consumer.end_offsets(partitions).items():
+                kind = next((k for name, k in kinds if tp.topic.startswith(name)), "other")
+                counts[kind] = counts.get(kind, 0) + end
+        except Exception:
+            return {}
+        finally:
+            consumer.close()
+        return counts
+
     def farm_stats(self) -> dict[str, int]:
         with contextlib.suppress(OSError, ValueError):
             return dict(json.loads((self.tmp / "farm.json").read_text()))
@@ -364,7 +407,8 @@ class Bench:
                                             "full_text": full_text}))
         result.load_start = os.getloadavg()[0]
         cpu0, wall0, metrics0 = self.cpu_now(), time.time(), self.worker_metrics()
-        farm0 = self.farm_stats()
+        farm0, messages0 = self.farm_stats(), self.topic_messages()
+        threads0 = self.kafka_threads()
         expected_done = t0 + (count / rate if rate > 0 else 0.0)
         added = 0
         last_progress, last_count = time.monotonic(), baseline
@@ -391,8 +435,12 @@ class Bench:
         wall1, cpu1, metrics1 = time.time(), self.cpu_now(), self.worker_metrics()
         result.load_end = os.getloadavg()[0]
         result.worker_time = {k: v - metrics0.get(k, 0.0) for k, v in metrics1.items()}
-        farm1 = self.farm_stats()
+        farm1, messages1 = self.farm_stats(), self.topic_messages()
         result.farm = {k: farm1.get(k, 0) - farm0.get(k, 0) for k in farm1}
+        result.messages = {k: v - messages0.get(k, 0) for k, v in messages1.items()}
+        threads1 = self.kafka_threads()
+        result.kafka_threads = {k: v - threads0.get(k, 0.0) for k, v in threads1.items()
+                                if k in threads0}
         result.seconds = wall1 - wall0
         result.cpu = {k: cpu1[k] - cpu0.get(k, 0.0) for k in cpu1}
         result.searchable = max(0, self.search.counts[-1][1] - baseline)
@@ -592,6 +640,17 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
                      f"{(os.cpu_count() or 1) * 1000 / per:.0f} articles/s; load "
                      f"{p.load_start:.2f} -> {p.load_end:.2f}{busy}{marked}" if per else
                      f"- {p.name}: -")
+    lines += ["", "Messages written to Kafka per searchable article, by topic kind (what "
+              "the broker's CPU is spent on):", ""]
+    for p in phases:
+        kinds = ", ".join(f"{kind} {count / max(1, p.searchable):.2f}"
+                          for kind, count in sorted(p.messages.items()))
+        lines.append(f"- {p.name}: {kinds or '-'}")
+    for p in phases:
+        if p.kafka_threads:
+            top = sorted(p.kafka_threads.items(), key=lambda kv: -kv[1])[:8]
+            lines.append(f"- {p.name}, Kafka's CPU ms per article by thread: " + ", ".join(
+                f"{kind} {1000 * cpu_s / max(1, p.searchable):.2f}" for kind, cpu_s in top))
     lines += ["", "CPU seconds per phase (per 1000 articles):", ""]
     names = sorted({k for p in phases for k in p.cpu})
     lines.append("| process | " + " | ".join(p.name for p in phases) + " |")
@@ -687,6 +746,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--watches", type=int, default=0,
                         help="saved watches every article is matched against (issue 15's "
                         "speed goal is measured with 100)")
+    parser.add_argument("--server-threads", action="store_true",
+                        help="also report Kafka's CPU per article by thread kind (jcmd "
+                             "Thread.print at each phase's start and end)")
     parser.add_argument("--settle-cores", type=float, default=0.7,
                         help="before each phase, wait until the whole machine keeps at most "
                              "this many cores busy over 5 s (the idle pipeline uses about 0.4)")
