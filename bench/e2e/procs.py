@@ -10,7 +10,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProcStat", "busy_cores", "descendants", "java_thread_cpu", "sample", "tree_sample"]
+__all__ = [
+    "ProcStat",
+    "busy_cores",
+    "descendants",
+    "java_thread_cpu",
+    "parse_java_threads",
+    "sample",
+    "tree_sample",
+]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -93,8 +101,13 @@ def java_thread_cpu(pid: int) -> dict[str, float]:
                              text=True, timeout=30, check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
         return {}
+    return parse_java_threads(out)
+
+
+def parse_java_threads(dump: str) -> dict[str, float]:
+    """CPU seconds by thread kind from a ``jcmd Thread.print`` dump (see java_thread_cpu)."""
     kinds: dict[str, float] = {}
-    for match in _JAVA_THREAD.finditer(out):
+    for match in _JAVA_THREAD.finditer(dump):
         kind = re.sub(r"\d+", "N", match["name"])
         kinds[kind] = kinds.get(kind, 0.0) + float(match["ms"]) / 1000
     return kinds

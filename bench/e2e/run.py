@@ -649,8 +649,13 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
     for p in phases:
         if p.kafka_threads:
             top = sorted(p.kafka_threads.items(), key=lambda kv: -kv[1])[:8]
+            jit = _kafka_jit_ms(p)
+            warming = (f" **KAFKA WARMING UP**: its JIT compiler took {jit:.2f} ms per article"
+                       " (a broker started minutes ago; its figure is inflated)"
+                       if jit > KAFKA_JIT_WARMING_MS else "")
             lines.append(f"- {p.name}, Kafka's CPU ms per article by thread: " + ", ".join(
-                f"{kind} {1000 * cpu_s / max(1, p.searchable):.2f}" for kind, cpu_s in top))
+                f"{kind} {1000 * cpu_s / max(1, p.searchable):.2f}" for kind, cpu_s in top)
+                + warming)
     lines += ["", "CPU seconds per phase (per 1000 articles):", ""]
     names = sorted({k for p in phases for k in p.cpu})
     lines.append("| process | " + " | ".join(p.name for p in phases) + " |")
@@ -668,6 +673,18 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
 # pipeline at rest stays well below it on 2 cores).
 UNDER_LOAD = 1.0
 SETTLE_WINDOW_S = 5.0
+
+
+# Kafka's JIT compiler threads above this many ms of CPU per article in a phase: the broker
+# is still warming up. On a warm broker they take 0.03-0.09 ms; in the first runs after a
+# start, 0.55-1.22 ms, most of Kafka's figure (bench/RESULTS.md, 2026-12-04, session 10).
+KAFKA_JIT_WARMING_MS = 0.2
+
+
+def _kafka_jit_ms(phase: PhaseResult) -> float:
+    """CPU ms per searchable article of Kafka's JIT compiler threads (--server-threads)."""
+    jit_s = sum(cpu_s for kind, cpu_s in phase.kafka_threads.items() if "CompilerThread" in kind)
+    return 1000 * jit_s / max(1, phase.searchable)
 
 
 def _under_load(phase: PhaseResult, args: argparse.Namespace) -> bool:
