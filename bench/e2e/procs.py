@@ -15,6 +15,7 @@ __all__ = [
     "busy_cores",
     "descendants",
     "java_thread_cpu",
+    "java_thread_cpu_spent",
     "parse_java_threads",
     "sample",
     "tree_sample",
@@ -111,3 +112,13 @@ def parse_java_threads(dump: str) -> dict[str, float]:
         kind = re.sub(r"\d+", "N", match["name"])
         kinds[kind] = kinds.get(kind, 0.0) + float(match["ms"]) / 1000
     return kinds
+
+
+def java_thread_cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each thread kind spent between two ``java_thread_cpu`` readings.
+
+    A kind first seen in ``after`` (threads the JVM started in between, e.g. its dynamic JIT
+    compiler threads) counts whole. A thread that ended in between takes its CPU with it, so
+    its kind can read less than it spent: a kind is never below 0, and the figures are lower
+    bounds."""
+    return {kind: max(0.0, cpu_s - before.get(kind, 0.0)) for kind, cpu_s in after.items()}

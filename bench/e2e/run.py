@@ -438,9 +438,7 @@ class Bench:
         farm1, messages1 = self.farm_stats(), self.topic_messages()
         result.farm = {k: farm1.get(k, 0) - farm0.get(k, 0) for k in farm1}
         result.messages = {k: v - messages0.get(k, 0) for k, v in messages1.items()}
-        threads1 = self.kafka_threads()
-        result.kafka_threads = {k: v - threads0.get(k, 0.0) for k, v in threads1.items()
-                                if k in threads0}
+        result.kafka_threads = procs.java_thread_cpu_spent(threads0, self.kafka_threads())
         result.seconds = wall1 - wall0
         result.cpu = {k: cpu1[k] - cpu0.get(k, 0.0) for k in cpu1}
         result.searchable = max(0, self.search.counts[-1][1] - baseline)

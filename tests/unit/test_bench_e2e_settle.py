@@ -61,3 +61,11 @@ def test_java_thread_cpu_reads_jcmd_thread_lines() -> None:
             '   java.lang.Thread.State: WAITING (parking)\n')
     assert procs.parse_java_threads(dump) == {
         "main": 1.2954, "data-plane-kafka-request-handler-N": 0.75}
+
+
+def test_thread_cpu_spent_counts_threads_started_in_between_and_never_goes_negative() -> None:
+    before = {"C2 CompilerThreadN": 2.0, "kafka-log-cleaner-thread-N": 1.0}
+    after = {"C2 CompilerThreadN": 2.5, "kafka-log-cleaner-thread-N": 0.4,  # one ended
+             "C1 CompilerThreadN": 0.3}  # started during the phase
+    assert procs.java_thread_cpu_spent(before, after) == {
+        "C2 CompilerThreadN": 0.5, "kafka-log-cleaner-thread-N": 0.0, "C1 CompilerThreadN": 0.3}
