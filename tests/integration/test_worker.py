@@ -35,6 +35,7 @@ from tests.integration.processors_support import (
     scrape_metrics,
     search_alias,
     wait_for,
+    wait_until_all_committed,
 )
 
 pytestmark = pytest.mark.integration
@@ -80,6 +81,7 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
         letters = [decode_dead_letter(v) for v in read_topic(names.deadletter, expect=2)]
         wait_for(lambda: sum(committed_offsets(names.app_id, names.articles).values()) == 5,
                  30, "offsets committed")
+        wait_until_all_committed(names.app_id, names.enriched)
         # The metrics the README lists, as the worker serves them; kafka_reachable is set by
         # its periodic Kafka check (every 2 s), so it may take a moment to appear.
         wait_for(lambda: scrape_metrics(port).get("newsflow_processors_kafka_reachable") == 1,
@@ -153,7 +155,7 @@ def test_stop_while_es_unreachable_commits_nothing_and_restart_indexes_all(
     # The stage that writes to Elasticsearch committed nothing. (The enrich stage may have
     # committed news.articles: its hand-over to the enriched topic needs no Elasticsearch,
     # and the enriched topic keeps the records for the restart.)
-    assert committed_offsets(names.app_id, f"it-{names.run}.enriched") == {}
+    assert committed_offsets(names.app_id, names.enriched) == {}
 
     up = Worker(names.env(tmp_path), tmp_path / "up.log")
     try:
@@ -161,6 +163,7 @@ def test_stop_while_es_unreachable_commits_nothing_and_restart_indexes_all(
         wait_for(lambda: len(search_alias(names.alias)) == 3, 90, "all three documents")
         wait_for(lambda: sum(committed_offsets(names.app_id, names.articles).values()) == 3,
                  30, "offsets committed after indexing")
+        wait_until_all_committed(names.app_id, names.enriched)
     finally:
         assert up.stop() == 0
     forwarded = [decode_article(v).id for v in read_topic(names.tag_topic(TAG), expect=2)]
@@ -261,6 +264,7 @@ def test_elasticsearch_outage_while_articles_arrive_loses_and_duplicates_nothing
         wait_for(lambda: len(search_alias(names.alias)) == 7, 90, "everything indexed")
         wait_for(lambda: sum(committed_offsets(names.app_id, names.articles).values()) == 7,
                  30, "offsets committed")
+        wait_until_all_committed(names.app_id, names.enriched)
     finally:
         exit_code = worker.stop()
         proxy.stop()
