@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from newsflow.article import Article
@@ -29,7 +28,7 @@ from newsflow.errors import (
 from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import RunBlocking
 from processors.service.retry import Once, Retrier
-from processors.store.documents import article_document
+from processors.store.watches import matched_article_document
 
 __all__ = ["WatchMatching", "WatchStep"]
 
@@ -56,13 +55,11 @@ class WatchStep:
         run_io: RunBlocking,
         retrier: Retrier,
         metrics: ProcessorMetrics,
-        clock: Callable[[], datetime],
     ) -> None:
         self._index = index
         self._run_io = run_io
         self._retrier = retrier
         self._metrics = metrics
-        self._clock = clock
         self._prepare = Once(retrier, "elasticsearch",
                              f"creating the watches index {index.index}",
                              lambda: self._run_io(self._index.ensure_ready),
@@ -84,13 +81,12 @@ class WatchStep:
             lambda: self._run_io(self._index.has_watches), SearchUnavailableError)
         if not has_watches:
             return [_with_watches(article, []) for article in articles]
-        now = self._clock()
         documents: list[dict[str, Any]] = []
         slots: list[int] = []
         for slot, article in enumerate(articles):
             try:
-                documents.append(article_document(
-                    article, taxonomy_version=article.taxonomy_version, indexed_at=now))
+                # Only the fields watches read (the index step builds the full document).
+                documents.append(matched_article_document(article))
             except DocumentRejectedError:
                 continue  # the index step dead-letters it
             slots.append(slot)

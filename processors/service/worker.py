@@ -219,7 +219,7 @@ def _ordered_stage(
         alerts_topic=settings.kafka.alerts_topic,
     )
     watches = WatchStep(index=watch_index, run_io=run_io, retrier=ordered_retrier,
-                        metrics=metrics, clock=utc_now)
+                        metrics=metrics)
     return BatchHandler(
         index=index,
         producer=producer,

@@ -37,6 +37,7 @@ __all__ = [
     "article_document",
     "article_from_document",
     "backing_index",
+    "check_document_id",
     "entity_kind",
     "entity_names",
     "index_pattern",
@@ -249,6 +250,16 @@ def entity_names(entities: Iterable[Entity]) -> dict[str, list[str]]:
     return {**names, "countries": countries}
 
 
+def check_document_id(doc_id: str) -> None:
+    """DocumentRejectedError for an ``_id`` Elasticsearch refuses with the whole bulk
+    request rather than with the one item (empty, or longer than 512 bytes)."""
+    if not doc_id or len(doc_id.encode("utf-8")) > MAX_ID_BYTES:
+        raise DocumentRejectedError(
+            f"article id must be 1..{MAX_ID_BYTES} bytes, got {len(doc_id.encode())}",
+            doc_id=doc_id[:64],
+        )
+
+
 def article_document(
     article: Article, *, taxonomy_version: str | None, indexed_at: datetime
 ) -> dict[str, Any]:
@@ -257,11 +268,7 @@ def article_document(
     Raises DocumentRejectedError for what Elasticsearch would refuse for the whole bulk
     request rather than for the one item (an _id longer than 512 bytes).
     """
-    if not article.id or len(article.id.encode("utf-8")) > MAX_ID_BYTES:
-        raise DocumentRejectedError(
-            f"article id must be 1..{MAX_ID_BYTES} bytes, got {len(article.id.encode())}",
-            doc_id=article.id[:64],
-        )
+    check_document_id(article.id)
     record = article.model_copy(update={"indexed_at": indexed_at}).model_dump(mode="json")
     tag_details = record.pop("tags")
     return {

@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 KNOWN_TTL_S = 5.0
 # Watches per search in "search" mode (one filters bucket each).
 _CHUNK = 500
+# Scratch copies deleted in one request once this many are left over ("search" mode). Every
+# search is filtered to its own batch's ids, so a copy left behind is never matched again;
+# deleting each batch's copies right after its search was one more bulk request per batch.
+FORGET_EVERY = 2_000
 
 
 class WatchExistsError(NewsflowError):
@@ -79,6 +83,7 @@ class WatchIndex:
         percolator: bool | None = None,
         known_ttl_s: float = KNOWN_TTL_S,
         monotonic: Callable[[], float] = time.monotonic,
+        forget_every: int = FORGET_EVERY,
     ) -> None:
         self.index = settings.watches_index
         self.scratch_index = f"{settings.watches_index}-batch"
@@ -93,8 +98,13 @@ class WatchIndex:
         self._monotonic = monotonic
         self._known: list[Watch] | None = None
         self._known_at = 0.0
+        self._forget_every = forget_every
+        self._left_over: list[str] = []  # scratch copies not deleted yet
 
     def close(self) -> None:
+        if self._left_over:
+            self._forget(self._left_over)
+            self._left_over = []
         self._client.close()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -300,7 +310,10 @@ class WatchIndex:
         except Exception as exc:
             raise translate_error(exc, what) from exc
         finally:
-            self._forget(ids)
+            self._left_over.extend(ids)
+            if len(self._left_over) >= self._forget_every:
+                self._forget(self._left_over)
+                self._left_over = []
         return matched
 
     def _msearch(

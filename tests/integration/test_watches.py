@@ -129,6 +129,34 @@ def test_watches_match_a_batch_list_and_remove(names: Names, percolator: bool | 
         index.close()
 
 
+def test_scratch_copies_are_deleted_in_bulk_and_never_matched_again(names: Names) -> None:
+    """Search mode: each batch's copies stay in the scratch index until enough are left
+    over (one delete request for many batches), and a later batch never matches them."""
+    settings = es_settings(names)
+    index = WatchIndex(settings, percolator=False, forget_every=5)
+    es = Elasticsearch(ES_URL)
+
+    def scratch_copies() -> int:
+        es.indices.refresh(index=index.scratch_index)
+        return int(es.count(index=index.scratch_index)["count"])
+
+    try:
+        index.add(Watch("naval", query="naval"))
+        naval = documents([cooperation(1), cooperation(2), cooperation(3)])
+        assert index.match(naval) == [["naval"]] * 3
+        assert scratch_copies() == 3  # kept: 3 left over, fewer than 5
+        other = documents([make_article(4, UNRELATED[0], summary=UNRELATED[1])])
+        assert index.match(other) == [[]]  # the naval copies left over are not its matches
+        assert scratch_copies() == 4
+        assert index.match(naval[:1]) == [["naval"]]
+        assert scratch_copies() == 0  # 5 left over: all deleted in one request
+        assert index.match(other) == [[]]
+    finally:
+        index.close()
+    assert scratch_copies() == 0  # close() deleted the last one
+    es.close()
+
+
 def test_a_document_the_mapping_refuses_matches_nothing(names: Names) -> None:
     """Refused in a field watches read: no match. Fields no watch reads are not sent at all
     (watches.matched_document), so they cannot spoil the match; the article index still

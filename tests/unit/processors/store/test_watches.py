@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from newsflow.errors import DocumentRejectedError
 from processors.store.documents import article_document
 from processors.store.search import SearchQuery, build_search
 from processors.store.watches import (
@@ -18,6 +19,7 @@ from processors.store.watches import (
     backfill_body,
     filters_search_body,
     is_valid_name,
+    matched_article_document,
     matched_document,
     parse_filters_search,
     parse_percolate,
@@ -226,3 +228,27 @@ def test_the_matched_document_keeps_every_field_a_watch_reads_and_nothing_else()
     assert {"tag_details", "url", "published_at", "story_id"}.isdisjoint(matched)
     assert {key for entity in matched["entities"] for key in entity} == {"text", "canonical"}
     assert matched["id"] == document["id"]
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"content": "Full text about the pact.", "authors": ["A. Writer", "B. Writer"]},
+    {"entities": [], "tags": []},
+    {"title": "Ünïcode — “quoted” title", "summary": ""},
+])
+def test_the_matched_document_built_from_the_article_is_the_full_paths(
+    changes: dict[str, object],
+) -> None:
+    # The ordered stage builds it straight from the article; it must be exactly what the
+    # full document trimmed to the fields watches read is (same values, same order).
+    article = make_article(**changes)
+    full = matched_document(article_document(article, taxonomy_version="1.3.0",
+                                             indexed_at=T0))
+    direct = matched_article_document(article)
+    assert direct == full
+    assert list(direct) == list(full)
+
+
+def test_the_matched_document_refuses_an_id_the_index_refuses() -> None:
+    with pytest.raises(DocumentRejectedError):
+        matched_article_document(make_article(id="x" * 600))
