@@ -4,6 +4,7 @@ whole-text tokens split by sentence against tokenising each sentence."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -128,3 +129,37 @@ def test_tokens_that_start_no_phrase_share_one_cache_entry() -> None:
     nothing = {id(matcher._candidates(t.text)) for t in tokenize(text)}
     assert len(nothing) == 1
     assert matcher._candidates("the") is not matcher._candidates("zebras")
+
+
+def _spans_searching_the_whole_sentence(text: str) -> list[tuple[int, int]]:
+    """sentence_spans as it was before it bounded its look-back: the word before each dot
+    searched from the sentence's start. The reference the bounded version must equal."""
+    from processors.enrich import phrases
+
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        cursor = line.start()
+        for m in phrases._SENTENCE_END_RE.finditer(text, line.start(), line.end()):
+            if m.group().startswith("."):
+                before = phrases._LAST_WORD_RE.search(text, cursor, m.start())
+                word = before.group(1).lower() if before else ""
+                if word in phrases._ABBREVIATIONS or len(word) == 1:
+                    continue
+            phrases._append_trimmed(text, cursor, m.end(), spans)
+            cursor = m.end()
+        phrases._append_trimmed(text, cursor, line.end(), spans)
+    return spans
+
+
+def test_bounded_look_back_splits_as_searching_the_whole_sentence() -> None:
+    rng = random.Random(11)
+    words = ["U.S.", "u.k.", "e.g.", "Mr.", "Jan.", "J.", "a.", "Smith.", "Army", "said.",
+             "x" * 70 + ".", "a.b." * 20, "ok" * 40 + "." + "u.s.", "St.", "no.", "42.",
+             "Ltd.", "3.5.", "\"Why?\"", "end!", "(RU).", "Dr", "\n"]
+    texts = [TRICKY, *TEXTS]
+    for _ in range(300):
+        texts.append(" ".join(rng.choice(words) if rng.random() < 0.6 else
+                              rng.choice(["The", "Navy", "Kyiv", "officials", "7"])
+                              for _ in range(rng.randint(1, 60))))
+    for text in texts:
+        assert sentence_spans(text) == _spans_searching_the_whole_sentence(text), text
