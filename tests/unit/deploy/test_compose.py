@@ -40,8 +40,19 @@ def resolve(args: list[str]) -> click.Command:
 
 
 def test_the_newsflow_services_exist() -> None:
-    assert {"poller", "worker"} <= set(NEWSFLOW_SERVICES)
+    assert {"poller", "worker", "ordered"} <= set(NEWSFLOW_SERVICES)
     assert {"kafka", "elasticsearch", "kibana"} <= set(SERVICES)
+
+
+def test_the_workers_enrich_and_one_process_runs_the_ordered_stage() -> None:
+    # The layout Kubernetes runs (deploy/k8s/base): every role is covered exactly once.
+    roles: dict[str, str] = {}
+    for name, service in NEWSFLOW_SERVICES.items():
+        command = service["command"]
+        if command[0] == "worker":
+            roles[name] = command[command.index("--role") + 1] if "--role" in command \
+                else "all"
+    assert sorted(roles.values()) == ["enrich", "ordered"], roles
 
 
 @pytest.mark.parametrize("name", sorted(NEWSFLOW_SERVICES))
