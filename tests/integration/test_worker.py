@@ -103,7 +103,11 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
     assert TAG not in docs[other.id]["tags"]
 
     forwarded = [decode_article(v) for v in read_topic(names.tag_topic(TAG), expect=1)]
-    assert [a.id for a in forwarded] == [coop.id]  # the replayed copy was in the same batch
+    # The replayed copy is forwarded again unless it reached the ordered stage in the same
+    # batch as the first (then the batch keeps one): whether it did depends on how Kafka's
+    # fetches split the five records into enrich batches (one CI run fetched the first
+    # record alone). At-least-once: once or twice, never lost; one document either way.
+    assert {a.id for a in forwarded} == {coop.id} and 1 <= len(forwarded) <= 2
     assert forwarded[0].indexed_at is not None
 
     by_stage = {letter["stage"]: letter for letter in letters}
