@@ -1,0 +1,37 @@
+"""bench/e2e/ab.py's pure parts: the running order alternates, each role's CPU per article
+is read from bench/e2e's --json phase as run.py reports it, and the summary pairs the runs
+by round."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.e2e.ab import Run, role_ms, run_order, summarize
+
+
+def test_the_order_alternates_which_side_runs_first() -> None:
+    assert run_order(3) == [(1, "A"), (1, "B"), (2, "B"), (2, "A"), (3, "A"), (3, "B")]
+
+
+def test_role_ms_sums_each_roles_processes_per_searchable_article() -> None:
+    phase = {"searchable": 2000, "cpu": {
+        "poller-0": 1.5, "worker-0": 3.0, "worker-1": 2.5, "worker-ordered": 1.0,
+        "kafka": 0.4, "elasticsearch": 0.6, "farm": 9.0}}
+    assert role_ms(phase) == pytest.approx(
+        {"poller": 0.75, "worker": 3.25, "kafka": 0.2, "elasticsearch": 0.3})
+    assert role_ms({"searchable": 0, "cpu": {}}) == dict.fromkeys(role_ms(phase), 0.0)
+
+
+def test_summary_pairs_runs_by_round_whatever_their_order() -> None:
+    runs = [Run("A", 1, 4.0), Run("B", 1, 5.0), Run("B", 2, 5.4), Run("A", 2, 4.2),
+            Run("A", 3, 4.1)]  # round 3 has no B: left out
+    summary = summarize(runs)
+    assert summary.diffs == [1.0, 1.2]
+    assert summary.mean_a == pytest.approx(4.1) and summary.mean_b == pytest.approx(5.2)
+    assert summary.mean_diff == pytest.approx(1.1)
+    assert summary.sd_diff == pytest.approx(math.sqrt(0.02))
+    assert math.isnan(summarize(runs[:2]).sd_diff)
+    with pytest.raises(ValueError):
+        summarize([Run("A", 1, 4.0)])
