@@ -39,6 +39,12 @@ class Topics:
         self._tag_topics: dict[str, faust.TopicT] = {}
         self._named: dict[str, faust.TopicT] = {}
 
+    async def producer(self) -> faust.types.ProducerT:
+        """The app's producer, started if it was not (what every topic's send goes
+        through; processors.streams.produce sends with it directly)."""
+        producer: faust.types.ProducerT = await self._app.maybe_start_producer()
+        return producer
+
     def named(self, name: str) -> faust.TopicT:
         """A topic by its name (watch streams, alerts), with the tag streams' partitions."""
         topic = self._named.get(name)

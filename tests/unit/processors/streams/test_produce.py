@@ -63,23 +63,34 @@ class FakeTopic:
         if self.name in self.producer.undeclarable:
             raise RuntimeError("KafkaConnectionError: cannot create topic")
 
-    async def send(self, *, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.producer.sends.append((self.name, key, fut))
-        return fut
 
 
 class FakeFaustProducer:
-    """The Topics the producer sees; ``sends`` keeps each send's future for the test."""
+    """The Topics the producer sees, and the app's producer it sends with; ``sends`` keeps
+    each send's future for the test."""
 
     def __init__(self, undeclarable: set[str] | None = None) -> None:
         self.undeclarable = undeclarable or set()
+        self.start_error: Exception | None = None
         self.sends: list[tuple[str, bytes | None, asyncio.Future[Any]]] = []
         self.topics: dict[str, FakeTopic] = {}
         self.deadletter = FakeTopic("dead", self)
 
     def tag_topic(self, tag: str) -> FakeTopic:
         return self.topics.setdefault(tag, FakeTopic(f"tag.{tag}", self))
+
+    async def producer(self) -> FakeFaustProducer:
+        if self.start_error is not None:
+            raise self.start_error
+        return self
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, partition: int | None,
+                   timestamp: float | None, headers: object) -> asyncio.Future[Any]:
+        # Faust's Producer.send: the partition left to the client's keyed partitioner.
+        assert partition is None and timestamp is None and headers is None
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.sends.append((topic, key, fut))
+        return fut
 
 
 def run_send_all(fake: FakeFaustProducer, messages: list[OutMessage],
@@ -168,3 +179,11 @@ def test_each_topic_is_declared_once_per_producer() -> None:
     asyncio.run(twice())
     assert len(fake.sends) == 2 * len(MESSAGES)
     assert fake.topics["tag-a"].declared == 1
+
+
+def test_a_producer_that_cannot_start_leaves_every_message_to_send_again() -> None:
+    fake = FakeFaustProducer()
+    fake.start_error = RuntimeError("KafkaConnectionError: no broker")
+    outcome = run_send_all(fake, MESSAGES, ok_except())
+    assert fake.sends == [] and outcome.unacknowledged == tuple(MESSAGES)
+    assert "no broker" in str(outcome.error)
