@@ -36,8 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-ROLES = ("poller", "worker", "kafka", "elasticsearch")
+from bench.e2e.run import PRODUCT_ROLES, REPO, role_cpu_ms
 
 __all__ = ["PairSummary", "Run", "role_ms", "run_order", "summarize"]
 
@@ -62,12 +61,9 @@ class PairSummary:
 
 
 def role_ms(phase: Mapping[str, Any]) -> dict[str, float]:
-    """CPU ms per searchable article of each role in one phase of bench/e2e's --json (its
-    ``cpu``: process name -> seconds; names start with their role, as run.py reports)."""
-    articles = max(1, int(phase.get("searchable") or 0))
-    cpu: Mapping[str, float] = phase.get("cpu") or {}
-    return {role: 1000 * sum(v for k, v in cpu.items() if k.startswith(role)) / articles
-            for role in ROLES}
+    """CPU ms per searchable article of each role in one phase of bench/e2e's --json, as
+    run.py's report computes it."""
+    return role_cpu_ms(phase.get("cpu") or {}, int(phase.get("searchable") or 0))
 
 
 def run_order(rounds: int) -> list[tuple[int, str]]:
@@ -124,7 +120,7 @@ def report(runs: Sequence[Run], summary: PairSummary, args: argparse.Namespace) 
              "| round | side | ms/article | pollers / workers / kafka / elasticsearch | load |",
              "|---|---|---|---|---|"]
     for run in runs:
-        parts = " / ".join(f"{run.by_role.get(role, 0):.2f}" for role in ROLES)
+        parts = " / ".join(f"{run.by_role.get(role, 0):.2f}" for role in PRODUCT_ROLES)
         lines.append(f"| {run.round} | {run.side} | {run.total_ms:.2f} | {parts} | "
                      f"{run.load_start:.2f} -> {run.load_end:.2f} |")
     spread = "" if math.isnan(summary.sd_diff) else f" (sd {summary.sd_diff:.2f})"

@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -625,9 +626,7 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
               f"{UNDER_LOAD:.1f}: other work shared the cores, the figure is inflated):", ""]
     for p in phases:
         per = _product_cpu_ms(p)
-        by_role = {role: 1000 * sum(v for k, v in p.cpu.items() if k.startswith(role))
-                   / max(1, p.searchable)
-                   for role in ("poller", "worker", "kafka", "elasticsearch")}
+        by_role = role_cpu_ms(p.cpu, p.searchable)
         parts = ", ".join(f"{role}s {ms:.2f}" if role in ("poller", "worker")
                           else f"{role} {ms:.2f}" for role, ms in by_role.items())
         marked = " **UNDER LOAD**" if _under_load(p, args) else ""
@@ -693,11 +692,22 @@ def _under_load(phase: PhaseResult, args: argparse.Namespace) -> bool:
     return phase.load_start > UNDER_LOAD
 
 
+# The product's processes by role: each process's name in PhaseResult.cpu starts with its
+# role ("poller-0", "worker-1", "worker-ordered", "kafka", "elasticsearch"); the bench and
+# the feed farm are not the product.
+PRODUCT_ROLES = ("poller", "worker", "kafka", "elasticsearch")
+
+
+def role_cpu_ms(cpu: Mapping[str, float], searchable: int) -> dict[str, float]:
+    """CPU ms per searchable article of each product role, from a phase's CPU seconds by
+    process (PhaseResult.cpu, or the ``cpu`` of a phase in ``--json``)."""
+    return {role: 1000 * sum(v for k, v in cpu.items() if k.startswith(role))
+            / max(1, searchable) for role in PRODUCT_ROLES}
+
+
 def _product_cpu_ms(phase: PhaseResult) -> float:
     """CPU ms per searchable article of the product's processes (not the bench, not the farm)."""
-    product = sum(v for k, v in phase.cpu.items()
-                  if k.startswith(("poller", "worker", "kafka", "elasticsearch")))
-    return 1000 * product / max(1, phase.searchable)
+    return sum(role_cpu_ms(phase.cpu, phase.searchable).values())
 
 
 def _shared_core_bound(burst: PhaseResult, slowest: stages.StageResult) -> list[str]:
