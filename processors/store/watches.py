@@ -218,19 +218,16 @@ def matched_article_document(article: Article) -> dict[str, Any]:
     ``article_document`` does. tests/unit/processors/store checks it gives the same
     document as the full path."""
     check_document_id(article.id)
-    matched: dict[str, Any] = {
-        "id": article.id,
-        "title": article.title,
-        "summary": article.summary,
-        "content": article.content,
-        "authors": list(article.authors),
+    # The two fields the document derives; the others are the article's own, by name.
+    derived: dict[str, Any] = {
         "tags": list(dict.fromkeys(tag.tag for tag in article.tags)),
         "entity": entity_names(article.entities),
     }
+    matched = {name: derived[name] if name in derived else getattr(article, name)
+               for name in _MATCHED_FIELDS}
     if article.entities:
-        matched["entities"] = [
-            {"text": entity.text, "canonical": entity.canonical} for entity in article.entities
-        ]
+        matched["entities"] = [{k: getattr(entity, k) for k in _MATCHED_ENTITY_FIELDS}
+                               for entity in article.entities]
     return matched
 
 
