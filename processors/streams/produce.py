@@ -12,9 +12,11 @@ never repeats a message Kafka already has.
   (``Producer.send``: the same aiokafka client, acks and idempotence) rather than
   ``Topic.send``, whose per-message machinery (a FutureMessage, codecs, sensors and
   callbacks) cost 96-100 µs of CPU per 2 KB message against 22-25 µs (one broker, 100
-  topics, 6,000 messages; bench/RESULTS.md, session 11). The values are bytes already, the
-  key partitions as before (the client's default partitioner), and Faust's
-  publish-on-commit attachments, the one thing Topic.send adds, are off in this app.
+  topics, 6,000 messages; bench/RESULTS.md, session 11). The values are bytes already and
+  the key partitions as before (the client's default partitioner). What Topic.send would
+  change besides its bookkeeping is off in this app, and tests/unit/deploy checks it stays
+  so: publish-on-commit attachments (sends deferred to the commit) and exactly-once
+  (``maybe_start_producer`` would hand back a transaction manager).
 - ``TagStreamProducer``: for a process without a Faust app (``newsflow retag``), with its own
   kafka-python client. kafka-python blocks, so each ``send_all`` runs on a worker thread.
 

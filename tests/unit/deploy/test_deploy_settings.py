@@ -68,6 +68,17 @@ def test_the_workers_producer_is_idempotent_with_acks_all(
     assert idempotent and acks == -1
 
 
+def test_nothing_defers_or_wraps_the_sends_the_worker_makes_with_the_producer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """processors.streams.produce sends with the app's producer, not Topic.send: correct
+    only while Faust neither defers a stream's sends to its commit nor runs transactions."""
+    monkeypatch.setenv("NEWSFLOW_PROCESSORS__DATA_DIR", str(tmp_path))
+    conf = build_app(load_settings()).conf
+    assert conf.stream_publish_on_commit is False
+    assert conf.processing_guarantee.value == "at_least_once"
+
+
 @pytest.mark.parametrize("value", ["0", "5", "91"])
 def test_session_timeout_within_what_the_broker_and_faust_accept(
     monkeypatch: pytest.MonkeyPatch, value: str
