@@ -197,12 +197,14 @@ def committed_offsets(group: str, topic: str) -> dict[int, int]:
 
 
 def end_offsets(topic: str) -> dict[int, int]:
-    """The next offset of each partition of ``topic`` ({} while it does not exist)."""
+    """The next offset of each partition of ``topic``, which must exist (an empty answer
+    would make a comparison with committed offsets pass for nothing)."""
     from kafka import TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=KAFKA, group_id=None)
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
+        partitions = consumer.partitions_for_topic(topic)
+        assert partitions, f"topic {topic} does not exist"
         ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
     finally:
         consumer.close()

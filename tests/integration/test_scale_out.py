@@ -42,6 +42,7 @@ from tests.integration.processors_support import (
     Names,
     Worker,
     committed_offsets,
+    end_offsets,
     wait_for,
 )
 
@@ -246,15 +247,6 @@ def stop_process(proc: subprocess.Popen[str], timeout_s: float = 30) -> int | No
     return proc.returncode
 
 
-def end_offsets(topic: str, partitions: int = PARTITIONS) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=KAFKA)
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        return {tp.partition: n for tp, n in consumer.end_offsets(tps).items()}
-    finally:
-        consumer.close()
-
-
 def topic_keys(topic: str, expect: int) -> list[str]:
     consumer = KafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
     try:
@@ -391,8 +383,8 @@ def test_two_workers_and_two_pollers_share_a_batch(
                  "the group committing every offset")
         # The ordered stage too: a worker stopped below hands the enriched partition to the
         # other, which would index again whatever was not committed yet.
-        handed_over = f"it-{names.run}.enriched"
-        handed_ends = end_offsets(handed_over, 1)
+        handed_over = names.enriched
+        handed_ends = end_offsets(handed_over)
         wait_for(lambda: committed_offsets(names.app_id, handed_over) == handed_ends, 30,
                  "the ordered stage committing every offset")
         served = {r: list(route.served) for r, route in enumerate(routes)}
