@@ -169,14 +169,15 @@ class Gazetteer:
         """Mentions of states in a token list (longest match; stoplisted names are skipped
         when they sit inside a longer capitalised name, e.g. "Michael Jordan")."""
         found: list[StateMention] = []
-        for m in self._states.find(text, tokens, longest_only=True):
-            surface = text[m.start : m.end]
-            if m.payload.kind == "place":
+        # find_spans: plain tuples, no PhraseMatch built per match (the tagger's hot path).
+        spans = self._states.find_spans(text, tokens, longest_only=True)
+        for phrase, entry, start, end in spans:
+            if entry.kind == "place":
                 continue
-            ambiguous = m.phrase in self.stoplist or m.payload.kind == "capital"
-            if ambiguous and _inside_longer_name(text, m.start, m.end):
+            ambiguous = phrase in self.stoplist or entry.kind == "capital"
+            if ambiguous and _inside_longer_name(text, start, end):
                 continue  # "Michael Jordan", "USS George Washington", "Washington Post"
-            found.append(StateMention(surface, m.start, m.end, m.payload.codes, m.payload.kind))
+            found.append(StateMention(text[start:end], start, end, entry.codes, entry.kind))
         return found
 
     def missed_names(self, text: str, tokens: Sequence[Token]) -> list[tuple[int, int, str, Any]]:

@@ -105,17 +105,17 @@ class Tagger:
         per_sentence = split_tokens(tokenize(text) if tokens is None else tokens, spans)
         for (start, end), words in zip(spans, per_sentence, strict=True):
             sentence = SentenceFacts(start, end, in_title=start < title_end)
-            matches = self._matcher.find(text, words)
-            for m in matches:
-                sentence.cues.setdefault(m.payload, text[m.start : m.end])
+            matches = self._matcher.find_spans(text, words)
+            for _, cue, cue_start, cue_end in matches:
+                sentence.cues.setdefault(cue, text[cue_start:cue_end])
             sentence.states = self._gazetteer.state_mentions(text, words)
             sentence.joined = _joined_pairs(text, sentence.states)
             starts = {s.start: s for s in sentence.states}
-            for m in matches:
-                follow = _STATE_AFTER_GAP.match(text, m.end, end)
+            for _, cue, _, cue_end in matches:
+                follow = _STATE_AFTER_GAP.match(text, cue_end, end)
                 state = starts.get(follow.end()) if follow else None
                 if state is not None:
-                    sentence.state_after.setdefault(m.payload, []).append(state)
+                    sentence.state_after.setdefault(cue, []).append(state)
             facts.append(sentence)
         _place_labels(text, entities, facts)
         return facts

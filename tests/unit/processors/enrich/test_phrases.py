@@ -163,3 +163,17 @@ def test_bounded_look_back_splits_as_searching_the_whole_sentence() -> None:
                               for _ in range(rng.randint(1, 60))))
     for text in texts:
         assert sentence_spans(text) == _spans_searching_the_whole_sentence(text), text
+
+
+@pytest.mark.parametrize("longest_only", [True, False])
+def test_find_spans_are_find_as_tuples_with_warm_pick_cache(longest_only: bool) -> None:
+    # The second pass reads every (token, next token) pick from the cache the first filled.
+    matcher = PhraseMatcher(((p, p) for p in PHRASES), plurals=True)
+    for _ in range(2):
+        for text in [*TEXTS, TRICKY]:
+            tokens = tokenize(text)
+            spans = matcher.find_spans(text, tokens, longest_only=longest_only)
+            want = _every_candidate(matcher, text, tokens, longest_only)
+            assert spans == [(m.phrase, m.payload, m.start, m.end) for m in want], text
+            assert matcher.find(text, tokens, longest_only=longest_only) == want
+    assert matcher._pick_cache  # the cache was used
