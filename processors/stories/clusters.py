@@ -89,16 +89,19 @@ class Story:
 
     # -- summary helpers -------------------------------------------------------------------
     def top_tags(self, n: int = 10) -> tuple[str, ...]:
-        return tuple(t for t, _ in sorted(self.tags.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+        # Most articles first, ties alphabetical: (-count, tag) pairs sort that way without a
+        # key function (the tags are distinct, so the count never ties with the same tag).
+        return tuple(t for _, t in sorted([(-c, t) for t, c in self.tags.items()])[:n])
 
     def top_entities(self, n: int = 8) -> tuple[str, ...]:
         ids = self.entities.ids.tolist()
-        names = dict(zip(ids, self.names.split(_SEP), strict=False))
+        names = self.names.split(_SEP)  # aligned with ids (it may be shorter: no name)
         # The profile's ``top(n)`` order (heaviest first, ties: smaller id), sorted in Python:
         # a profile is a couple of dozen entries. float32 -> float keeps every comparison.
+        # The ids are distinct, so the position that rides along is never compared.
         negated = [-w for w in self.entities.weights.tolist()]
-        heaviest = sorted(zip(negated, ids, strict=True))[:n]
-        return tuple(names[i] for _, i in heaviest if names.get(i))
+        heaviest = sorted(zip(negated, ids, range(len(ids)), strict=True))[:n]
+        return tuple(names[j] for _, _, j in heaviest if j < len(names) and names[j])
 
     # -- state -----------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -382,8 +385,9 @@ def _cosines(centroids: Sequence[Centroid], vector: SparseVector) -> list[float]
         return [0.0] * n
     ids = np.concatenate([c.ids for c in centroids])
     weights = np.concatenate([c.weights for c in centroids])
-    owner = np.repeat(np.arange(n), [len(c.ids) for c in centroids])
-    pos = np.searchsorted(vector.ids, ids)
+    # Array methods, not the np.* functions: those only forward to them through Python.
+    owner = np.arange(n).repeat([len(c.ids) for c in centroids])
+    pos = vector.ids.searchsorted(ids)
     # A position past the end holds no equal id: compare with the last one instead.
     np.minimum(pos, len(vector.ids) - 1, out=pos)
     hit = vector.ids[pos] == ids

@@ -162,7 +162,9 @@ class Fingerprinter:
         hv ^= hv >> _FMIX32[2]
         hv *= _FMIX32[3]
         hv ^= hv >> _FMIX32[4]
-        signature: NDArray[np.uint32] = (hv[:, None] * self._a + self._b).min(axis=0)
+        products = hv[:, None] * self._a
+        products += self._b  # in place: one (grams x permutations) array, not two
+        signature: NDArray[np.uint32] = products.min(axis=0)
         return signature
 
 
@@ -288,9 +290,9 @@ class CopyIndex:
         if not len(slots):
             return None
         # Estimated Jaccard of every candidate at once: the share of equal signature values.
-        # (np.take gathers whole rows faster than fancy indexing does; the equal values are
+        # (take gathers whole rows faster than fancy indexing does; the equal values are
         # counted as bytes into a uint16, twice as fast as numpy's bool-to-int64 sum.)
-        same = np.take(self._sig, slots, axis=0) == fp.signature
+        same = self._sig.take(slots, axis=0) == fp.signature
         agree = same.view(np.uint8).sum(axis=1, dtype=np.uint16) / self.params.num_perm
         limit = self.params.max_verified
         if len(slots) > limit:
@@ -350,8 +352,8 @@ class CopyIndex:
         """Append to ``parts`` the slot arrays of the sorted index that share a band key with
         ``q``, and to ``tail`` the tail's slots that do (repeats included)."""
         if len(self._sorted_keys):
-            lo = np.searchsorted(self._sorted_keys, q, side="left")
-            hi = np.searchsorted(self._sorted_keys, q, side="right")
+            lo = self._sorted_keys.searchsorted(q, side="left")
+            hi = self._sorted_keys.searchsorted(q, side="right")
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 if b > a:
                     parts.append(self._sorted_slots[a:b])
@@ -672,7 +674,7 @@ def _in_sorted(
 ) -> NDArray[np.bool_]:
     """Which ``values`` are in the ascending, non-empty ``sorted_values`` (np.isin without
     its set-up cost, for the small arrays here): the value at the insertion point is equal."""
-    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    at = np.minimum(sorted_values.searchsorted(values), len(sorted_values) - 1)
     found: NDArray[np.bool_] = sorted_values[at] == values
     return found
 

@@ -64,9 +64,8 @@ class StoryInput:
     @classmethod
     def from_article(cls, article: Article) -> StoryInput:
         """The worker's view: an enriched Article (entities and tags already set)."""
-        text = "\n".join(p for p in (article.summary.strip(), article.content.strip()) if p)
-        if article.content.strip() == article.summary.strip():
-            text = article.summary.strip()
+        summary, content = article.summary.strip(), article.content.strip()  # stripped once
+        text = summary if content == summary else "\n".join(p for p in (summary, content) if p)
         return cls(
             id=article.id,
             title=article.title,

@@ -24,7 +24,6 @@ import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -221,11 +220,6 @@ def content_terms(tokens: Sequence[str]) -> list[str]:
     return [t for t in tokens if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
 
 
-@lru_cache(maxsize=16_384)
-def _word_hash(word: str) -> int:
-    return zlib.crc32(word.encode("utf-8"))
-
-
 def shingles(tokens: Sequence[str], size: int) -> list[int]:
     """Word ``size``-grams as distinct 32-bit hashes, ascending (MinHash input; their order
     does not matter to a minimum).
@@ -245,7 +239,11 @@ def gram_hashes(tokens: Sequence[str], size: int) -> NDArray[np.uint32]:
     de-duplication, so the fingerprint takes these directly."""
     if not tokens:
         return np.zeros(0, dtype=np.uint32)
-    hashes = np.fromiter(map(_word_hash, tokens), dtype=np.uint64, count=len(tokens))
+    # CRC-32 of each word, computed afresh: cheaper than a cache look-up (a cache of a
+    # stream's vocabulary is large, and its entries are seldom in the CPU's caches).
+    crc32 = zlib.crc32
+    hashes = np.fromiter([crc32(t.encode("utf-8")) for t in tokens], dtype=np.uint64,
+                         count=len(tokens))
     if len(tokens) < size:
         grams = np.zeros(1, dtype=np.uint64)
         for h in hashes:

@@ -44,7 +44,7 @@ class SparseVector:
         a, b = (self, other) if len(self) <= len(other) else (other, self)
         if not len(a) or not len(b):
             return 0.0
-        pos = np.searchsorted(b.ids, a.ids)
+        pos = b.ids.searchsorted(a.ids)
         pos[pos == len(b.ids)] = 0
         hit = b.ids[pos] == a.ids
         return float(np.dot(a.weights[hit], b.weights[pos[hit]]))
@@ -63,17 +63,11 @@ EMPTY = SparseVector(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 
 def sparse(weights: Mapping[int, float], max_terms: int = 0) -> SparseVector:
     """Unit vector from id -> weight, keeping the ``max_terms`` largest (0: all)."""
+    if not max_terms or len(weights) <= max_terms:
+        return _unit(weights)
     items = [(k, w) for k, w in weights.items() if w > 0.0]
     if not items:
         return EMPTY
-    if not max_terms or len(items) <= max_terms:
-        # Sorted in Python (ids are distinct, so the order is the stable argsort's): a
-        # vector is tens of terms, where numpy's per-call overhead is most of the cost.
-        items.sort()
-        ids = np.array([k for k, _ in items], dtype=np.int64)
-        ws = np.array([w for _, w in items], dtype=np.float64)
-        # The norm from np.dot over the same sorted array, as below: bit for bit the same.
-        return SparseVector(ids, ws / math.sqrt(float(np.dot(ws, ws))))
     ids = np.fromiter((k for k, _ in items), dtype=np.int64, count=len(items))
     ws = np.fromiter((w for _, w in items), dtype=np.float64, count=len(items))
     if max_terms and len(ids) > max_terms:
@@ -83,6 +77,28 @@ def sparse(weights: Mapping[int, float], max_terms: int = 0) -> SparseVector:
     ids, ws = ids[order], ws[order]
     norm = math.sqrt(float(np.dot(ws, ws)))
     return SparseVector(ids, ws / norm)
+
+
+def _unit(weights: Mapping[int, float]) -> SparseVector:
+    """``sparse`` without a cut: the positive weights ordered by id, over their norm.
+
+    Straight from the mapping's views into numpy (no list of pairs, no Python sort): the ids
+    are distinct, so a stable argsort orders them as sorting the (id, weight) pairs did, and
+    the norm is np.dot over the same sorted array: bit for bit the same vector
+    (tests/unit/processors/stories/test_fast_paths.py)."""
+    n = len(weights)
+    if not n:
+        return EMPTY
+    ids = np.fromiter(weights.keys(), dtype=np.int64, count=n)
+    ws = np.fromiter(weights.values(), dtype=np.float64, count=n)
+    order = ids.argsort(kind="stable")
+    ids, ws = ids[order], ws[order]
+    positive = ws > 0.0
+    if not positive.all():  # a weight of 0 (or less) is no term
+        ids, ws = ids[positive], ws[positive]
+        if not len(ids):
+            return EMPTY
+    return SparseVector(ids, ws / math.sqrt(float(np.dot(ws, ws))))
 
 
 class Centroid:
@@ -116,7 +132,7 @@ class Centroid:
         if not len(ids):
             ids, weights = vector.ids.copy(), added
         else:
-            pos = np.searchsorted(ids, vector.ids)
+            pos = ids.searchsorted(vector.ids)
             # A position past the end holds no equal id: compare with the last one instead.
             hit = ids[np.minimum(pos, len(ids) - 1)] == vector.ids
             weights = weights.copy()
@@ -157,7 +173,7 @@ def _merge_new(
     what ``np.insert`` at ``pos`` gives (the new ids are ascending, so the k-th lands at its
     position plus k), in a few array operations instead of its general machinery."""
     new = ~hit
-    at = pos[new] + np.arange(int(new.sum()))
+    at = pos[new] + np.arange(np.count_nonzero(new))
     size = len(ids) + len(at)
     old = np.ones(size, dtype=bool)
     old[at] = False

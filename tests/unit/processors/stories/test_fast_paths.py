@@ -1,16 +1,23 @@
 """The engine's hand-rolled fast paths give exactly what the general tools they replace give:
-datasketch's MinHash, numpy's unique and insert, the scan of the unsorted band tail."""
+datasketch's MinHash, numpy's unique and insert, the scan of the unsorted band tail, and
+what the code they replaced computed (vectors, entity keys, summaries, word hashes)."""
 
 from __future__ import annotations
 
+import math
 import random
+import re
+import zlib
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 from datasketch import MinHash
 from rapidfuzz import fuzz
 
+from newsflow.article import Article
 from processors.stories import copies
+from processors.stories.clusters import ClusterParams, Story
 from processors.stories.copies import (
     CopyIndex,
     CopyParams,
@@ -18,6 +25,8 @@ from processors.stories.copies import (
     Fingerprinter,
     _band_keys,
 )
+from processors.stories.features import entity_key
+from processors.stories.model import StoryEntity, StoryInput
 from processors.stories.shingles import gram_hashes, shingles
 from processors.stories.vectors import Centroid, SparseVector, sparse
 
@@ -215,3 +224,99 @@ def test_find_checks_candidates_as_first_written(few: int, monkeypatch: pytest.M
             if n % 97 == 96:
                 index.evict(n - 150.0)
         assert outcomes == {None, "shingles", "title"}
+
+
+def _sparse_reference(weights: dict[int, float]) -> SparseVector:
+    """vectors.sparse without a cut, as first written: a Python sort of the positive
+    (id, weight) pairs, arrays built from lists, the norm by np.dot."""
+    items = sorted((k, w) for k, w in weights.items() if w > 0.0)
+    if not items:
+        return SparseVector(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+    ids = np.array([k for k, _ in items], dtype=np.int64)
+    ws = np.array([w for _, w in items], dtype=np.float64)
+    return SparseVector(ids, ws / math.sqrt(float(np.dot(ws, ws))))
+
+
+def test_sparse_builds_the_vector_the_python_sort_built() -> None:
+    rng = random.Random(17)
+    for _ in range(400):
+        n = rng.choice((0, 1, 2, 5, 30, 120, 300))
+        weights = {rng.randrange(-(2**63), 2**63): rng.choice(
+            (rng.random(), rng.random() * 40, 1e-100, 0.0, -rng.random(), 1.0)) for _ in range(n)}
+        positive = sum(1 for w in weights.values() if w > 0.0)
+        # No cut, a cut above the size, and one the positive weights just fit (the general
+        # path when zeros make the mapping longer): all the same vector.
+        for cut in (0, 10**6, max(1, positive)):
+            got, expected = sparse(weights, cut), _sparse_reference(weights)
+            assert got.ids.dtype == np.int64 and got.weights.dtype == np.float64
+            assert got.ids.tobytes() == expected.ids.tobytes()
+            assert got.weights.tobytes() == expected.weights.tobytes()
+
+
+def test_entity_key_collapses_white_space_as_the_regex_did() -> None:
+    space = re.compile(r"\s+")
+    blanks = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    # str.split/strip and re's \s know the same white space.
+    assert blanks == [chr(c) for c in range(0x110000) if space.fullmatch(chr(c))]
+    rng = random.Random(19)
+    alphabet = [*"abcXYZ.'-\u2019\u0130\u00df\u00e9", *blanks]
+    for _ in range(3000):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        expected = space.sub(" ", name.strip().lower().replace("\u2019", "'"))
+        assert entity_key(StoryEntity(name, "PERSON")) == expected
+
+
+def test_story_summary_helpers_order_as_first_written() -> None:
+    rng = random.Random(23)
+    params = ClusterParams()
+    for _ in range(300):
+        story = Story(0, "s", 0.0, params)
+        n = rng.randint(0, 30)
+        ids = np.array(sorted(rng.sample(range(-(2**40), 2**40), n)), dtype=np.int64)
+        story.entities = Centroid(params.profile_entities, ids, np.array(
+            [rng.choice((0.5, 1.0, rng.random())) for _ in range(n)], dtype=np.float64))
+        names = [rng.choice(("", "Chile", "Onemi", f"N{i}")) for i in range(n)]
+        story.names = "\x1f".join(names[: rng.randint(0, n)])  # shorter: ids without a name
+        story.tags = {f"t{rng.randint(0, 15)}": rng.randint(1, 4)
+                      for _ in range(rng.randint(0, 12))}
+        # The originals: a dict of the names, a key function for the tags.
+        known = dict(zip(story.entities.ids.tolist(), story.names.split("\x1f"), strict=False))
+        heaviest = sorted(zip([-w for w in story.entities.weights.tolist()],
+                              story.entities.ids.tolist(), strict=True))[:8]
+        assert story.top_entities() == tuple(known[i] for _, i in heaviest if known.get(i))
+        assert story.top_tags() == tuple(
+            t for t, _ in sorted(story.tags.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
+
+
+def test_gram_hashes_fold_each_words_crc32() -> None:
+    rng = random.Random(29)
+    vocabulary = ["quake", "chile", "5.6", "u.s", "caf\u00e9", "x"]
+    mask = 2**64 - 1
+    for n in (1, 2, 3, 4, 40):
+        tokens = [rng.choice(vocabulary) for _ in range(n)]
+        for size in (1, 3):
+            words = [zlib.crc32(t.encode("utf-8")) for t in tokens]
+            grams = []
+            for start in range(max(1, n - size + 1)):
+                g = 0
+                for h in words[start : start + size]:
+                    g = (g * 0x100000001B3 + h) & mask
+                grams.append((g ^ (g >> 32)) & 0xFFFFFFFF)
+            assert gram_hashes(tokens, size).tolist() == grams
+
+
+@pytest.mark.parametrize(("summary", "content"), [
+    ("", ""), ("A summary.", ""), ("", "The content."), (" Same. ", "Same."),
+    ("A summary.", "The content.\nMore."), ("  ", " x "),
+])
+def test_from_article_joins_summary_and_content_as_first_written(
+    summary: str, content: str
+) -> None:
+    at = datetime(2026, 12, 4, tzinfo=UTC)
+    article = Article(id="a1", url="https://x.example/1", canonical_url="https://x.example/1",
+                      feed_url="https://x.example/feed", source="x.example", title="t",
+                      summary=summary, content=content, published_at=at, seen_at=at)
+    expected = "\n".join(p for p in (article.summary.strip(), article.content.strip()) if p)
+    if article.content.strip() == article.summary.strip():
+        expected = article.summary.strip()
+    assert StoryInput.from_article(article).text == expected
