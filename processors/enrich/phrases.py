@@ -234,16 +234,16 @@ class PhraseMatcher(Generic[T]):
             if not entries:  # most tokens start no phrase
                 i += 1
                 continue
+            picked: Sequence[int] | None
             if i + 1 == n or not candidates.longer:
                 picked = candidates.single
             else:
                 pair = (word, tokens[i + 1].text)
-                picked = picks.get(pair)  # type: ignore[assignment]
+                picked = picks.get(pair)
                 if picked is None:
-                    picked = candidates.pick(pair[1])
                     if len(picks) >= _CANDIDATE_CACHE_MAX:
                         picks.clear()
-                    picks[pair] = picked
+                    picked = picks[pair] = candidates.pick(pair[1])
             for n_entry in picked:
                 words, phrase, payload = entries[n_entry]
                 k = len(words)
