@@ -62,42 +62,27 @@ EMPTY = SparseVector(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 
 
 def sparse(weights: Mapping[int, float], max_terms: int = 0) -> SparseVector:
-    """Unit vector from id -> weight, keeping the ``max_terms`` largest (0: all)."""
-    if not max_terms or len(weights) <= max_terms:
-        return _unit(weights)
-    items = [(k, w) for k, w in weights.items() if w > 0.0]
-    if not items:
-        return EMPTY
-    ids = np.fromiter((k for k, _ in items), dtype=np.int64, count=len(items))
-    ws = np.fromiter((w for _, w in items), dtype=np.float64, count=len(items))
-    if max_terms and len(ids) > max_terms:
-        keep = np.lexsort((ids, -ws))[:max_terms]
-        ids, ws = ids[keep], ws[keep]
-    order = np.argsort(ids, kind="stable")
-    ids, ws = ids[order], ws[order]
-    norm = math.sqrt(float(np.dot(ws, ws)))
-    return SparseVector(ids, ws / norm)
+    """Unit vector from id -> weight, keeping the ``max_terms`` largest (0: all).
 
-
-def _unit(weights: Mapping[int, float]) -> SparseVector:
-    """``sparse`` without a cut: the positive weights ordered by id, over their norm.
-
-    Straight from the mapping's views into numpy (no list of pairs, no Python sort): the ids
-    are distinct, so a stable argsort orders them as sorting the (id, weight) pairs did, and
-    the norm is np.dot over the same sorted array: bit for bit the same vector
-    (tests/unit/processors/stories/test_fast_paths.py)."""
+    Straight from the mapping's views into numpy (a vector is tens of terms: no list of
+    pairs, no Python sort). The ids are distinct, so the cut (heaviest first, ties: smaller
+    id) and the stable argsort by id give one order whatever the mapping's, and the norm is
+    np.dot over that sorted array (tests/unit/processors/stories/test_fast_paths.py)."""
     n = len(weights)
     if not n:
         return EMPTY
     ids = np.fromiter(weights.keys(), dtype=np.int64, count=n)
     ws = np.fromiter(weights.values(), dtype=np.float64, count=n)
-    order = ids.argsort(kind="stable")
-    ids, ws = ids[order], ws[order]
     positive = ws > 0.0
     if not positive.all():  # a weight of 0 (or less) is no term
         ids, ws = ids[positive], ws[positive]
         if not len(ids):
             return EMPTY
+    if max_terms and len(ids) > max_terms:
+        keep = np.lexsort((ids, -ws))[:max_terms]
+        ids, ws = ids[keep], ws[keep]
+    order = ids.argsort(kind="stable")
+    ids, ws = ids[order], ws[order]
     return SparseVector(ids, ws / math.sqrt(float(np.dot(ws, ws))))
 
 

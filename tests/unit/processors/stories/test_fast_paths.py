@@ -226,10 +226,13 @@ def test_find_checks_candidates_as_first_written(few: int, monkeypatch: pytest.M
         assert outcomes == {None, "shingles", "title"}
 
 
-def _sparse_reference(weights: dict[int, float]) -> SparseVector:
-    """vectors.sparse without a cut, as first written: a Python sort of the positive
-    (id, weight) pairs, arrays built from lists, the norm by np.dot."""
-    items = sorted((k, w) for k, w in weights.items() if w > 0.0)
+def _sparse_reference(weights: dict[int, float], max_terms: int = 0) -> SparseVector:
+    """vectors.sparse as first written, in Python: the positive (id, weight) pairs, the
+    ``max_terms`` heaviest kept (ties: smaller id), sorted by id, the norm by np.dot."""
+    items = [(k, w) for k, w in weights.items() if w > 0.0]
+    if max_terms and len(items) > max_terms:
+        items = sorted(items, key=lambda kw: (-kw[1], kw[0]))[:max_terms]
+    items.sort()
     if not items:
         return SparseVector(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
     ids = np.array([k for k, _ in items], dtype=np.int64)
@@ -244,10 +247,10 @@ def test_sparse_builds_the_vector_the_python_sort_built() -> None:
         weights = {rng.randrange(-(2**63), 2**63): rng.choice(
             (rng.random(), rng.random() * 40, 1e-100, 0.0, -rng.random(), 1.0)) for _ in range(n)}
         positive = sum(1 for w in weights.values() if w > 0.0)
-        # No cut, a cut above the size, and one the positive weights just fit (the general
-        # path when zeros make the mapping longer): all the same vector.
-        for cut in (0, 10**6, max(1, positive)):
-            got, expected = sparse(weights, cut), _sparse_reference(weights)
+        # No cut, a cut above the size, one the positive weights just fit (zeros make the
+        # mapping longer), and cuts that drop terms (tied weights among them: 1.0, 1e-100).
+        for cut in (0, 10**6, max(1, positive), 1, max(1, positive // 2)):
+            got, expected = sparse(weights, cut), _sparse_reference(weights, cut)
             assert got.ids.dtype == np.int64 and got.weights.dtype == np.float64
             assert got.ids.tobytes() == expected.ids.tobytes()
             assert got.weights.tobytes() == expected.weights.tobytes()
