@@ -64,7 +64,6 @@ class FakeTopic:
             raise RuntimeError("KafkaConnectionError: cannot create topic")
 
 
-
 class FakeFaustProducer:
     """The Topics the producer sees, and the app's producer it sends with; ``sends`` keeps
     each send's future for the test."""
