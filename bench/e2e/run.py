@@ -146,8 +146,13 @@ class Bench:
             "NEWSFLOW_POLLER__MIN_HOST_GAP_S": "0",
             "NEWSFLOW_ALLOW_HOSTS": "127.20.0.0/16",
         }
+        from newsflow.settings import Settings, load_settings
+
+        names, unknown = known_settings(names, Settings)
+        if unknown:
+            print(f"  this tree's settings have no {', '.join(unknown)}: left out",
+                  file=sys.stderr)
         self.env = {**os.environ, **names}
-        from newsflow.settings import load_settings
 
         # The benchmark's own Settings (observers, stages) must name the same topics and
         # index as the subprocesses, which read them from the environment: load them the
@@ -210,7 +215,7 @@ class Bench:
                  else ["all"] * a.workers)
         self.workers = [
             self.spawn(f"worker-{n}" if role != "ordered" else "worker-ordered",
-                       [*NEWSFLOW, "worker", "--role", role], {
+                       [*NEWSFLOW, "worker", *_role_option(role)], {
                            **self.env,
                            "NEWSFLOW_PROCESSORS__METRICS_PORT": str(a.metrics_port + n)})
             for n, role in enumerate(roles)]
@@ -341,8 +346,11 @@ class Bench:
         from kafka import KafkaConsumer, TopicPartition
 
         kafka = self.settings.kafka
-        kinds = ((kafka.articles_topic, "articles"), (kafka.enriched_topic, "enriched"),
-                 (kafka.tag_topic_prefix, "tag"), (kafka.watch_topic_prefix, "watch"))
+        # getattr: a tree from before the hand-over or watches has no such topics.
+        kinds = tuple((name, kind) for field, kind in (
+            ("articles_topic", "articles"), ("enriched_topic", "enriched"),
+            ("tag_topic_prefix", "tag"), ("watch_topic_prefix", "watch"))
+            if (name := getattr(kafka, field, None)))
         counts: dict[str, int] = {}
         try:
             consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers,
@@ -690,6 +698,32 @@ def _under_load(phase: PhaseResult, args: argparse.Namespace) -> bool:
     if not math.isnan(phase.busy_before):
         return phase.busy_before > float(args.settle_cores)
     return phase.load_start > UNDER_LOAD
+
+
+def known_settings(
+    names: Mapping[str, str], settings: type[Any]
+) -> tuple[dict[str, str], list[str]]:
+    """The ``NEWSFLOW_<SECTION>__<FIELD>`` variables that ``settings`` (the Settings class
+    of the tree the bench runs in) declares, and the names of those it does not. A tree
+    from before a setting existed (``--a-tree`` of bench/e2e/ab.py) refuses unknown ones
+    (its sections forbid extras), and a run of it must not depend on a patched copy of
+    this file. Variables without a section (``NEWSFLOW_ALLOW_HOSTS``) are kept."""
+    known: dict[str, str] = {}
+    unknown: list[str] = []
+    for name, value in names.items():
+        section, _, field = name.removeprefix("NEWSFLOW_").lower().partition("__")
+        declared = getattr(settings.model_fields.get(section), "annotation", None)
+        if field and field not in getattr(declared, "model_fields", {}):
+            unknown.append(name)
+        else:
+            known[name] = value
+    return known, unknown
+
+
+def _role_option(role: str) -> list[str]:
+    """``--role ROLE``, left out for ``all``: the default, so a tree from before the roles
+    runs the same command."""
+    return [] if role == "all" else ["--role", role]
 
 
 # The product's processes by role: each process's name in PhaseResult.cpu starts with its

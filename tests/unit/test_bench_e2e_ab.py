@@ -1,6 +1,6 @@
-"""bench/e2e/ab.py's pure parts: the running order alternates, each role's CPU per article
+"""bench/e2e/ab.py's pure parts (the running order alternates, each role's CPU per article
 is read from bench/e2e's --json phase as run.py reports it, and the summary pairs the runs
-by round."""
+by round), and what lets bench/e2e/run.py run in an older tree (--a-tree)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,35 @@ def test_summary_pairs_runs_by_round_whatever_their_order() -> None:
     assert math.isnan(summarize(runs[:2]).sd_diff)
     with pytest.raises(ValueError):
         summarize([Run("A", 1, 4.0)])
+
+
+def test_an_older_tree_gets_only_the_settings_it_declares() -> None:
+    """--a-tree runs bench/e2e in a tree from before some settings existed: its Settings
+    refuses unknown ones, so those are left out (and named), the rest kept as they are."""
+    from pydantic import BaseModel
+
+    from bench.e2e.run import known_settings
+    from newsflow.settings import Settings
+
+    class Kafka(BaseModel):
+        articles_topic: str = ""
+
+    class Older(BaseModel):  # a Settings from before the hand-over topic and the stories
+        kafka: Kafka = Kafka()
+
+    names = {"NEWSFLOW_KAFKA__ARTICLES_TOPIC": "a", "NEWSFLOW_KAFKA__ENRICHED_TOPIC": "e",
+             "NEWSFLOW_STORIES__WINDOW": "1", "NEWSFLOW_ALLOW_HOSTS": "127.20.0.0/16"}
+    assert known_settings(names, Older) == (
+        {"NEWSFLOW_KAFKA__ARTICLES_TOPIC": "a", "NEWSFLOW_ALLOW_HOSTS": "127.20.0.0/16"},
+        ["NEWSFLOW_KAFKA__ENRICHED_TOPIC", "NEWSFLOW_STORIES__WINDOW"])
+    # This tree's own Settings declares every name the bench sets.
+    ours = {"NEWSFLOW_KAFKA__ENRICHED_TOPIC": "e", "NEWSFLOW_PROCESSORS__APP_ID": "p",
+            "NEWSFLOW_ELASTICSEARCH__WATCHES_INDEX": "w", "NEWSFLOW_POLLER__GROUP_ID": "g"}
+    assert known_settings(ours, Settings) == (ours, [])
+
+
+def test_the_default_role_is_left_off_the_worker_command() -> None:
+    from bench.e2e.run import _role_option
+
+    assert _role_option("all") == []
+    assert _role_option("ordered") == ["--role", "ordered"]
