@@ -29,7 +29,8 @@ def _labels_option(f: Any) -> Any:
     return click.option(
         "--labels", "labels_dir", type=click.Path(path_type=Path, file_okay=False),
         default=LABELS_DIR, show_default=True,
-        help="Label folder: parts/*.jsonl (the corpus) and second-pass.jsonl.",
+        help="Label folder: parts/ (first pass), pass2/ (second pass), "
+        "adjudicated.jsonl, second-pass.jsonl (200-item check pass).",
     )(f)
 
 
@@ -113,19 +114,47 @@ def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
 @pass_cli
 def agreement_command(cli_ctx: CliContext, labels_dir: Path, as_json: bool) -> None:
-    """Agreement between the corpus labels and the independent second pass on the items
-    both labelled: identical tag sets, and per tag Cohen's kappa and positive agreement."""
-    from processors.enrich.taxonomy import load_taxonomy
+    """Agreement of the first pass with each independent pass (the full second pass, the
+    200-item check pass) and with the settled labels, on the items both hold: identical tag
+    sets, and per tag Cohen's kappa and positive agreement."""
     from processors.training.pipeline import check_agreement
 
-    tags = load_taxonomy(cli_ctx.settings().processors.taxonomy_file).tag_ids
-    report = check_agreement(tags, labels_dir)
+    report = check_agreement(_tags(cli_ctx), labels_dir)
     if as_json:
         cli_ctx.emit_json(report.as_dict())
         return
-    click.echo(f"{report.overlap} items labelled twice; identical tag sets: "
-               f"{report.exact:.3f}")
-    click.echo(f"{'tag':24} {'both':>5} {'1st':>4} {'2nd':>4} {'kappa':>6} {'pos.agr':>8}")
-    for r in report.rows:
-        click.echo(f"{r.tag:24} {r.both:5d} {r.only_first:4d} {r.only_second:4d} "
-                   f"{r.kappa:6.3f} {r.positive_agreement:8.3f}")
+    for comparison in report.comparisons:
+        click.echo(f"first pass vs {comparison.name}: {comparison.overlap} items; "
+                   f"identical tag sets: {comparison.exact:.3f}")
+        click.echo(f"{'tag':24} {'both':>5} {'1st':>4} {'2nd':>4} {'kappa':>6} {'pos.agr':>8}")
+        for r in comparison.rows:
+            click.echo(f"{r.tag:24} {r.both:5d} {r.only_first:4d} {r.only_second:4d} "
+                       f"{r.kappa:6.3f} {r.positive_agreement:8.3f}")
+        click.echo("")
+
+
+@command.command(name="disputes")
+@_labels_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_cli
+def disputes_command(cli_ctx: CliContext, labels_dir: Path, as_json: bool) -> None:
+    """The items the two passes label differently: for each, the tags both passes gave and
+    the tags in dispute (not which pass gave them). An adjudicator decides each disputed tag
+    and writes the settled tags to labels/adjudicated.jsonl."""
+    import json
+
+    from processors.training.pipeline import open_disputes
+
+    for dispute in open_disputes(_tags(cli_ctx), labels_dir):
+        agreed, disputed = sorted(dispute.agreed), sorted(dispute.disputed)
+        if as_json:
+            click.echo(json.dumps({"id": dispute.id, "agreed": agreed, "disputed": disputed}))
+        else:
+            click.echo(f"{dispute.id}  agreed: {', '.join(agreed) or '-'}  "
+                       f"disputed: {', '.join(disputed)}")
+
+
+def _tags(cli_ctx: CliContext) -> list[str]:
+    from processors.enrich.taxonomy import load_taxonomy
+
+    return load_taxonomy(cli_ctx.settings().processors.taxonomy_file).tag_ids

@@ -2,6 +2,12 @@
 
 The labels live in this folder (``labels/``, keyed by pool id, no text); the items' text
 lives in the shared pool file, which the publishers' terms keep out of this repository.
+
+Every item is labelled twice, independently: ``labels/parts/`` is the first pass,
+``labels/pass2/`` the second. Where the two passes differ, ``labels/adjudicated.jsonl``
+holds the settled tags, decided by a third reader who saw only the item, the tags both passes
+gave and the tags in dispute (not which pass said what). What the model learns from is the
+settled label: the tags both passes agree on, plus the disputed tags the adjudication kept.
 """
 
 from __future__ import annotations
@@ -14,16 +20,23 @@ from pathlib import Path
 from newsflow.errors import ConfigError
 
 __all__ = [
+    "ADJUDICATED",
     "LABELS_DIR",
+    "Dispute",
     "LabelledItem",
     "default_dev_path",
     "default_pool_path",
     "load_corpus",
     "load_jsonl",
     "load_labels",
+    "load_settled_labels",
+    "second_pass_files",
+    "settle",
 ]
 
 LABELS_DIR = Path(__file__).resolve().parent / "labels"
+#: The settled tags of the items the two passes label differently (in ``labels/``).
+ADJUDICATED = "adjudicated.jsonl"
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -76,9 +89,96 @@ def load_labels(paths: Iterable[Path], known_tags: Iterable[str]) -> dict[str, f
 
 
 def corpus_label_files(labels_dir: Path = LABELS_DIR) -> list[Path]:
-    """The first-pass label files: ``labels/parts/*.jsonl`` (the second pass is only for
-    measuring agreement)."""
+    """The first pass's label files: ``labels/parts/*.jsonl``."""
     return sorted((labels_dir / "parts").glob("*.jsonl"))
+
+
+def second_pass_files(labels_dir: Path = LABELS_DIR) -> list[Path]:
+    """The second, independent pass's label files: ``labels/pass2/*.jsonl``."""
+    return sorted((labels_dir / "pass2").glob("*.jsonl"))
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """An item the two passes label differently: what an adjudicator is shown."""
+
+    id: str
+    agreed: frozenset[str]  # tags both passes gave
+    disputed: frozenset[str]  # tags only one pass gave
+
+
+def disputes(
+    first: dict[str, frozenset[str]], second: dict[str, frozenset[str]]
+) -> list[Dispute]:
+    """The items both passes labelled with different tag sets, in id order."""
+    return [
+        Dispute(item_id, first[item_id] & second[item_id], first[item_id] ^ second[item_id])
+        for item_id in sorted(set(first) & set(second))
+        if first[item_id] != second[item_id]
+    ]
+
+
+def settle(
+    first: dict[str, frozenset[str]],
+    second: dict[str, frozenset[str]],
+    adjudicated: dict[str, frozenset[str]],
+) -> dict[str, frozenset[str]]:
+    """id -> the label the model learns from.
+
+    An item both passes agree on keeps their tags; an item labelled once keeps its one
+    label; a disputed item takes its adjudicated tags. An adjudication may only decide the
+    disputed tags (it keeps every agreed tag and adds none that no pass gave), and one that
+    is missing, or that settles an item no pass disputes, is an error: a stale or partial
+    adjudication must not pass silently."""
+    extra = set(second) - set(first)
+    if extra:
+        raise ConfigError(
+            f"{len(extra)} ids of the second pass have no first-pass label, e.g. {min(extra)}"
+        )
+    open_disputes = {d.id: d for d in disputes(first, second)}
+    stale = set(adjudicated) - set(open_disputes)
+    if stale:
+        raise ConfigError(
+            f"{len(stale)} adjudicated ids are not disputed by the two passes, e.g. "
+            f"{min(stale)}"
+        )
+    settled = dict(first)
+    unsettled: list[str] = []
+    for item_id, dispute in open_disputes.items():
+        decided = adjudicated.get(item_id)
+        if decided is None:
+            unsettled.append(item_id)
+            continue
+        if not dispute.agreed <= decided <= dispute.agreed | dispute.disputed:
+            raise ConfigError(
+                f"the adjudication of {item_id} changes a tag the two passes agree on"
+            )
+        settled[item_id] = decided
+    if unsettled:
+        raise ConfigError(
+            f"{len(unsettled)} items the two passes label differently are not adjudicated "
+            f"(labels/{ADJUDICATED}), e.g. {unsettled[0]}: `newsflow tagger disputes` lists "
+            "them"
+        )
+    return settled
+
+
+def load_settled_labels(
+    labels_dir: Path, known_tags: Iterable[str]
+) -> tuple[dict[str, frozenset[str]], list[Path]]:
+    """The corpus's labels as the model learns them (``settle``) and the files they come
+    from. A label folder with only a first pass (``parts/``) is read as it is."""
+    tags = list(known_tags)
+    first_files = corpus_label_files(labels_dir)
+    first = load_labels(first_files, tags)
+    second_files = second_pass_files(labels_dir)
+    if not second_files:
+        return first, first_files
+    adjudicated_path = labels_dir / ADJUDICATED
+    adjudicated_files = [adjudicated_path] if adjudicated_path.is_file() else []
+    second = load_labels(second_files, tags)
+    adjudicated = load_labels(adjudicated_files, tags)
+    return settle(first, second, adjudicated), first_files + second_files + adjudicated_files
 
 
 def load_corpus(

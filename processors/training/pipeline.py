@@ -23,11 +23,16 @@ from processors.enrich.enrichment import Enricher
 from processors.enrich.tagmodel import TagModel
 from processors.training.agreement import agreement
 from processors.training.corpus import (
+    ADJUDICATED,
     LABELS_DIR,
+    Dispute,
     corpus_label_files,
+    disputes,
     load_corpus,
     load_dev,
     load_labels,
+    load_settled_labels,
+    second_pass_files,
 )
 from processors.training.evaluate import Scores, cross_validate, score
 from processors.training.featurize import training_set
@@ -39,6 +44,7 @@ __all__ = [
     "EvaluationReport",
     "check_agreement",
     "evaluate_model",
+    "open_disputes",
     "train_model",
 ]
 
@@ -57,8 +63,7 @@ def _corpus(
     enricher: Enricher, pool_path: Path, labels_dir: Path, progress: Progress
 ) -> tuple[list[str], TrainingSet, list[Path]]:
     tags = enricher.tagger.taxonomy.tag_ids
-    files = corpus_label_files(labels_dir)
-    labels = load_labels(files, tags)
+    labels, files = load_settled_labels(labels_dir, tags)
     items = load_corpus(pool_path, labels)
     progress(f"corpus: {len(items)} labelled items from {len(files)} label files; "
              "running NER and rules on them")
@@ -157,7 +162,10 @@ def evaluate_model(
 
 
 @dataclass
-class AgreementReport:
+class Comparison:
+    """Two label sets on the items both hold."""
+
+    name: str
     overlap: int
     exact: float
     rows: list[Any]
@@ -175,8 +183,36 @@ class AgreementReport:
         }
 
 
+@dataclass
+class AgreementReport:
+    comparisons: list[Comparison]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c.name: c.as_dict() for c in self.comparisons}
+
+
+#: The 200-item check pass (every 15th id) labelled before the full second pass existed.
+CHECK_PASS = "second-pass.jsonl"
+
+
 def check_agreement(tags: list[str], labels_dir: Path = LABELS_DIR) -> AgreementReport:
+    """The first pass against each independent pass there is, and against the settled
+    labels (how often the adjudication kept the first pass's tags)."""
     first = load_labels(corpus_label_files(labels_dir), tags)
-    second = load_labels([labels_dir / "second-pass.jsonl"], tags)
-    overlap, exact, rows = agreement(first, second, tags)
-    return AgreementReport(overlap, exact, rows)
+    others: list[tuple[str, dict[str, frozenset[str]]]] = []
+    if second_pass_files(labels_dir):
+        others.append(("second pass", load_labels(second_pass_files(labels_dir), tags)))
+        if (labels_dir / ADJUDICATED).is_file():  # until then the disputes are open
+            others.append(("settled", load_settled_labels(labels_dir, tags)[0]))
+    if (labels_dir / CHECK_PASS).is_file():
+        others.append(("check pass", load_labels([labels_dir / CHECK_PASS], tags)))
+    return AgreementReport(
+        [Comparison(name, *agreement(first, other, tags)) for name, other in others]
+    )
+
+
+def open_disputes(tags: list[str], labels_dir: Path = LABELS_DIR) -> list[Dispute]:
+    """The items the two passes label differently: an adjudicator's worklist."""
+    first = load_labels(corpus_label_files(labels_dir), tags)
+    second = load_labels(second_pass_files(labels_dir), tags)
+    return disputes(first, second)

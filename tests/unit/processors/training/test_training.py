@@ -15,9 +15,15 @@ from processors.enrich.tagmodel import TagModel
 from processors.enrich.taxonomy import load_taxonomy
 from processors.training.agreement import agreement
 from processors.training.corpus import (
+    ADJUDICATED,
     LABELS_DIR,
+    Dispute,
     corpus_label_files,
+    disputes,
     load_labels,
+    load_settled_labels,
+    second_pass_files,
+    settle,
 )
 from processors.training.evaluate import predict
 from processors.training.fit import FitParams, TrainingSet, best_threshold, fit_model
@@ -38,7 +44,8 @@ def test_the_corpus_has_at_least_1500_labelled_items_with_known_tags() -> None:
 
 def test_label_files_hold_ids_and_tags_only() -> None:
     """No text of the publishers is copied into the repository."""
-    for path in [*corpus_label_files(), LABELS_DIR / "second-pass.jsonl"]:
+    for path in [*corpus_label_files(), *second_pass_files(), LABELS_DIR / ADJUDICATED,
+                 LABELS_DIR / "second-pass.jsonl"]:
         for line in path.read_text(encoding="utf-8").splitlines():
             assert set(json.loads(line)) == {"id", "tags"}, path
 
@@ -48,6 +55,73 @@ def test_the_second_pass_overlaps_at_least_100_corpus_items() -> None:
     second = load_labels([LABELS_DIR / "second-pass.jsonl"], TAGS)
     assert len(set(first) & set(second)) >= 100
     assert set(second) <= set(first)
+
+
+def test_every_item_is_labelled_twice_and_every_dispute_is_settled() -> None:
+    first = load_labels(corpus_label_files(), TAGS)
+    second = load_labels(second_pass_files(), TAGS)
+    assert set(second) == set(first)
+    settled, files = load_settled_labels(LABELS_DIR, TAGS)  # raises on an open dispute
+    assert set(settled) == set(first)
+    assert LABELS_DIR / ADJUDICATED in files
+    for item_id, tags in settled.items():
+        assert first[item_id] & second[item_id] <= tags <= first[item_id] | second[item_id]
+
+
+def _labels(**items: str) -> dict[str, frozenset[str]]:
+    return {k: frozenset(v.split()) for k, v in items.items()}
+
+
+def test_disputes_show_the_agreed_and_the_disputed_tags_not_who_gave_them() -> None:
+    first = _labels(a="x y", b="x", c="")
+    second = _labels(a="x z", b="x", c="y")
+    assert disputes(first, second) == [
+        Dispute("a", frozenset({"x"}), frozenset({"y", "z"})),
+        Dispute("c", frozenset(), frozenset({"y"})),
+    ]
+    assert disputes(second, first) == disputes(first, second)
+
+
+def test_settle_keeps_agreements_and_takes_the_adjudicated_tags() -> None:
+    first = _labels(a="x y", b="x", c="", d="y")
+    second = _labels(a="x z", b="x", c="y")  # d labelled once: its one label stands
+    settled = settle(first, second, _labels(a="x z", c=""))
+    assert settled == _labels(a="x z", b="x", c="", d="y")
+
+
+def test_settle_refuses_an_open_stale_or_overreaching_adjudication() -> None:
+    first = _labels(a="x y", b="x")
+    second = _labels(a="x z", b="x")
+    with pytest.raises(ConfigError, match="not adjudicated"):
+        settle(first, second, {})
+    with pytest.raises(ConfigError, match="not disputed"):
+        settle(first, second, _labels(a="x", b="x"))
+    with pytest.raises(ConfigError, match="agree on"):
+        settle(first, second, _labels(a="y"))  # drops the agreed x
+    with pytest.raises(ConfigError, match="agree on"):
+        settle(first, second, _labels(a="x w"))  # adds w, which no pass gave
+    with pytest.raises(ConfigError, match="no first-pass label"):
+        settle(first, {**second, "c": frozenset()}, _labels(a="x"))
+
+
+def test_a_label_folder_with_one_pass_is_read_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "a.jsonl").write_text(
+        '{"id": "pool-1", "tags": ["sanctions"]}\n{"id": "pool-2", "tags": []}\n'
+    )
+    labels, files = load_settled_labels(tmp_path, TAGS)
+    assert labels == {"pool-1": frozenset({"sanctions"}), "pool-2": frozenset()}
+    assert files == [tmp_path / "parts" / "a.jsonl"]
+    (tmp_path / "pass2").mkdir()
+    (tmp_path / "pass2" / "b.jsonl").write_text(
+        '{"id": "pool-1", "tags": []}\n{"id": "pool-2", "tags": []}\n'
+    )
+    with pytest.raises(ConfigError, match="not adjudicated"):
+        load_settled_labels(tmp_path, TAGS)
+    (tmp_path / ADJUDICATED).write_text('{"id": "pool-1", "tags": ["sanctions"]}\n')
+    labels, files = load_settled_labels(tmp_path, TAGS)
+    assert labels == {"pool-1": frozenset({"sanctions"}), "pool-2": frozenset()}
+    assert len(files) == 3
 
 
 def test_a_label_repeated_or_unknown_is_an_error(tmp_path: Path) -> None:

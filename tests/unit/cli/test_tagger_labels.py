@@ -1,0 +1,65 @@
+"""`newsflow tagger agreement` and `newsflow tagger disputes` on a small label folder
+through click's CliRunner: the passes compared, the worklist shown without who said what,
+and an open dispute refused with a configuration error. No spaCy, no servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from newsflow.cli import cli
+from newsflow.errors import ConfigError
+
+
+def _write(path: Path, labels: dict[str, list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"id": k, "tags": v}) + "\n" for k, v in labels.items()))
+
+
+def _folder(tmp_path: Path, *, adjudicated: bool) -> Path:
+    _write(tmp_path / "parts" / "a.jsonl",
+           {"pool-1": ["sanctions"], "pool-2": [], "pool-3": ["military-aid"]})
+    _write(tmp_path / "pass2" / "b.jsonl",
+           {"pool-1": ["sanctions"], "pool-2": ["military-aid"], "pool-3": ["military-aid"]})
+    if adjudicated:
+        _write(tmp_path / "adjudicated.jsonl", {"pool-2": []})
+    return tmp_path
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["-q", "tagger", *args])
+    return result.exit_code, result.output
+
+
+def test_disputes_list_the_agreed_and_disputed_tags(tmp_path: Path) -> None:
+    code, out = _run("disputes", "--labels", str(_folder(tmp_path, adjudicated=False)),
+                     "--json")
+    assert code == 0, out
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"id": "pool-2", "agreed": [], "disputed": ["military-aid"]}
+    ]
+
+
+def test_agreement_compares_the_passes_and_the_settled_labels(tmp_path: Path) -> None:
+    code, out = _run("agreement", "--labels", str(_folder(tmp_path, adjudicated=True)),
+                     "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert set(report) == {"second pass", "settled"}
+    assert report["second pass"]["overlap"] == 3
+    assert report["second pass"]["tags"]["military-aid"] == {
+        "both": 1, "first_only": 0, "second_only": 1, "kappa": 0.4,
+        "positive_agreement": 0.667}
+    assert report["settled"]["identical_tag_sets"] == 1.0  # the first pass's reading kept
+
+
+def test_training_refuses_labels_with_an_open_dispute(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, adjudicated=False)
+    (folder / "adjudicated.jsonl").write_text("")  # an adjudication that left pool-2 open
+    result = CliRunner().invoke(cli, ["-q", "tagger", "agreement", "--labels", str(folder)])
+    assert result.exit_code != 0
+    # newsflow's main() turns a ConfigError into one line on stderr and exit code 1.
+    assert isinstance(result.exception, ConfigError)
+    assert "not adjudicated" in str(result.exception) and "pool-2" in str(result.exception)
