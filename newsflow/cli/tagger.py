@@ -135,23 +135,36 @@ def agreement_command(cli_ctx: CliContext, labels_dir: Path, as_json: bool) -> N
 
 @command.command(name="disputes")
 @_labels_option
+@click.option("--open", "only_open", is_flag=True,
+              help="Only the disputes labels/adjudicated.jsonl does not settle yet.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_cli
-def disputes_command(cli_ctx: CliContext, labels_dir: Path, as_json: bool) -> None:
-    """The items the two passes label differently: for each, the tags both passes gave and
-    the tags in dispute (not which pass gave them). An adjudicator decides each disputed tag
-    and writes the settled tags to labels/adjudicated.jsonl."""
+def disputes_command(cli_ctx: CliContext, labels_dir: Path, only_open: bool,
+                     as_json: bool) -> None:
+    """The items the two passes label differently: for each, the tags both passes gave, the
+    tags in dispute (not which pass gave them) and, once adjudicated, the settled tags. An
+    adjudicator decides each disputed tag and writes the settled tag set to
+    labels/adjudicated.jsonl. Exits 0; 1 with --open when disputes are open (a check)."""
     import json
 
-    from processors.training.pipeline import open_disputes
+    from processors.training.pipeline import label_disputes
 
-    for dispute in open_disputes(_tags(cli_ctx), labels_dir):
+    still_open = 0
+    for dispute, settled in label_disputes(_tags(cli_ctx), labels_dir):
+        still_open += settled is None
+        if only_open and settled is not None:
+            continue
         agreed, disputed = sorted(dispute.agreed), sorted(dispute.disputed)
+        decided = sorted(settled) if settled is not None else None
         if as_json:
-            click.echo(json.dumps({"id": dispute.id, "agreed": agreed, "disputed": disputed}))
+            click.echo(json.dumps({"id": dispute.id, "agreed": agreed, "disputed": disputed,
+                                   "settled": decided}))
         else:
             click.echo(f"{dispute.id}  agreed: {', '.join(agreed) or '-'}  "
-                       f"disputed: {', '.join(disputed)}")
+                       f"disputed: {', '.join(disputed)}  settled: "
+                       f"{'open' if decided is None else ', '.join(decided) or '-'}")
+    if only_open and still_open:
+        raise SystemExit(1)
 
 
 def _tags(cli_ctx: CliContext) -> list[str]:

@@ -41,10 +41,11 @@ from processors.training.fit import FitParams, TrainingSet, fit_model
 __all__ = [
     "DEFAULT_PARAMS",
     "AgreementReport",
+    "Comparison",
     "EvaluationReport",
     "check_agreement",
     "evaluate_model",
-    "open_disputes",
+    "label_disputes",
     "train_model",
 ]
 
@@ -211,8 +212,13 @@ def check_agreement(tags: list[str], labels_dir: Path = LABELS_DIR) -> Agreement
     )
 
 
-def open_disputes(tags: list[str], labels_dir: Path = LABELS_DIR) -> list[Dispute]:
-    """The items the two passes label differently: an adjudicator's worklist."""
+def label_disputes(
+    tags: list[str], labels_dir: Path = LABELS_DIR
+) -> list[tuple[Dispute, frozenset[str] | None]]:
+    """The items the two passes label differently, each with its adjudicated tags (None while
+    it is open): the adjudicator's worklist and its record."""
     first = load_labels(corpus_label_files(labels_dir), tags)
     second = load_labels(second_pass_files(labels_dir), tags)
-    return disputes(first, second)
+    adjudicated_path = labels_dir / ADJUDICATED
+    settled = load_labels([adjudicated_path] if adjudicated_path.is_file() else [], tags)
+    return [(d, settled.get(d.id)) for d in disputes(first, second)]

@@ -33,13 +33,19 @@ def _run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_disputes_list_the_agreed_and_disputed_tags(tmp_path: Path) -> None:
+def test_disputes_list_the_agreed_disputed_and_settled_tags(tmp_path: Path) -> None:
     code, out = _run("disputes", "--labels", str(_folder(tmp_path, adjudicated=False)),
                      "--json")
     assert code == 0, out
     assert [json.loads(line) for line in out.splitlines()] == [
-        {"id": "pool-2", "agreed": [], "disputed": ["military-aid"]}
+        {"id": "pool-2", "agreed": [], "disputed": ["military-aid"], "settled": None}
     ]
+    assert _run("disputes", "--labels", str(tmp_path), "--open")[0] == 1  # one still open
+    code, out = _run("disputes", "--labels", str(_folder(tmp_path, adjudicated=True)),
+                     "--json")
+    assert code == 0, out
+    assert json.loads(out)["settled"] == []
+    assert _run("disputes", "--labels", str(tmp_path), "--open") == (0, "")
 
 
 def test_agreement_compares_the_passes_and_the_settled_labels(tmp_path: Path) -> None:
