@@ -15,9 +15,13 @@ Features of an article (title, blank line, description or text):
   cannot see: entity conditions ("two states joined"), cue phrases, vetoes.
 
 Per tag the file also holds the decision: the threshold on the calibrated probability and
-the rule floor, the probability the model must at least give a tag for the taxonomy's rules
-to emit it on their own (``TopicTagger``). A file without floors (older builds) reads as
-floors of 0: the rules at their threshold always emit.
+the rule floor, the probability a tag must at least get for the taxonomy's rules to emit it
+on their own (``TopicTagger``). That probability comes from the **veto model**, a second
+linear model per tag over the word features alone: the main model reads the rule score as a
+feature and so rarely disagrees with a rule hit, while the words-only model gives an opinion
+of its own (bench/RESULTS.md "tagger", session 13). A file without a veto model reads the
+floor against the main model's probability; one without floors (older builds) as floors of
+0: the rules at their threshold always emit.
 """
 
 from __future__ import annotations
@@ -110,6 +114,10 @@ class TagModel:
         thresholds: np.ndarray,  # (tags,) on the calibrated probability
         meta: dict[str, Any],
         rule_floors: np.ndarray | None = None,  # (tags,); None: 0 (rules alone may emit)
+        # The veto model: word features only (text, then title), calibrated like the main one.
+        veto_coef: np.ndarray | None = None,  # (word features, tags)
+        veto_intercept: np.ndarray | None = None,  # (tags,)
+        veto_calibration: np.ndarray | None = None,  # (tags, 2)
     ) -> None:
         self.tags = list(tags)
         self.meta = meta
@@ -141,6 +149,25 @@ class TagModel:
                 f"tag model is inconsistent: {self.rule_floors.shape[0]} rule floors for "
                 f"{len(self.tags)} tags"
             )
+        self.veto: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # Main and veto scores in one sparse product: the veto's rule-feature rows are 0.
+        self._joint_coef = self.coef
+        if veto_coef is not None and veto_intercept is not None and veto_calibration is not None:
+            n_words = len(self._text_vocabulary) + len(self._title_vocabulary)
+            v_coef = np.asarray(veto_coef, dtype=np.float64)
+            v_intercept = np.asarray(veto_intercept, dtype=np.float64)
+            v_calibration = np.asarray(veto_calibration, dtype=np.float64)
+            if (v_coef.shape != (n_words, len(self.tags))
+                    or v_intercept.shape != (len(self.tags),)
+                    or v_calibration.shape != (len(self.tags), 2)):
+                raise ConfigError(
+                    f"tag model is inconsistent: veto coef {v_coef.shape}, expected "
+                    f"({n_words}, {len(self.tags)})"
+                )
+            self.veto = (v_coef, v_intercept, v_calibration)
+            padded = np.zeros_like(self.coef)
+            padded[:n_words] = v_coef
+            self._joint_coef = np.hstack([self.coef, padded])
 
     # -- scoring ---------------------------------------------------------------------------
     @property
@@ -172,11 +199,20 @@ class TagModel:
         return margins
 
     def probabilities(self, x: sparse.csr_matrix) -> np.ndarray:
-        m = self.margins(x)
-        a = self.calibration[:, 0]
-        b = self.calibration[:, 1]
-        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-(a * m + b)))
-        return probabilities
+        return _calibrated(self.margins(x), self.calibration)
+
+    def decision_probabilities(self, x: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """(the tags' probabilities, the probabilities their rule floors are read against):
+        the veto model's, or without one the main model's again."""
+        if self.veto is None:
+            probabilities = self.probabilities(x)
+            return probabilities, probabilities
+        n_tags = len(self.tags)
+        _, v_intercept, v_calibration = self.veto
+        margins = np.asarray(x @ self._joint_coef)
+        main = _calibrated(margins[:, :n_tags] + self.intercept, self.calibration)
+        veto = _calibrated(margins[:, n_tags:] + v_intercept, v_calibration)
+        return main, veto
 
     def explain_row(
         self, x: sparse.csr_matrix, row: int, tag_index: int, top: int = 6
@@ -207,21 +243,24 @@ class TagModel:
     # -- the file ----------------------------------------------------------------------------
     def save(self, path: Path) -> None:
         header = {**self.meta, "format": FORMAT, "tags": self.tags}
+        arrays: dict[str, np.ndarray] = {
+            "header": np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), np.uint8),
+            "text_vocabulary": np.array(self._text_vocabulary, dtype=np.str_),
+            "text_idf": self._text_idf.astype(np.float32),
+            "title_vocabulary": np.array(self._title_vocabulary, dtype=np.str_),
+            "title_idf": self._title_idf.astype(np.float32),
+            "rule_names": np.array(self._rule_names, dtype=np.str_),
+            "coef": self.coef.astype(np.float32),
+            "intercept": self.intercept.astype(np.float32),
+            "calibration": self.calibration.astype(np.float32),
+            "thresholds": self.thresholds.astype(np.float32),
+            "rule_floors": self.rule_floors.astype(np.float32),
+        }
+        if self.veto is not None:
+            for name, values in zip(_VETO_ARRAYS, self.veto, strict=True):
+                arrays[name] = values.astype(np.float32)
         buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            header=np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), np.uint8),
-            text_vocabulary=np.array(self._text_vocabulary, dtype=np.str_),
-            text_idf=self._text_idf.astype(np.float32),
-            title_vocabulary=np.array(self._title_vocabulary, dtype=np.str_),
-            title_idf=self._title_idf.astype(np.float32),
-            rule_names=np.array(self._rule_names, dtype=np.str_),
-            coef=self.coef.astype(np.float32),
-            intercept=self.intercept.astype(np.float32),
-            calibration=self.calibration.astype(np.float32),
-            thresholds=self.thresholds.astype(np.float32),
-            rule_floors=self.rule_floors.astype(np.float32),
-        )
+        np.savez_compressed(buffer, allow_pickle=False, **arrays)
         path.write_bytes(buffer.getvalue())
 
     @classmethod
@@ -247,9 +286,22 @@ class TagModel:
                     thresholds=data["thresholds"],
                     meta={k: v for k, v in header.items() if k not in ("format", "tags")},
                     rule_floors=data["rule_floors"] if "rule_floors" in data.files else None,
+                    **({name: data[name] for name in _VETO_ARRAYS}
+                       if set(_VETO_ARRAYS) <= set(data.files) else {}),
                 )
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"cannot read tag model {path}: {exc}") from exc
+
+
+_VETO_ARRAYS = ("veto_coef", "veto_intercept", "veto_calibration")
+
+
+def _calibrated(margins: np.ndarray, calibration: np.ndarray) -> np.ndarray:
+    """Platt scaling per tag: sigmoid(a * margin + b)."""
+    probabilities: np.ndarray = 1.0 / (
+        1.0 + np.exp(-(calibration[:, 0] * margins + calibration[:, 1]))
+    )
+    return probabilities
 
 
 def _fixed_vectorizer(vocabulary: Sequence[str], idf: np.ndarray) -> TfidfVectorizer:

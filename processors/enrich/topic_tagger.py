@@ -4,13 +4,15 @@ The rules (processors/enrich/tagging.py) read the text sentence by sentence and 
 where; the model (processors/enrich/tagmodel.py) weighs those findings with the words of the item
 and gives each tag a calibrated probability. A tag is emitted when its probability reaches
 the threshold chosen for it by cross-validation, or when the taxonomy's rules reach the
-tag's own threshold and the model does not rule the tag out (its probability is at least the
-tag's rule floor, 0.05: a veto on rule hits the model finds very unlikely, chosen by
-cross-validation). A rule an analyst writes takes effect at once, without a retrain (its
-hits raise the rule score the model reads), and on unseen news the union is as precise as
-the model and recalls more (bench/RESULTS.md, "tagger"). The tag's score is the model's
-probability either way. Its evidence is, in order of preference, the sentences where its
-rules fired (with the cues), else the sentences holding the words
+tag's own threshold and the veto model does not rule the tag out: a second model per tag
+over the words alone, whose probability must be at least the tag's rule floor (0.005, chosen
+by cross-validation). The main model reads the rule score as a feature and so rarely
+overrules a rule hit; the words-only one can, where an item's words are very unlike those
+of the tag's items in the corpus. A rule an analyst writes takes effect at
+once, without a retrain (its hits raise the rule score the model reads), and on unseen news
+the union is as precise as the model and recalls more (bench/RESULTS.md, "tagger"). The
+tag's score is the model's probability either way. Its evidence is, in order of preference,
+the sentences where its rules fired (with the cues), else the sentences holding the words
 that raised the model's score most (with those words as the cues). No sentence appears twice.
 
 Tags the model was not trained for (an analyst added one to the taxonomy) are decided by
@@ -104,7 +106,7 @@ class TopicTagger:
             [w.text[: w.title_end] for _, w in flat],
             [rule_features(a) for a in analyses],
         )
-        probabilities = model.probabilities(x)
+        probabilities, floor_probabilities = model.decision_probabilities(x)
         out: list[list[Tag]] = [[] for _ in items]
         first = 0
         for row, item in enumerate(items):
@@ -129,7 +131,7 @@ class TopicTagger:
                         if probabilities[k, j] >= threshold
                         or (
                             _result(analyses[k], definition.id).score >= rule_threshold
-                            and probabilities[k, j] >= floor
+                            and floor_probabilities[k, j] >= floor
                         )
                     ),
                     key=lambda k: -probabilities[k, j],

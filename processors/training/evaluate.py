@@ -71,19 +71,21 @@ def predict(
 ) -> list[set[str]]:
     """The tags the product would emit for feed-sized items (one window each): the model's
     probability at its threshold, or, with ``rule_thresholds`` (tag -> the taxonomy's
-    threshold), the rules at theirs when the model gives the tag at least its rule floor
-    (a tag the model does not know: the rules alone), as ``TopicTagger`` decides."""
+    threshold), the rules at theirs when the veto model (words alone) gives the tag at least
+    its rule floor (a tag the model does not know: the rules alone), as ``TopicTagger``
+    decides."""
     x = model.features(data.texts, data.titles, data.rules)
-    probabilities = model.probabilities(x)
+    probabilities, floor_probabilities = model.decision_probabilities(x)
     cuts = {t: squash_rule_score(v) for t, v in (rule_thresholds or {}).items()}
     index = {t: j for j, t in enumerate(model.tags)}
     predicted: list[set[str]] = []
-    for row, rules in zip(probabilities, data.rules, strict=True):
+    for row, floor_row, rules in zip(probabilities, floor_probabilities, data.rules,
+                                     strict=True):
         tags = {t for j, t in enumerate(model.tags) if row[j] >= model.thresholds[j]}
         for t, cut in cuts.items():
             j = index.get(t)
             if rules.get(f"r:score:{t}", 0.0) >= cut - 1e-9 and (
-                j is None or row[j] >= model.rule_floors[j]
+                j is None or floor_row[j] >= model.rule_floors[j]
             ):
                 tags.add(t)
         predicted.append(tags)

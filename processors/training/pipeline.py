@@ -86,6 +86,9 @@ def model_version(model: TagModel) -> str:
     h.update("\n".join(model.tags).encode())
     if model.rule_floors.any():  # part of the decision (a model without floors keeps its digest)
         h.update(np.ascontiguousarray(model.rule_floors, dtype=np.float32).tobytes())
+    if model.veto is not None:  # so is the veto model the floors are read against
+        for values in model.veto:
+            h.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
     return h.hexdigest()[:10]
 
 

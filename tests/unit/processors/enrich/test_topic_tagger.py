@@ -166,3 +166,38 @@ def test_given_tokens_give_the_same_tags(tagger: TopicTagger) -> None:
     assert len(split_windows(plain[1].text, plain[1].title_end)) > 1  # windows: own tokens
     with_tokens = [TagInput(i.text, i.entities, i.title_end, tokenize(i.text)) for i in plain]
     assert tagger.tag_many(with_tokens) == tagger.tag_many(plain)
+
+
+POOL = SETTINGS.taxonomy_file.resolve().parents[3] / "shared" / "eval" / "topics-pool.jsonl"
+
+
+@pytest.mark.skipif(not POOL.is_file(), reason="shared/eval/topics-pool.jsonl not available")
+def test_the_tagger_decides_as_the_training_code_scores(rules: Tagger) -> None:
+    """`newsflow tagger evaluate` scores `evaluate.predict`; the worker runs `TopicTagger`.
+    The two must make the same decision, the veto model's floor included: with floors high
+    enough to matter, on 300 feed items of the corpus."""
+    import json
+
+    from processors.training.evaluate import predict
+    from processors.training.fit import TrainingSet
+
+    records = [json.loads(line) for line in POOL.read_text(encoding="utf-8").splitlines()[:300]]
+    titles = [r["title"].strip() for r in records]
+    texts = [f"{title}\n\n{r['text']}" for title, r in zip(titles, records, strict=True)]
+    data = TrainingSet(
+        texts, titles,
+        [rule_features(rules.analyse(t, (), title_end=len(title)))
+         for t, title in zip(texts, titles, strict=True)],
+        [frozenset()] * len(texts),
+    )
+    cuts = {t.id: t.threshold for t in rules.taxonomy.tags}
+    model = TagModel.load(DEFAULT_TAG_MODEL)
+    model.rule_floors[:] = 0.3
+    tagged = TopicTagger(rules, model).tag_many(
+        [TagInput(t, (), len(title)) for t, title in zip(texts, titles, strict=True)])
+    emitted = [{t.tag for t in tags} for tags in tagged]
+    assert emitted == predict(model, data, cuts)
+    # The floor is read against the veto model: against the main model it decides otherwise.
+    assert model.veto is not None
+    model.veto = None
+    assert predict(model, data, cuts) != emitted

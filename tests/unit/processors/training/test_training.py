@@ -197,20 +197,43 @@ def test_a_fit_learns_the_signal_and_is_deterministic(tmp_path: Path) -> None:
     assert first.rule_floors.tolist() == [params.rule_floor, 0.0]
 
 
-def test_the_rules_emit_a_learned_tag_unless_the_model_rules_it_out() -> None:
+def test_the_rules_emit_a_learned_tag_unless_the_veto_model_rules_it_out() -> None:
     model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
     held = TrainingSet(
         ["y\n\nfootball weather budget"], ["y"],
         [{"r:score:sanctions": 0.9, "r:score:nuclear-weapons": 0.9}], [frozenset()],
     )
-    [[p]] = model.probabilities(model.features(held.texts, held.titles, held.rules))
+    [[main_p]], [[veto_p]] = model.decision_probabilities(
+        model.features(held.texts, held.titles, held.rules))
+    assert main_p != pytest.approx(veto_p, abs=1e-3)  # two models, two opinions
     model.thresholds[0] = 1.0  # the model alone never emits it
     cuts = {"sanctions": 2.0, "nuclear-weapons": 2.0}
     model.rule_floors[0] = 0.0
     assert predict(model, held, cuts) == [{"sanctions", "nuclear-weapons"}]
-    model.rule_floors[0] = p + 0.01
+    # The floor is read against the veto model's probability, not the main model's.
+    model.rule_floors[0] = veto_p - 1e-6
+    assert predict(model, held, cuts) == [{"sanctions", "nuclear-weapons"}]
+    model.rule_floors[0] = veto_p + 1e-6
     # Vetoed for the learned tag; a tag the model does not know is left to its rules.
     assert predict(model, held, cuts) == [{"nuclear-weapons"}]
+
+
+def test_the_veto_model_reads_the_words_alone() -> None:
+    """The rule features move the main model's probability and never the veto's: the veto
+    is an opinion independent of the rules it may overrule."""
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
+    assert model.veto is not None
+    texts, titles = ["x\n\nsanctions budget"] * 2, ["x"] * 2
+    main, veto = model.decision_probabilities(
+        model.features(texts, titles, [{}, {"r:score:sanctions": 0.9}]))
+    assert veto[0, 0] == pytest.approx(veto[1, 0])
+    assert main[1, 0] > main[0, 0]
+    # The veto model's probability is its own calibrated words-only score.
+    v_coef, v_intercept, v_calibration = model.veto
+    x_words = model.features(texts[:1], titles[:1], [{}])[:, : v_coef.shape[0]]
+    margin = float((x_words @ v_coef)[0, 0] + v_intercept[0])
+    a, b = v_calibration[0]
+    assert veto[0, 0] == pytest.approx(1 / (1 + np.exp(-(a * margin + b))))
 
 
 def test_a_saved_model_loads_back_identical(tmp_path: Path) -> None:
@@ -224,6 +247,8 @@ def test_a_saved_model_loads_back_identical(tmp_path: Path) -> None:
     x1 = model.features(data.texts, data.titles, data.rules)
     x2 = loaded.features(data.texts, data.titles, data.rules)
     np.testing.assert_allclose(model.probabilities(x1), loaded.probabilities(x2), rtol=1e-5)
+    np.testing.assert_allclose(model.decision_probabilities(x1)[1],
+                               loaded.decision_probabilities(x2)[1], rtol=1e-5)
 
 
 def test_a_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
@@ -252,3 +277,33 @@ def test_a_model_file_without_rule_floors_reads_as_floors_of_zero(tmp_path: Path
         arrays = {k: data[k] for k in data.files if k != "rule_floors"}
     np.savez(path, **arrays)
     assert TagModel.load(path).rule_floors.tolist() == [0.0]
+
+
+def test_a_model_file_without_a_veto_model_reads_its_floors_against_the_model(
+    tmp_path: Path,
+) -> None:
+    """Files written before the veto model existed keep their decision: the floor against
+    the main model's probability."""
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files if not k.startswith("veto_")}
+    np.savez(path, **arrays)
+    old = TagModel.load(path)
+    assert old.veto is None
+    data = _toy(16)
+    main, floor = old.decision_probabilities(old.features(data.texts, data.titles, data.rules))
+    np.testing.assert_array_equal(main, floor)
+
+
+def test_a_veto_model_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["veto_coef"] = arrays["veto_coef"][:-1]
+    np.savez(path, **arrays)
+    with pytest.raises(ConfigError, match="veto coef"):
+        TagModel.load(path)
