@@ -251,12 +251,17 @@ def test_a_saved_model_loads_back_identical(tmp_path: Path) -> None:
                                loaded.decision_probabilities(x2)[1], rtol=1e-5)
 
 
-def test_a_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
+def _saved_model_arrays(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """A fitted toy model saved to a file, and the file's arrays to alter and write back."""
     model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
     path = tmp_path / "m.npz"
     model.save(path)
     with np.load(path) as data:
-        arrays = dict(data)
+        return path, dict(data)
+
+
+def test_a_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
+    path, arrays = _saved_model_arrays(tmp_path)
     header = json.loads(bytes(arrays["header"]).decode())
     header["format"] = 999
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
@@ -270,11 +275,8 @@ def test_a_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
 
 def test_a_model_file_without_rule_floors_reads_as_floors_of_zero(tmp_path: Path) -> None:
     """Files written before the floors existed keep their decision: model or rules."""
-    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
-    path = tmp_path / "m.npz"
-    model.save(path)
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files if k != "rule_floors"}
+    path, arrays = _saved_model_arrays(tmp_path)
+    del arrays["rule_floors"]
     np.savez(path, **arrays)
     assert TagModel.load(path).rule_floors.tolist() == [0.0]
 
@@ -284,12 +286,8 @@ def test_a_model_file_without_a_veto_model_reads_its_floors_against_the_model(
 ) -> None:
     """Files written before the veto model existed keep their decision: the floor against
     the main model's probability."""
-    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
-    path = tmp_path / "m.npz"
-    model.save(path)
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files if not k.startswith("veto_")}
-    np.savez(path, **arrays)
+    path, arrays = _saved_model_arrays(tmp_path)
+    np.savez(path, **{k: v for k, v in arrays.items() if not k.startswith("veto_")})
     old = TagModel.load(path)
     assert old.veto is None
     data = _toy(16)
@@ -298,11 +296,7 @@ def test_a_model_file_without_a_veto_model_reads_its_floors_against_the_model(
 
 
 def test_a_veto_model_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
-    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
-    path = tmp_path / "m.npz"
-    model.save(path)
-    with np.load(path) as data:
-        arrays = dict(data)
+    path, arrays = _saved_model_arrays(tmp_path)
     arrays["veto_coef"] = arrays["veto_coef"][:-1]
     np.savez(path, **arrays)
     with pytest.raises(ConfigError, match="veto coef"):
