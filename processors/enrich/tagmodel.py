@@ -19,9 +19,9 @@ the rule floor, the probability a tag must at least get for the taxonomy's rules
 on their own (``TopicTagger``). That probability comes from the **veto model**, a second
 linear model per tag over the word features alone: the main model reads the rule score as a
 feature and so rarely disagrees with a rule hit, while the words-only model gives an opinion
-of its own (bench/RESULTS.md "tagger", session 13). A file without a veto model reads the
-floor against the main model's probability; one without floors (older builds) as floors of
-0: the rules at their threshold always emit.
+of its own (bench/RESULTS.md "tagger", session 13). A format 1 file (before the veto model)
+reads its floors against the main model's probability; one without floors (older still) as
+floors of 0: the rules at their threshold always emit.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from processors.enrich.tagging import RuleScore
 __all__ = [
     "DEFAULT_TAG_MODEL",
     "FORMAT",
+    "READS",
     "VECTORIZER_PARAMS",
     "TagModel",
     "make_vectorizer",
@@ -51,9 +52,13 @@ __all__ = [
     "squash_rule_score",
 ]
 
-#: Bumped when the file layout or the meaning of a feature changes; a model of another
-#: format is refused at load (retrain with ``newsflow tagger train``).
-FORMAT = 1
+#: Bumped when the file layout or the meaning of a feature changes; a model of a format this
+#: build does not read is refused at load (retrain with ``newsflow tagger train``). 2: the
+#: veto model, against which the rule floors are read (a build that knows only 1 would read
+#: them against the main model and must refuse the file instead).
+FORMAT = 2
+#: Format 1 files (no veto model; floors against the main model) still load.
+READS = (1, 2)
 
 #: The shipped model, trained from processors/training/labels for processors/enrich/taxonomy.yaml.
 DEFAULT_TAG_MODEL = Path(__file__).resolve().parent / "tagmodel.npz"
@@ -242,7 +247,8 @@ class TagModel:
 
     # -- the file ----------------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        header = {**self.meta, "format": FORMAT, "tags": self.tags}
+        file_format = FORMAT if self.veto is not None else 1
+        header = {**self.meta, "format": file_format, "tags": self.tags}
         arrays: dict[str, np.ndarray] = {
             "header": np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), np.uint8),
             "text_vocabulary": np.array(self._text_vocabulary, dtype=np.str_),
@@ -268,10 +274,17 @@ class TagModel:
         try:
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(bytes(data["header"]).decode("utf-8"))
-                if header.get("format") != FORMAT:
+                file_format = header.get("format")
+                if file_format not in READS:
                     raise ConfigError(
-                        f"tag model {path} has format {header.get('format')}, this build reads "
-                        f"{FORMAT}: rebuild it with `newsflow tagger train`"
+                        f"tag model {path} has format {file_format}, this build reads "
+                        f"{', '.join(map(str, READS))}: rebuild it with `newsflow tagger train`"
+                    )
+                has_veto = set(_VETO_ARRAYS) <= set(data.files)
+                if (file_format >= 2) != has_veto:
+                    raise ConfigError(
+                        f"tag model {path} is inconsistent: format {file_format} "
+                        f"{'without' if not has_veto else 'with'} a veto model"
                     )
                 return cls(
                     tags=header["tags"],
@@ -286,8 +299,7 @@ class TagModel:
                     thresholds=data["thresholds"],
                     meta={k: v for k, v in header.items() if k not in ("format", "tags")},
                     rule_floors=data["rule_floors"] if "rule_floors" in data.files else None,
-                    **({name: data[name] for name in _VETO_ARRAYS}
-                       if set(_VETO_ARRAYS) <= set(data.files) else {}),
+                    **({name: data[name] for name in _VETO_ARRAYS} if has_veto else {}),
                 )
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"cannot read tag model {path}: {exc}") from exc

@@ -260,6 +260,14 @@ def _saved_model_arrays(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
         return path, dict(data)
 
 
+def _format_1(arrays: dict[str, np.ndarray], drop: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The arrays as a build before the veto model wrote them (format 1), less ``drop``."""
+    header = json.loads(bytes(arrays["header"]).decode())
+    header["format"] = 1
+    kept = {k: v for k, v in arrays.items() if not k.startswith("veto_") and k not in drop}
+    return {**kept, "header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
+
+
 def test_a_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
     path, arrays = _saved_model_arrays(tmp_path)
     header = json.loads(bytes(arrays["header"]).decode())
@@ -276,8 +284,7 @@ def test_a_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
 def test_a_model_file_without_rule_floors_reads_as_floors_of_zero(tmp_path: Path) -> None:
     """Files written before the floors existed keep their decision: model or rules."""
     path, arrays = _saved_model_arrays(tmp_path)
-    del arrays["rule_floors"]
-    np.savez(path, **arrays)
+    np.savez(path, **_format_1(arrays, drop=("rule_floors",)))
     assert TagModel.load(path).rule_floors.tolist() == [0.0]
 
 
@@ -287,7 +294,13 @@ def test_a_model_file_without_a_veto_model_reads_its_floors_against_the_model(
     """Files written before the veto model existed keep their decision: the floor against
     the main model's probability."""
     path, arrays = _saved_model_arrays(tmp_path)
+    assert json.loads(bytes(arrays["header"]).decode())["format"] == 2
+    # Without the veto arrays but still saying format 2, a file is refused: the floors it
+    # holds are meant for a veto model and must not be read against another.
     np.savez(path, **{k: v for k, v in arrays.items() if not k.startswith("veto_")})
+    with pytest.raises(ConfigError, match="format 2 without a veto model"):
+        TagModel.load(path)
+    np.savez(path, **_format_1(arrays))
     old = TagModel.load(path)
     assert old.veto is None
     data = _toy(16)
