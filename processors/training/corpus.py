@@ -21,14 +21,17 @@ from newsflow.errors import ConfigError
 
 __all__ = [
     "ADJUDICATED",
+    "CHECK_PASS",
     "LABELS_DIR",
     "Dispute",
+    "LabelPasses",
     "LabelledItem",
     "default_dev_path",
     "default_pool_path",
     "load_corpus",
     "load_jsonl",
     "load_labels",
+    "load_passes",
     "load_settled_labels",
     "second_pass_files",
     "settle",
@@ -37,6 +40,8 @@ __all__ = [
 LABELS_DIR = Path(__file__).resolve().parent / "labels"
 #: The settled tags of the items the two passes label differently (in ``labels/``).
 ADJUDICATED = "adjudicated.jsonl"
+#: The 200-item check pass (every 15th id), labelled before the full second pass existed.
+CHECK_PASS = "second-pass.jsonl"
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -163,22 +168,46 @@ def settle(
     return settled
 
 
+@dataclass(frozen=True)
+class LabelPasses:
+    """A label folder read once: the two passes, the adjudication, the files they came from."""
+
+    first: dict[str, frozenset[str]]
+    second: dict[str, frozenset[str]]  # empty: a folder with only a first pass
+    adjudication: dict[str, frozenset[str]] | None  # None: no labels/adjudicated.jsonl yet
+    files: list[Path]
+
+    def disputes(self) -> list[Dispute]:
+        return disputes(self.first, self.second)
+
+    def settled(self) -> dict[str, frozenset[str]]:
+        """What the model learns from (``settle``); a first pass alone is read as it is."""
+        if not self.second:
+            return self.first
+        return settle(self.first, self.second, self.adjudication or {})
+
+
+def load_passes(labels_dir: Path, known_tags: Iterable[str]) -> LabelPasses:
+    tags = list(known_tags)
+    first_files = corpus_label_files(labels_dir)
+    second_files = second_pass_files(labels_dir)
+    adjudicated_path = labels_dir / ADJUDICATED
+    adjudicated_files = [adjudicated_path] if adjudicated_path.is_file() else []
+    return LabelPasses(
+        first=load_labels(first_files, tags),
+        second=load_labels(second_files, tags),
+        adjudication=load_labels(adjudicated_files, tags) if adjudicated_files else None,
+        files=first_files + second_files + adjudicated_files,
+    )
+
+
 def load_settled_labels(
     labels_dir: Path, known_tags: Iterable[str]
 ) -> tuple[dict[str, frozenset[str]], list[Path]]:
     """The corpus's labels as the model learns them (``settle``) and the files they come
     from. A label folder with only a first pass (``parts/``) is read as it is."""
-    tags = list(known_tags)
-    first_files = corpus_label_files(labels_dir)
-    first = load_labels(first_files, tags)
-    second_files = second_pass_files(labels_dir)
-    if not second_files:
-        return first, first_files
-    adjudicated_path = labels_dir / ADJUDICATED
-    adjudicated_files = [adjudicated_path] if adjudicated_path.is_file() else []
-    second = load_labels(second_files, tags)
-    adjudicated = load_labels(adjudicated_files, tags)
-    return settle(first, second, adjudicated), first_files + second_files + adjudicated_files
+    passes = load_passes(labels_dir, known_tags)
+    return passes.settled(), passes.files
 
 
 def load_corpus(

@@ -23,16 +23,14 @@ from processors.enrich.enrichment import Enricher
 from processors.enrich.tagmodel import TagModel
 from processors.training.agreement import agreement
 from processors.training.corpus import (
-    ADJUDICATED,
+    CHECK_PASS,
     LABELS_DIR,
     Dispute,
-    corpus_label_files,
-    disputes,
     load_corpus,
     load_dev,
     load_labels,
+    load_passes,
     load_settled_labels,
-    second_pass_files,
 )
 from processors.training.evaluate import Scores, cross_validate, score
 from processors.training.featurize import training_set
@@ -195,23 +193,19 @@ class AgreementReport:
         return {c.name: c.as_dict() for c in self.comparisons}
 
 
-#: The 200-item check pass (every 15th id) labelled before the full second pass existed.
-CHECK_PASS = "second-pass.jsonl"
-
-
 def check_agreement(tags: list[str], labels_dir: Path = LABELS_DIR) -> AgreementReport:
     """The first pass against each independent pass there is, and against the settled
     labels (how often the adjudication kept the first pass's tags)."""
-    first = load_labels(corpus_label_files(labels_dir), tags)
+    passes = load_passes(labels_dir, tags)
     others: list[tuple[str, dict[str, frozenset[str]]]] = []
-    if second_pass_files(labels_dir):
-        others.append(("second pass", load_labels(second_pass_files(labels_dir), tags)))
-        if (labels_dir / ADJUDICATED).is_file():  # until then the disputes are open
-            others.append(("settled", load_settled_labels(labels_dir, tags)[0]))
+    if passes.second:
+        others.append(("second pass", passes.second))
+        if passes.adjudication is not None:  # until then the disputes are open
+            others.append(("settled", passes.settled()))
     if (labels_dir / CHECK_PASS).is_file():
         others.append(("check pass", load_labels([labels_dir / CHECK_PASS], tags)))
     return AgreementReport(
-        [Comparison(name, *agreement(first, other, tags)) for name, other in others]
+        [Comparison(name, *agreement(passes.first, other, tags)) for name, other in others]
     )
 
 
@@ -220,8 +214,6 @@ def label_disputes(
 ) -> list[tuple[Dispute, frozenset[str] | None]]:
     """The items the two passes label differently, each with its adjudicated tags (None while
     it is open): the adjudicator's worklist and its record."""
-    first = load_labels(corpus_label_files(labels_dir), tags)
-    second = load_labels(second_pass_files(labels_dir), tags)
-    adjudicated_path = labels_dir / ADJUDICATED
-    settled = load_labels([adjudicated_path] if adjudicated_path.is_file() else [], tags)
-    return [(d, settled.get(d.id)) for d in disputes(first, second)]
+    passes = load_passes(labels_dir, tags)
+    adjudication = passes.adjudication or {}
+    return [(d, adjudication.get(d.id)) for d in passes.disputes()]
