@@ -169,10 +169,14 @@ class TagModel:
                     f"tag model is inconsistent: veto coef {v_coef.shape}, expected "
                     f"({n_words}, {len(self.tags)})"
                 )
-            self.veto = (v_coef, v_intercept, v_calibration)
-            padded = np.zeros_like(self.coef)
-            padded[:n_words] = v_coef
-            self._joint_coef = np.hstack([self.coef, padded])
+            n_tags = len(self.tags)
+            self._joint_coef = np.zeros((self.coef.shape[0], 2 * n_tags))
+            self._joint_coef[:, :n_tags] = self.coef
+            self._joint_coef[:n_words, n_tags:] = v_coef
+            # Both models' coefficients are views of the joint matrix: one copy in memory,
+            # and a change to either is what the decision reads.
+            self.coef = self._joint_coef[:, :n_tags]
+            self.veto = (self._joint_coef[:n_words, n_tags:], v_intercept, v_calibration)
 
     # -- scoring ---------------------------------------------------------------------------
     @property
