@@ -26,6 +26,7 @@ def build_app(settings: Settings) -> faust.App:
     import faust
 
     from processors.service.idempotent import IdempotentApp
+    from processors.streams.partitioner import partition_for
 
     kafka = settings.kafka
     processors = settings.processors
@@ -53,6 +54,8 @@ def build_app(settings: Settings) -> faust.App:
         # acks=all for tag streams and dead letters: the batch is acked only after these.
         producer_acks=-1,
         producer_max_request_size=kafka.max_message_bytes,
+        # The default rule, without hashing keys for one-partition topics (the streams).
+        producer_partitioner=partition_for,
         # Do not wait for in-flight events on shutdown or rebalance: a held batch (see
         # agents) may wait for Elasticsearch indefinitely, and SIGTERM must still stop the
         # worker. The held batch is simply not committed and is delivered again.
