@@ -69,6 +69,30 @@ def test_decode_rejects_garbage_with_a_reason(raw: bytes, reason: str) -> None:
         decode_article(raw)
 
 
+def test_decoding_the_message_gives_the_record_decoding_its_json_object_gives() -> None:
+    """decode_article parses bytes with pydantic's JSON parser; the record must be the one
+    json.loads + model_validate made (naive and offset times, non-ASCII text, nested
+    records), and what that parser refuses (a lone surrogate escape) still decodes."""
+    entity = {"text": "Kyiv", "label": "GPE", "canonical": "Kyiv", "start": 0, "end": 4,
+              "country_code": "UA", "mentions": [{"field": "title", "start": 0, "end": 4}]}
+    tag = {"tag": "drone-warfare", "score": 0.91, "taxonomy_version": "1.3.0+model.x",
+           "evidence": [{"sentence": "Drones hit Kyiv.", "start": 0, "end": 16,
+                         "cues": ["drone"], "score": 0.9}]}
+    record = json.loads(encode_article(make_article(title="Kyiv — «drones» über Kyjiw")))
+    record.update(published_at="2026-01-01T10:00:00", seen_at="2026-01-01T12:00:00+02:00",
+                  entities=[entity], tags=[tag], authors=["Ø. Ås"], watches=["w"])
+    surrogate = {**record, "summary": "a\ud800b"}
+    for value in (record, surrogate):
+        raw = json.dumps(value)
+        expected = Article.model_validate(json.loads(raw))
+        for message in (raw, raw.encode("utf-8")):
+            decoded = decode_article(message)
+            assert decoded == expected
+            assert decoded.model_fields_set == expected.model_fields_set
+            assert decoded.published_at.tzinfo == UTC and decoded.seen_at.tzinfo == UTC
+    assert decode_article(json.dumps(surrogate)).summary == "a\ud800b"
+
+
 def test_unknown_schema_version_is_permanent() -> None:
     record = json.loads(encode_article(make_article()))
     record["schema_version"] = SCHEMA_VERSION + 1
