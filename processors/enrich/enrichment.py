@@ -184,5 +184,10 @@ def enriched_copy(article: Article, update: dict[str, Any]) -> Article:
     copied = article.model_copy(update=update)
     for name, value in article.__dict__.items():
         if name not in update and isinstance(value, list | dict | set):
-            copied.__dict__[name] = copy.deepcopy(value)
+            # Lists of strings (authors, feed labels, watches) need only a new list.
+            copied.__dict__[name] = (
+                list(value)
+                if type(value) is list and all(type(v) is str for v in value)
+                else copy.deepcopy(value)
+            )
     return copied

