@@ -34,6 +34,18 @@ def _labels_option(f: Any) -> Any:
     )(f)
 
 
+def _written_option(f: Any) -> Any:
+    from processors.training.written import WRITTEN_DIR
+
+    f = click.option("--no-written", is_flag=True, help="Leave the written items out.")(f)
+    return click.option(
+        "--written", "written_dir", type=click.Path(path_type=Path, file_okay=False),
+        default=WRITTEN_DIR, show_default=True,
+        help="Written hard-case items (never trained on): develop/ and check/, each with "
+        "items/ (the writers' tags) and readings/ (a blind second reading).",
+    )(f)
+
+
 def _enricher(cli_ctx: CliContext, model: str | None) -> Any:
     from processors.enrich.enrichment import Enricher
 
@@ -85,46 +97,63 @@ def train(cli_ctx: CliContext, pool: Path, labels_dir: Path, out: Path | None,
               default=_SHARED_EVAL / "topics-dev.jsonl", show_default=True,
               help="Untouched labelled set scored by the model fitted on the whole corpus.")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="How the corpus is shuffled into folds (bench/RESULTS.md reports 7, "
+              "11, 13, 17 and 19).")
 @click.option("--model", default=None, help="spaCy model (default: processors.spacy_model).")
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
+@_written_option
 @pass_cli
 def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds: int,
-             model: str | None, as_json: bool) -> None:
+             seed: int, model: str | None, as_json: bool, written_dir: Path,
+             no_written: bool) -> None:
     """Per-tag precision, recall and F1: k-fold cross-validation on the corpus (every item
-    predicted by a model that never saw it), then the dev set."""
+    predicted by a model that never saw it), then the dev set and the written hard-case
+    items, both scored by the model the whole corpus gives (never trained on either)."""
     from processors.training.pipeline import evaluate_model
 
     _need(pool, "pool file")
     dev_path = dev if dev.is_file() else None
     report = evaluate_model(_enricher(cli_ctx, model), pool, dev_path, labels_dir=labels_dir,
-                            folds=folds)
+                            folds=folds, seed=seed,
+                            written_dir=None if no_written else written_dir)
     if as_json:
         cli_ctx.emit_json(report.as_dict())
         return
-    click.echo(f"{folds}-fold cross-validation, {report.items} labelled items:")
+    click.echo(f"{folds}-fold cross-validation (fold seed {seed}), {report.items} labelled "
+               "items:")
     click.echo(report.cross_validated.table())
     if report.dev is not None:
         click.echo(f"\ndev set ({report.dev_items} items, never trained on), "
                    f"model {report.model_version}:")
         click.echo(report.dev.table())
+    for half, scores in report.written.items():
+        click.echo(f"\nwritten hard-case items, {half} half ({report.written_items[half]} "
+                   f"items both readings agree on, never trained on), model "
+                   f"{report.model_version}:")
+        click.echo(scores.table())
 
 
 @command.command(name="agreement")
 @_labels_option
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
+@_written_option
 @pass_cli
-def agreement_command(cli_ctx: CliContext, labels_dir: Path, as_json: bool) -> None:
+def agreement_command(cli_ctx: CliContext, labels_dir: Path, as_json: bool,
+                      written_dir: Path, no_written: bool) -> None:
     """Agreement of the first pass with each independent pass (the full second pass, the
-    200-item check pass) and with the settled labels, on the items both hold: identical tag
-    sets, and per tag Cohen's kappa and positive agreement."""
+    200-item check pass) and with the settled labels, on the items both hold, and of the
+    written hard-case items' writers with their blind readers: identical tag sets, and per
+    tag Cohen's kappa and positive agreement."""
     from processors.training.pipeline import check_agreement
 
-    report = check_agreement(_tags(cli_ctx), labels_dir)
+    report = check_agreement(_tags(cli_ctx), labels_dir,
+                             None if no_written else written_dir)
     if as_json:
         cli_ctx.emit_json(report.as_dict())
         return
     for comparison in report.comparisons:
-        click.echo(f"first pass vs {comparison.name}: {comparison.overlap} items; "
+        click.echo(f"{comparison.first} vs {comparison.name}: {comparison.overlap} items; "
                    f"identical tag sets: {comparison.exact:.3f}")
         click.echo(f"{'tag':24} {'both':>5} {'1st':>4} {'2nd':>4} {'kappa':>6} {'pos.agr':>8}")
         for r in comparison.rows:

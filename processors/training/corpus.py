@@ -75,14 +75,19 @@ def load_jsonl(path: Path) -> Iterator[dict[str, object]]:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
-def load_labels(paths: Iterable[Path], known_tags: Iterable[str]) -> dict[str, frozenset[str]]:
-    """id -> tags from JSON-lines label files. An id labelled twice, or a tag the taxonomy
-    does not know, is an error: silent label drift is how a corpus rots."""
+def load_labels(
+    paths: Iterable[Path], known_tags: Iterable[str], id_key: str = "id"
+) -> dict[str, frozenset[str]]:
+    """id -> tags from JSON-lines label files (the id under ``id_key``). An id labelled
+    twice, or a tag the taxonomy does not know, is an error: silent label drift is how a
+    corpus rots."""
     known = set(known_tags)
     labels: dict[str, frozenset[str]] = {}
     for path in paths:
         for record in load_jsonl(path):
-            item_id = str(record["id"])
+            if id_key not in record:
+                raise ConfigError(f"{path}: a label without {id_key!r}")
+            item_id = str(record[id_key])
             tags = frozenset(str(t) for t in record.get("tags") or [])  # type: ignore[attr-defined]
             unknown = tags - known
             if unknown:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from processors.training.corpus import (
 from processors.training.evaluate import Scores, cross_validate, score
 from processors.training.featurize import training_set
 from processors.training.fit import FitParams, TrainingSet, fit_model
+from processors.training.written import WRITTEN_DIR, WRITTEN_HALVES, load_written
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -122,14 +123,22 @@ class EvaluationReport:
     dev: Scores | None
     dev_items: int
     model_version: str
+    seed: int = 7
+    # Per half of the written hard-case items (develop, check): the items both readings
+    # agree on, scored by the same model, and how many they are.
+    written: dict[str, Scores] = field(default_factory=dict)
+    written_items: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "folds": self.folds,
+            "seed": self.seed,
             "items": self.items,
             "cross_validated": self.cross_validated.as_dict(),
             "dev": self.dev.as_dict() if self.dev else None,
             "dev_items": self.dev_items,
+            "written": {half: scores.as_dict() for half, scores in self.written.items()},
+            "written_items": self.written_items,
             "model_version": self.model_version,
         }
 
@@ -142,16 +151,20 @@ def evaluate_model(
     labels_dir: Path = LABELS_DIR,
     params: FitParams = DEFAULT_PARAMS,
     folds: int = 5,
+    seed: int = 7,
+    written_dir: Path | None = WRITTEN_DIR,
     progress: Progress = _stderr,
 ) -> EvaluationReport:
-    """k-fold figures on the corpus, then the dev set (never trained on) scored by a model
-    fitted on the whole corpus with the same parameters: what `train` would ship."""
+    """k-fold figures on the corpus, then the dev set and the written hard-case items (both
+    never trained on) scored by a model fitted on the whole corpus with the same parameters:
+    what `train` would ship."""
     tags, data, _ = _corpus(enricher, pool_path, labels_dir, progress)
     # Scored as the product decides: the model, or the rules at the taxonomy's thresholds.
     taxonomy = enricher.tagger.taxonomy
     rule_thresholds = {t.id: t.threshold for t in taxonomy.tags}
-    progress(f"{folds}-fold cross-validation on {len(data)} items")
-    cv = cross_validate(data, tags, params, folds=folds, rule_thresholds=rule_thresholds)
+    progress(f"{folds}-fold cross-validation on {len(data)} items (fold seed {seed})")
+    cv = cross_validate(data, tags, params, folds=folds, seed=seed,
+                        rule_thresholds=rule_thresholds)
     dev_scores: Scores | None = None
     dev_items = 0
     model = fit_model(data, tags, params, {})
@@ -160,7 +173,21 @@ def evaluate_model(
         dev_items = len(dev)
         progress(f"dev set: {dev_items} items, scored by the model fitted on the corpus")
         dev_scores = score(model, training_set(dev, enricher), tags, rule_thresholds)
-    return EvaluationReport(folds, len(data), cv, dev_scores, dev_items, model_version(model))
+    written: dict[str, Scores] = {}
+    written_items: dict[str, int] = {}
+    for half, folder in _written_halves(written_dir):
+        agreed = load_written(folder, tags).agreed()
+        if agreed:
+            written_items[half] = len(agreed)
+            progress(f"written hard-case items ({half}): {len(agreed)}, scored by the same "
+                     "model")
+            written[half] = score(model, training_set(agreed, enricher), tags, rule_thresholds)
+    return EvaluationReport(folds, len(data), cv, dev_scores, dev_items, model_version(model),
+                            seed, written, written_items)
+
+
+def _written_halves(written_dir: Path | None) -> list[tuple[str, Path]]:
+    return [(half, written_dir / half) for half in WRITTEN_HALVES] if written_dir else []
 
 
 @dataclass
@@ -171,6 +198,7 @@ class Comparison:
     overlap: int
     exact: float
     rows: list[Any]
+    first: str = "first pass"  # what the other label set is compared with
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -193,9 +221,12 @@ class AgreementReport:
         return {c.name: c.as_dict() for c in self.comparisons}
 
 
-def check_agreement(tags: list[str], labels_dir: Path = LABELS_DIR) -> AgreementReport:
+def check_agreement(
+    tags: list[str], labels_dir: Path = LABELS_DIR, written_dir: Path | None = None
+) -> AgreementReport:
     """The first pass against each independent pass there is, and against the settled
-    labels (how often the adjudication kept the first pass's tags)."""
+    labels (how often the adjudication kept the first pass's tags); then the written
+    hard-case items' writers against their blind readers."""
     passes = load_passes(labels_dir, tags)
     others: list[tuple[str, dict[str, frozenset[str]]]] = []
     if passes.second:
@@ -204,9 +235,16 @@ def check_agreement(tags: list[str], labels_dir: Path = LABELS_DIR) -> Agreement
             others.append(("settled", passes.settled()))
     if (labels_dir / CHECK_PASS).is_file():
         others.append(("check pass", load_labels([labels_dir / CHECK_PASS], tags)))
-    return AgreementReport(
-        [Comparison(name, *agreement(passes.first, other, tags)) for name, other in others]
-    )
+    comparisons = [Comparison(name, *agreement(passes.first, other, tags))
+                   for name, other in others]
+    for half, folder in _written_halves(written_dir):
+        written = load_written(folder, tags)
+        if written.items:
+            comparisons.append(Comparison(
+                f"{half} half's blind readers",
+                *agreement(written.writer, written.readings, tags),
+                first="written items' writers"))
+    return AgreementReport(comparisons)
 
 
 def label_disputes(

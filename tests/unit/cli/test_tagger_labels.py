@@ -50,7 +50,7 @@ def test_disputes_list_the_agreed_disputed_and_settled_tags(tmp_path: Path) -> N
 
 def test_agreement_compares_the_passes_and_the_settled_labels(tmp_path: Path) -> None:
     code, out = _run("agreement", "--labels", str(_folder(tmp_path, adjudicated=True)),
-                     "--json")
+                     "--no-written", "--json")
     assert code == 0, out
     report = json.loads(out)
     assert set(report) == {"second pass", "settled"}
@@ -69,3 +69,23 @@ def test_training_refuses_labels_with_an_open_dispute(tmp_path: Path) -> None:
     # newsflow's main() turns a ConfigError into one line on stderr and exit code 1.
     assert isinstance(result.exception, ConfigError)
     assert "not adjudicated" in str(result.exception) and "pool-2" in str(result.exception)
+
+
+def test_agreement_compares_the_written_items_writers_with_their_blind_readers(
+    tmp_path: Path,
+) -> None:
+    written = tmp_path / "written"
+    half = written / "check"
+    (half / "items").mkdir(parents=True)
+    (half / "readings").mkdir()
+    (half / "items" / "a.jsonl").write_text("".join(json.dumps(
+        {"sid": sid, "title": "T", "text": "X", "tags": tags, "class": "c"}) + "\n"
+        for sid, tags in [("syn-1", ["sanctions"]), ("syn-2", [])]))
+    (half / "readings" / "r.jsonl").write_text("".join(
+        json.dumps({"sid": sid, "tags": ["sanctions"]}) + "\n" for sid in ("syn-1", "syn-2")))
+    code, out = _run("agreement", "--labels", str(_folder(tmp_path, adjudicated=True)),
+                     "--written", str(written))
+    assert code == 0, out
+    assert "written items' writers vs check half's blind readers: 2 items; " \
+        "identical tag sets: 0.500" in out
+    assert "develop" not in out  # a half without items is not compared

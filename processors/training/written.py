@@ -1,0 +1,96 @@
+"""Written items of the hard classes: a check set the model is never trained on.
+
+The pool is 2023 news from 41 outlets, and the dev set is 159 items; the classes issue 12
+names (basing and access, alliance commitments, defence industry, one-way supply phrased
+"agreed", visits named in stories about something else, cross-border strikes outside a war
+theatre, non-military senses of the cues, ...) are rare in both. ``written/items/*.jsonl``
+holds short feed items written for those classes, positives and near-miss negatives, by
+writers who read only the taxonomy page and ``LABELLING.md`` (never the pool, the dev set,
+the rules or the model): ``{"sid", "title", "text", "tags", "class"}``, the tags being the
+writer's reading by the guide and ``class`` the hard case the item was written for.
+``written/readings/*.jsonl`` holds a blind second reading of every item by other
+labellers, who saw only the title and text: ``{"sid", "tags"}``.
+
+The items both readings tag alike are scored by ``newsflow tagger evaluate`` with the model
+the corpus gives: how the tagger does on the classes it was found weak on, measured on news
+it was not tuned on. An item the two readers tag differently is not clear-cut enough to
+score against, so it is left out (``newsflow tagger agreement`` counts them).
+
+Two halves, by writer: ``written/develop/`` (five writers) may be read for errors while the
+rules are worked on; ``written/check/`` (five other writers) is not read, and confirms or
+refutes what the first half suggested. Training on the items was tried and does not help
+(bench/RESULTS.md, session 14), so neither half is trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsflow.errors import ConfigError
+from processors.training.corpus import LabelledItem, load_jsonl, load_labels
+
+__all__ = ["WRITTEN_DIR", "WRITTEN_HALVES", "WrittenItems", "load_written"]
+
+WRITTEN_DIR = Path(__file__).resolve().parent / "written"
+#: The halves, each its own folder under WRITTEN_DIR: read while developing, and not read.
+WRITTEN_HALVES = ("develop", "check")
+
+
+@dataclass(frozen=True)
+class WrittenItems:
+    """Every written item, the writer's and the blind reader's tags, and the files read."""
+
+    items: list[LabelledItem]  # the writer's tags
+    readings: dict[str, frozenset[str]]  # sid -> the blind reader's tags
+    classes: dict[str, str]  # sid -> the hard case the writer meant it for
+    files: list[Path]
+
+    @property
+    def writer(self) -> dict[str, frozenset[str]]:
+        return {item.id: item.tags for item in self.items}
+
+    def agreed(self) -> list[LabelledItem]:
+        """What is scored: the items both readings tag alike, in file order."""
+        return [item for item in self.items if self.readings[item.id] == item.tags]
+
+    def disputed(self) -> list[str]:
+        return [item.id for item in self.items if self.readings[item.id] != item.tags]
+
+
+def load_written(directory: Path, known_tags: Iterable[str]) -> WrittenItems:
+    """The written items and their blind readings. No folder: no items. An unknown tag, a
+    repeated sid, an item without a blind reading or a reading of no item is an error: every
+    item scored has been read twice."""
+    tags = list(known_tags)
+    item_files = sorted((directory / "items").glob("*.jsonl"))
+    reading_files = sorted((directory / "readings").glob("*.jsonl"))
+    items: list[LabelledItem] = []
+    classes: dict[str, str] = {}
+    known = set(tags)
+    for path in item_files:
+        for number, record in enumerate(load_jsonl(path), 1):
+            sid = str(record.get("sid") or "")
+            title, text = str(record.get("title") or ""), str(record.get("text") or "")
+            raw_tags = record.get("tags")
+            if not sid or not title or not isinstance(raw_tags, list):
+                raise ConfigError(f"{path.name} line {number}: needs sid, title and a tags list")
+            unknown = set(map(str, raw_tags)) - known
+            if unknown:
+                raise ConfigError(f"{path.name} line {number}: unknown tags {sorted(unknown)}")
+            if sid in classes:
+                raise ConfigError(f"{path.name}: sid {sid} written twice")
+            classes[sid] = str(record.get("class") or "")
+            items.append(LabelledItem(sid, title, text, frozenset(map(str, raw_tags))))
+    readings = load_labels(reading_files, tags, id_key="sid")
+    unread = [item.id for item in items if item.id not in readings]
+    if unread:
+        raise ConfigError(
+            f"{len(unread)} written items have no blind reading in written/readings/, "
+            f"e.g. {unread[0]}"
+        )
+    stray = set(readings) - set(classes)
+    if stray:
+        raise ConfigError(f"{len(stray)} readings name no written item, e.g. {min(stray)}")
+    return WrittenItems(items, readings, classes, item_files + reading_files)

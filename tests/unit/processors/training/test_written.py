@@ -1,0 +1,94 @@
+"""The written hard-case items: every one read twice, only the agreed ones scored, and the
+product's own evaluation scores them with the model the corpus gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from newsflow.errors import ConfigError
+from newsflow.settings import ProcessorSettings
+from processors.enrich.taxonomy import load_taxonomy
+from processors.training.corpus import LabelledItem
+from processors.training.written import WRITTEN_DIR, WRITTEN_HALVES, load_written
+
+TAGS = ["sanctions", "military-aid", "diplomatic-visit"]
+
+
+def _lines(path: Path, records: list[dict[str, object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _written(tmp_path: Path, readings: dict[str, list[str]]) -> Path:
+    _lines(tmp_path / "items" / "a.jsonl", [
+        {"sid": "syn-a-001", "title": "EU freezes assets", "text": "Brussels acted.",
+         "tags": ["sanctions"], "class": "positive: asset freeze"},
+        {"sid": "syn-a-002", "title": "Club sanctioned", "text": "A fine for the club.",
+         "tags": [], "class": "negative: sporting sanction"},
+        {"sid": "syn-a-003", "title": "Minister in Cairo", "text": "Talks on aid.",
+         "tags": ["diplomatic-visit"], "class": "positive: short visit item"},
+    ])
+    _lines(tmp_path / "readings" / "r.jsonl",
+           [{"sid": sid, "tags": tags} for sid, tags in readings.items()])
+    return tmp_path
+
+
+def test_only_items_both_readings_tag_alike_are_scored(tmp_path: Path) -> None:
+    written = load_written(_written(tmp_path, {
+        "syn-a-001": ["sanctions"], "syn-a-002": [], "syn-a-003": []}), TAGS)
+    assert [i.id for i in written.agreed()] == ["syn-a-001", "syn-a-002"]
+    assert written.disputed() == ["syn-a-003"]
+    assert written.agreed()[0] == LabelledItem(
+        "syn-a-001", "EU freezes assets", "Brussels acted.", frozenset({"sanctions"}))
+    assert written.classes["syn-a-002"] == "negative: sporting sanction"
+    assert len(written.files) == 2
+
+
+@pytest.mark.parametrize(
+    ("readings", "error"),
+    [
+        ({"syn-a-001": ["sanctions"], "syn-a-002": []}, "no blind reading"),
+        ({"syn-a-001": [], "syn-a-002": [], "syn-a-003": [], "syn-x": []}, "name no written"),
+        ({"syn-a-001": ["embargoes"], "syn-a-002": [], "syn-a-003": []}, "unknown tags"),
+    ],
+)
+def test_an_unread_stray_or_unknown_label_is_an_error(
+    tmp_path: Path, readings: dict[str, list[str]], error: str
+) -> None:
+    with pytest.raises(ConfigError, match=error):
+        load_written(_written(tmp_path, readings), TAGS)
+
+
+def test_a_sid_written_twice_is_an_error(tmp_path: Path) -> None:
+    folder = _written(tmp_path, {"syn-a-001": [], "syn-a-002": [], "syn-a-003": []})
+    _lines(folder / "items" / "b.jsonl", [
+        {"sid": "syn-a-001", "title": "Again", "text": "", "tags": [], "class": ""}])
+    with pytest.raises(ConfigError, match="written twice"):
+        load_written(folder, TAGS)
+
+
+def test_no_folder_means_no_written_items(tmp_path: Path) -> None:
+    written = load_written(tmp_path / "missing", TAGS)
+    assert written.items == [] and written.agreed() == []
+
+
+@pytest.mark.parametrize("half", WRITTEN_HALVES)
+def test_the_shipped_items_were_all_read_twice_with_known_tags(half: str) -> None:
+    written = load_written(WRITTEN_DIR / half,
+                           load_taxonomy(ProcessorSettings().taxonomy_file).tag_ids)
+    assert len(written.items) >= 500
+    assert len(written.agreed()) >= 0.9 * len(written.items)
+    assert all(written.classes[i.id] for i in written.items)  # each names its hard case
+    assert all(i.id.startswith("syn-") for i in written.items)  # never a pool or dev id
+
+
+def test_the_halves_share_no_writer_and_no_item() -> None:
+    tags = load_taxonomy(ProcessorSettings().taxonomy_file).tag_ids
+    develop, check = (load_written(WRITTEN_DIR / half, tags) for half in WRITTEN_HALVES)
+    assert not {p.name for p in develop.files} & {p.name for p in check.files}
+    assert not set(develop.writer) & set(check.writer)
+    titles = {i.title.casefold() for i in develop.items}
+    assert not [i.title for i in check.items if i.title.casefold() in titles]
