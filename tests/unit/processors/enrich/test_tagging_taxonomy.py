@@ -433,3 +433,59 @@ def test_a_title_about_a_visit_survives_a_backdrop_cue(tagger: Tagger) -> None:
     found = tags(tagger, "Chinese premier arrives in Berlin on the eve of trade talks",
                  "He will meet the German chancellor on Tuesday.")
     assert DV in found
+
+
+# -- taxonomy 1.4.0: classes of the written hard-case items ----------------------------------
+MC = "military-cooperation"
+
+WRITTEN_CLASSES = [
+    # military-aid: other words for a transfer, and the giver named after the weapons
+    (MA, "Helsinki clears new howitzer batch for Kyiv",
+     "The guns come from the army's reserve stocks."),
+    (MA, "Tehran shipped attack drones to Moscow, officials say",
+     "The aircraft were carried across the Caspian Sea."),
+    (MA, "Japan gifts patrol vessels to Manila",
+     "The two ships were handed over at a ceremony in Yokohama."),
+    (MA, "Washington expands foreign military financing for Vietnam",
+     "The money will modernise the country's coastal forces."),
+    (MA, "First Mirage jets arrive",
+     "The fighters, donated by France, were flown in under escort."),
+    (MA, "Pyongyang has sent shells to Russia, Seoul's intelligence service says",
+     "Lawmakers were briefed on the shipments on Monday."),
+    (MA, "Sweden to train and equip a Ukrainian battalion",
+     "Instructors will teach 800 soldiers to use armoured vehicles."),
+    # military-cooperation: forces arriving in a partner; protective and live-fire missions
+    (MC, "Polish troops arrive in Latvia for a six-month rotation",
+     "The soldiers join a multinational battlegroup at Adazi."),
+    (MC, "Norway joins naval coalition in the Red Sea",
+     "A frigate will join the multinational mission protecting shipping from attacks."),
+]
+
+WRITTEN_NEAR_MISSES = [
+    (MA, "Prime minister vows enemies will pay for rocket fire into the north",
+     "He said the army would respond with force."),
+    (MA, "Police arrest spy ring watching arms shipments to Ukraine",
+     "The suspects filmed deliveries of weapons to Kyiv at a railway hub."),
+    (MC, "Navy stages joint drills around disputed islands",
+     "Air and sea units practised a blockade, the command said."),
+    (MC, "Riot police hold back protesters at Nato summit",
+     "Officers used tear gas against demonstrators near the venue."),
+    (MC, "Washington approves $300m missile sale to Warsaw",
+     "The Defense Security Cooperation Agency notified Congress on Friday."),
+    (MC, "French and Spanish police launch joint patrols at the border",
+     "Officers will check cars for smuggled goods."),
+    (MC, "Rescue team from Norway arrives in Iceland with a submarine robot",
+     "They will search for the missing fishing boat."),
+]
+
+
+@pytest.mark.parametrize("tag,title,body", WRITTEN_CLASSES)
+def test_written_hard_case_classes_get_their_tag(
+    tagger: Tagger, tag: str, title: str, body: str
+) -> None:
+    assert tag in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("tag,title,body", WRITTEN_NEAR_MISSES)
+def test_written_hard_case_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
+    assert tag not in tags(tagger, title, body)
