@@ -489,3 +489,32 @@ def test_written_hard_case_classes_get_their_tag(
 @pytest.mark.parametrize("tag,title,body", WRITTEN_NEAR_MISSES)
 def test_written_hard_case_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
     assert tag not in tags(tagger, title, body)
+
+
+# -- taxonomy 1.5.0: diplomatic-visit classes of the written items ---------------------------
+VISIT_CLASSES = [
+    "Norway's king arrives in Ottawa for state visit|He will meet the prime minister.",
+    "Emir of Kuwait holds talks in Cairo|The visit is his first to Egypt since taking office.",
+]
+VISIT_NEAR_MISSES = [
+    "Special envoy arrives in Juba for ceasefire talks|"
+    "The US special envoy will meet rebel commanders.",
+    "Chief minister of Kerala visits Dubai to court investors|"
+    "He met business groups and tourism officials.",
+    "Prime minister tours quake-hit villages in the east|"
+    "He promised rebuilding funds for the region.",
+    "Hotel prices soar as G20 summit nears|Room rates in the capital have tripled.",
+    "Protesters clash with police outside EU summit|Officers used water cannon on marchers.",
+]
+
+
+@pytest.mark.parametrize("item", VISIT_CLASSES)
+def test_visit_classes_get_the_tag(tagger: Tagger, item: str) -> None:
+    title, body = item.split("|")
+    assert DV in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize("item", VISIT_NEAR_MISSES)
+def test_visit_near_misses(tagger: Tagger, item: str) -> None:
+    title, body = item.split("|")
+    assert DV not in tags(tagger, title, body)
