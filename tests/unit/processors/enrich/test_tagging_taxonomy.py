@@ -518,3 +518,28 @@ def test_visit_classes_get_the_tag(tagger: Tagger, item: str) -> None:
 def test_visit_near_misses(tagger: Tagger, item: str) -> None:
     title, body = item.split("|")
     assert DV not in tags(tagger, title, body)
+
+
+# -- taxonomy 1.6.0: zones that are no state's territory; drills that are not the story -----
+TI = "territorial-incursion"
+
+
+@pytest.mark.parametrize("tag,title,body", [
+    (TI, "Missile falls into Japan's exclusive economic zone",
+     "The weapon landed about 200 km off the coast, Tokyo said."),
+    (TI, "Military balloons cross the Taiwan Strait median line",
+     "Taipei's defence ministry tracked four of them on Tuesday."),
+    (ME, "'War games' esports final sells out arena",
+     "Fans watched teams battle in the video game's championship."),
+    (ME, "Stocks hit record high as chipmakers rally",
+     "The index rose 2% even as US and Korean forces began their annual drills."),
+])
+def test_zones_and_drills_that_are_not_the_story(
+    tagger: Tagger, tag: str, title: str, body: str
+) -> None:
+    assert tag not in tags(tagger, title, body)
+
+
+def test_drills_in_the_headline_keep_their_tag_despite_a_timing_clause(tagger: Tagger) -> None:
+    assert ME in tags(tagger, "US and Korean forces begin annual drills days before summit",
+                      "Tanks and artillery take part in the exercise.")
