@@ -398,18 +398,6 @@ PRECISION_NEAR_MISSES = [
 ]
 
 
-@pytest.mark.parametrize("tag,title,body", PRECISION_CLASSES)
-def test_precision_classes_keep_their_tag(
-    tagger: Tagger, tag: str, title: str, body: str
-) -> None:
-    assert tag in tags(tagger, title, body)
-
-
-@pytest.mark.parametrize("tag,title,body", PRECISION_NEAR_MISSES)
-def test_precision_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
-    assert tag not in tags(tagger, title, body)
-
-
 @pytest.mark.parametrize("tag,rule,title,body", [
     (DV, "visiting-troops", "Russia's defence minister visits troops in the south",
      "He toured a command post near the front line."),
@@ -479,52 +467,31 @@ WRITTEN_NEAR_MISSES = [
 ]
 
 
-@pytest.mark.parametrize("tag,title,body", WRITTEN_CLASSES)
-def test_written_hard_case_classes_get_their_tag(
-    tagger: Tagger, tag: str, title: str, body: str
-) -> None:
-    assert tag in tags(tagger, title, body)
-
-
-@pytest.mark.parametrize("tag,title,body", WRITTEN_NEAR_MISSES)
-def test_written_hard_case_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
-    assert tag not in tags(tagger, title, body)
-
 
 # -- taxonomy 1.5.0: diplomatic-visit classes of the written items ---------------------------
 VISIT_CLASSES = [
-    "Norway's king arrives in Ottawa for state visit|He will meet the prime minister.",
-    "Emir of Kuwait holds talks in Cairo|The visit is his first to Egypt since taking office.",
+    (DV, "Norway's king arrives in Ottawa for state visit", "He will meet the prime minister."),
+    (DV, "Emir of Kuwait holds talks in Cairo",
+     "The visit is his first to Egypt since taking office."),
 ]
 VISIT_NEAR_MISSES = [
-    "Special envoy arrives in Juba for ceasefire talks|"
-    "The US special envoy will meet rebel commanders.",
-    "Chief minister of Kerala visits Dubai to court investors|"
-    "He met business groups and tourism officials.",
-    "Prime minister tours quake-hit villages in the east|"
-    "He promised rebuilding funds for the region.",
-    "Hotel prices soar as G20 summit nears|Room rates in the capital have tripled.",
-    "Protesters clash with police outside EU summit|Officers used water cannon on marchers.",
+    (DV, "Special envoy arrives in Juba for ceasefire talks",
+     "The US special envoy will meet rebel commanders."),
+    (DV, "Chief minister of Kerala visits Dubai to court investors",
+     "He met business groups and tourism officials."),
+    (DV, "Prime minister tours quake-hit villages in the east",
+     "He promised rebuilding funds for the region."),
+    (DV, "Hotel prices soar as G20 summit nears", "Room rates in the capital have tripled."),
+    (DV, "Protesters clash with police outside EU summit",
+     "Officers used water cannon on marchers."),
 ]
-
-
-@pytest.mark.parametrize("item", VISIT_CLASSES)
-def test_visit_classes_get_the_tag(tagger: Tagger, item: str) -> None:
-    title, body = item.split("|")
-    assert DV in tags(tagger, title, body)
-
-
-@pytest.mark.parametrize("item", VISIT_NEAR_MISSES)
-def test_visit_near_misses(tagger: Tagger, item: str) -> None:
-    title, body = item.split("|")
-    assert DV not in tags(tagger, title, body)
 
 
 # -- taxonomy 1.6.0: zones that are no state's territory; drills that are not the story -----
 TI = "territorial-incursion"
 
 
-@pytest.mark.parametrize("tag,title,body", [
+ZONE_AND_DRILL_NEAR_MISSES = [
     (TI, "Missile falls into Japan's exclusive economic zone",
      "The weapon landed about 200 km off the coast, Tokyo said."),
     (TI, "Military balloons cross the Taiwan Strait median line",
@@ -533,13 +500,25 @@ TI = "territorial-incursion"
      "Fans watched teams battle in the video game's championship."),
     (ME, "Stocks hit record high as chipmakers rally",
      "The index rose 2% even as US and Korean forces began their annual drills."),
-])
-def test_zones_and_drills_that_are_not_the_story(
-    tagger: Tagger, tag: str, title: str, body: str
-) -> None:
-    assert tag not in tags(tagger, title, body)
+]
 
 
 def test_drills_in_the_headline_keep_their_tag_despite_a_timing_clause(tagger: Tagger) -> None:
     assert ME in tags(tagger, "US and Korean forces begin annual drills days before summit",
                       "Tanks and artillery take part in the exercise.")
+
+
+# -- the classes added since 1.3.0, each version's list above ----------------------------------
+@pytest.mark.parametrize("tag,title,body", PRECISION_CLASSES + WRITTEN_CLASSES + VISIT_CLASSES)
+def test_precision_classes_keep_their_tag(
+    tagger: Tagger, tag: str, title: str, body: str
+) -> None:
+    assert tag in tags(tagger, title, body)
+
+
+@pytest.mark.parametrize(
+    "tag,title,body",
+    PRECISION_NEAR_MISSES + WRITTEN_NEAR_MISSES + VISIT_NEAR_MISSES + ZONE_AND_DRILL_NEAR_MISSES,
+)
+def test_precision_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
+    assert tag not in tags(tagger, title, body)
