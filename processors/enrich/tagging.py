@@ -27,9 +27,11 @@ from processors.enrich.taxonomy import EntityCondition, Rule, Taxonomy
 
 __all__ = ["RuleScore", "ScoredSentence", "SentenceFacts", "Tagger", "tag_text"]
 
+_STATE_AFTER_GAP = re.compile(r"\s+(?:the\s+)?")
+# What may come before a sentence's subject: nothing, an article, a quote or a dash.
+_LEAD_GAP = re.compile(r"[\s\"'\u2018\u201c\u2014\-]*(?:the\s+)?", re.IGNORECASE)
 # What may stand between two coordinated states: "China and Russia", "US-Philippine",
 # "Russia, China and Iran", "Moscow/Beijing".
-_STATE_AFTER_GAP = re.compile(r"\s+(?:the\s+)?")
 _JOINED_GAP = re.compile(r"\s*(?:,\s*and|,|and|&|/|-|\u2013|\u2014)?\s*")
 
 
@@ -44,6 +46,8 @@ class SentenceFacts:
     states: list[StateMention] = field(default_factory=list)
     labels: set[str] = field(default_factory=set)
     joined: list[tuple[StateMention, StateMention]] = field(default_factory=list)
+    # the joined pairs that open the sentence (its subject)
+    lead: list[tuple[StateMention, StateMention]] = field(default_factory=list)
     # cue -> the states right after it ("troops in Poland": "troops in" -> [Poland])
     state_after: dict[str, list[StateMention]] = field(default_factory=dict)
 
@@ -110,6 +114,8 @@ class Tagger:
                 sentence.cues.setdefault(cue, text[cue_start:cue_end])
             sentence.states = self._gazetteer.state_mentions(text, words)
             sentence.joined = _joined_pairs(text, sentence.states)
+            sentence.lead = [(left, right) for left, right in sentence.joined
+                             if _LEAD_GAP.fullmatch(text, start, left.start)]
             starts = {s.start: s for s in sentence.states}
             for _, cue, _, cue_end in matches:
                 follow = _STATE_AFTER_GAP.match(text, cue_end, end)
@@ -397,6 +403,11 @@ def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
         return None
     if cond.labels_any and not (sentence.labels & cond.labels_any):
         return None
+    if cond.states_lead:
+        if not sentence.lead:
+            return None
+        left, right = sentence.lead[0]
+        return [f"{left.text} + {right.text}"]
     if cond.states_joined:
         if not sentence.joined:
             return None

@@ -91,6 +91,9 @@ class EntityCondition(_Model):
 
     min_states: int = Field(0, ge=0)  # at least N distinct states
     states_joined: bool = False  # two states coordinated: "China and Russia", "US-Philippine"
+    # ... and the pair opens the sentence, as its subject: "US, Japan hold drills", not
+    # "drills near Japan and Korea" (what the states do, not where it happens).
+    states_lead: bool = False
     states_any: frozenset[str] = frozenset()  # one of these states is mentioned
     states_all: frozenset[str] = frozenset()  # all of these states are mentioned
     labels_any: frozenset[str] = frozenset()  # an entity with one of these labels
@@ -123,6 +126,7 @@ class EntityCondition(_Model):
         return not (
             self.min_states
             or self.states_joined
+            or self.states_lead
             or self.states_any
             or self.states_all
             or self.labels_any

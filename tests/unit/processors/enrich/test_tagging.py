@@ -71,6 +71,11 @@ def test_unless_blocks_the_rule_in_that_sentence(gz: Gazetteer) -> None:
     ({"states_joined": True}, "Chinese and Russian talks.", True),
     ({"states_joined": True}, "US-Philippine talks.", True),
     ({"states_joined": True}, "Russia warned talks with Japan would fail.", False),
+    ({"states_lead": True}, "Chinese and Russian talks.", True),
+    ({"states_lead": True}, "The US, Japan and South Korea hold talks.", True),
+    ({"states_lead": True}, "\u201cJapan, UK\u201d talks resume.", True),
+    ({"states_lead": True}, "Ministers held talks in Japan and Korea.", False),  # where, not who
+    ({"states_lead": True}, "Russia warned talks with Japan would fail.", False),
     ({"states_any": ["TW"]}, "Talks about Taiwan.", True),
     ({"states_any": ["TW"]}, "Talks about Japan.", False),
     ({"states_all": ["CN", "TW"]}, "Beijing and Taipei held talks.", True),

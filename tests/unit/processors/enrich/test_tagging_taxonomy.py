@@ -283,6 +283,8 @@ def fired(tagger: Tagger, tag: str, title: str, body: str) -> frozenset[str]:
      "The launchers will be positioned in northern Luzon."),
     (MC, "attack-report", "Rockets hit base housing US and Iraqi troops",
      "Two soldiers were wounded in the attack."),
+    (MC, "states-leading-military-activity", "Indonesia, Malaysia run coordinated naval patrol",
+     "The two navies will share the Malacca Strait watch."),
     (TI, "strike-on-another-state", "Turkish jets bomb Kurdish positions in northern Iraq",
      "Ankara said it struck militants across the border."),
     (TI, "hypothetical-or-background", "Could Russia invade Finland?",
@@ -522,3 +524,12 @@ def test_precision_classes_keep_their_tag(
 )
 def test_precision_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
     assert tag not in tags(tagger, title, body)
+
+
+def test_states_where_a_drill_happens_are_not_its_partners(tagger: Tagger) -> None:
+    assert "states-leading-military-activity" not in fired(
+        tagger, MC, "Moscow stages drills near Poland and Lithuania",
+        "Russian troops rehearse river crossings close to the border.")
+    assert "states-leading-military-activity" not in fired(
+        tagger, MC, "India, China trade accusations over border patrol clash",
+        "Each side said the other's troops had crossed the line.")
