@@ -55,9 +55,6 @@ class WrittenItems:
         """What is scored: the items both readings tag alike, in file order."""
         return [item for item in self.items if self.readings[item.id] == item.tags]
 
-    def disputed(self) -> list[str]:
-        return [item.id for item in self.items if self.readings[item.id] != item.tags]
-
 
 def load_written(directory: Path, known_tags: Iterable[str]) -> WrittenItems:
     """The written items and their blind readings. No folder: no items. An unknown tag, a
@@ -66,23 +63,18 @@ def load_written(directory: Path, known_tags: Iterable[str]) -> WrittenItems:
     tags = list(known_tags)
     item_files = sorted((directory / "items").glob("*.jsonl"))
     reading_files = sorted((directory / "readings").glob("*.jsonl"))
+    # The writers' tags are labels like any other: load_labels refuses an unknown tag or
+    # a sid written twice. The items' text and class come from the same records.
+    writer = load_labels(item_files, tags, id_key="sid")
     items: list[LabelledItem] = []
     classes: dict[str, str] = {}
-    known = set(tags)
     for path in item_files:
         for number, record in enumerate(load_jsonl(path), 1):
-            sid = str(record.get("sid") or "")
-            title, text = str(record.get("title") or ""), str(record.get("text") or "")
-            raw_tags = record.get("tags")
-            if not sid or not title or not isinstance(raw_tags, list):
-                raise ConfigError(f"{path.name} line {number}: needs sid, title and a tags list")
-            unknown = set(map(str, raw_tags)) - known
-            if unknown:
-                raise ConfigError(f"{path.name} line {number}: unknown tags {sorted(unknown)}")
-            if sid in classes:
-                raise ConfigError(f"{path.name}: sid {sid} written twice")
+            sid, title = str(record["sid"]), str(record.get("title") or "")
+            if not title:
+                raise ConfigError(f"{path.name} line {number}: {sid} has no title")
             classes[sid] = str(record.get("class") or "")
-            items.append(LabelledItem(sid, title, text, frozenset(map(str, raw_tags))))
+            items.append(LabelledItem(sid, title, str(record.get("text") or ""), writer[sid]))
     readings = load_labels(reading_files, tags, id_key="sid")
     unread = [item.id for item in items if item.id not in readings]
     if unread:

@@ -10,8 +10,10 @@ import pytest
 
 from newsflow.errors import ConfigError
 from newsflow.settings import ProcessorSettings
+from processors.enrich.enrichment import Enricher
 from processors.enrich.taxonomy import load_taxonomy
-from processors.training.corpus import LabelledItem
+from processors.training.corpus import LabelledItem, default_pool_path, load_jsonl
+from processors.training.pipeline import evaluate_model
 from processors.training.written import WRITTEN_DIR, WRITTEN_HALVES, load_written
 
 TAGS = ["sanctions", "military-aid", "diplomatic-visit"]
@@ -40,7 +42,6 @@ def test_only_items_both_readings_tag_alike_are_scored(tmp_path: Path) -> None:
     written = load_written(_written(tmp_path, {
         "syn-a-001": ["sanctions"], "syn-a-002": [], "syn-a-003": []}), TAGS)
     assert [i.id for i in written.agreed()] == ["syn-a-001", "syn-a-002"]
-    assert written.disputed() == ["syn-a-003"]
     assert written.agreed()[0] == LabelledItem(
         "syn-a-001", "EU freezes assets", "Brussels acted.", frozenset({"sanctions"}))
     assert written.classes["syn-a-002"] == "negative: sporting sanction"
@@ -66,7 +67,7 @@ def test_a_sid_written_twice_is_an_error(tmp_path: Path) -> None:
     folder = _written(tmp_path, {"syn-a-001": [], "syn-a-002": [], "syn-a-003": []})
     _lines(folder / "items" / "b.jsonl", [
         {"sid": "syn-a-001", "title": "Again", "text": "", "tags": [], "class": ""}])
-    with pytest.raises(ConfigError, match="written twice"):
+    with pytest.raises(ConfigError, match="labelled twice"):
         load_written(folder, TAGS)
 
 
@@ -92,3 +93,37 @@ def test_the_halves_share_no_writer_and_no_item() -> None:
     assert not set(develop.writer) & set(check.writer)
     titles = {i.title.casefold() for i in develop.items}
     assert not [i.title for i in check.items if i.title.casefold() in titles]
+
+
+POOL = default_pool_path()
+
+
+@pytest.mark.skipif(not POOL.is_file(), reason="shared/eval/topics-pool.jsonl not available")
+def test_evaluate_scores_each_half_on_its_agreed_items_only(tmp_path: Path) -> None:
+    """What `newsflow tagger evaluate` prints for the written items: one table per half that
+    has items, over the items both readings agree on, with the fold seed it was given."""
+    ids = [str(r["id"]) for r, _ in zip(load_jsonl(POOL), range(40), strict=False)]
+    labels = tmp_path / "labels"
+    _lines(labels / "parts" / "a.jsonl", [{"id": i, "tags": []} for i in ids])
+    written = tmp_path / "written"
+    _lines(written / "develop" / "items" / "a.jsonl", [
+        {"sid": "syn-a-001", "title": "Germany sends tanks to Ukraine",
+         "text": "Berlin will deliver 14 tanks to Kyiv's forces.", "tags": ["military-aid"],
+         "class": "positive"},
+        {"sid": "syn-a-002", "title": "Markets rally", "text": "Shares rose.", "tags": [],
+         "class": "negative"},
+        {"sid": "syn-a-003", "title": "Norway sends shells to Ukraine",
+         "text": "The shipment includes 20,000 rounds.", "tags": ["military-aid"],
+         "class": "read differently"},
+    ])
+    _lines(written / "develop" / "readings" / "r.jsonl", [
+        {"sid": "syn-a-001", "tags": ["military-aid"]}, {"sid": "syn-a-002", "tags": []},
+        {"sid": "syn-a-003", "tags": []}])
+    settings = ProcessorSettings()
+    enricher = Enricher(settings.spacy_model, settings.taxonomy_file, tag_model=None)
+    report = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
+                            written_dir=written, progress=lambda _: None)
+    assert report.written_items == {"develop": 2}  # the disputed item is left out
+    aid = report.written["develop"].as_dict()["tags"]["military-aid"]
+    assert (aid["tp"], aid["fn"]) == (1, 0)  # the agreed positive, found by the rules
+    assert report.as_dict()["seed"] == 11 and "check" not in report.as_dict()["written"]
