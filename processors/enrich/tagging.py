@@ -88,6 +88,8 @@ class Tagger:
         for tag in taxonomy.tags:
             for rule in (*tag.rules, *tag.negatives):
                 cues.update(rule.all_cues())
+        self._timing = frozenset(taxonomy.scoring.timing_phrases)
+        cues.update(self._timing)
         self._matcher: PhraseMatcher[str] = PhraseMatcher((c, c) for c in sorted(cues))
         self._rules_by_cue = {tag.id: _RuleIndex.of(tag.rules) for tag in taxonomy.tags}
 
@@ -110,6 +112,10 @@ class Tagger:
         for (start, end), words in zip(spans, per_sentence, strict=True):
             sentence = SentenceFacts(start, end, in_title=start < title_end)
             matches = self._matcher.find_spans(text, words)
+            if self._timing:
+                matches = _outside_timing_clauses(
+                    text, words, matches, self._timing, self.taxonomy.scoring.timing_reach, end
+                )
             for _, cue, cue_start, cue_end in matches:
                 sentence.cues.setdefault(cue, text[cue_start:cue_end])
             sentence.states = self._gazetteer.state_mentions(text, words)
@@ -224,6 +230,41 @@ def tag_text(
 ) -> list[Tag]:
     """One-shot form of Tagger(taxonomy, gazetteer).tag(...) (compiles the taxonomy)."""
     return Tagger(taxonomy, gazetteer).tag(text, entities, title_end=title_end)
+
+
+# -- timing clauses -----------------------------------------------------------------------------
+
+# Where a timing clause ends: the next comma, semicolon, colon, dash or bracket.
+_CLAUSE_END = re.compile(r"[,;:()\[\]\u2013\u2014]|\s-\s")
+
+
+def _outside_timing_clauses(
+    text: str,
+    words: Sequence[Token],
+    matches: list[tuple[str, str, int, int]],
+    timing: frozenset[str],
+    reach: int,
+    sentence_end: int,
+) -> list[tuple[str, str, int, int]]:
+    """The sentence's cue matches without those inside a timing clause: from the end of a
+    timing phrase ("amid", "on the eve of") to the clause's end, at most ``reach`` words.
+    "Strikes hit Kharkiv on the eve of Blinken's visit": the visit dates the strikes."""
+    clauses: list[tuple[int, int]] = []
+    for _, cue, _, cue_end in matches:
+        if cue not in timing:
+            continue
+        stop = _CLAUSE_END.search(text, cue_end, sentence_end)
+        limit = stop.start() if stop else sentence_end
+        after = [w for w in words if w.start >= cue_end]
+        if len(after) > reach:
+            limit = min(limit, after[reach - 1].end)
+        clauses.append((cue_end, limit))
+    if not clauses:
+        return matches
+    return [
+        m for m in matches
+        if m[1] in timing or not any(lo <= m[2] < hi for lo, hi in clauses)
+    ]
 
 
 # -- rule evaluation ----------------------------------------------------------------------------

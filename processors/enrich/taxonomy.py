@@ -209,6 +209,18 @@ class Scoring(_Model):
     title_weight: float = Field(1.5, ge=0)  # the title says what the article is about
     support_weight: float = Field(0.3, ge=0)  # share of the other sentences' scores added
     max_evidence: int = Field(3, ge=1)
+    # An event named only in a timing clause ("amid the war", "on the eve of the visit",
+    # "days after the summit") dates another story and does not carry its tag (the
+    # labelling guide). A cue that starts within `timing_reach` words after one of these
+    # phrases, before the clause ends (a comma, semicolon, colon, dash or bracket), counts
+    # for no tag; the phrases themselves stay cues.
+    timing_phrases: tuple[Cue, ...] = ()
+    timing_reach: int = Field(8, ge=1)
+
+    @field_validator("timing_phrases")
+    @classmethod
+    def _timing_cues(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_cue(c) for c in value)
 
 
 class Taxonomy(_Model):

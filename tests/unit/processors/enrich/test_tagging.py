@@ -19,10 +19,10 @@ def gz() -> Gazetteer:
 
 
 def tagger(gz: Gazetteer, *rules: dict[str, Any], negatives: tuple[dict[str, Any], ...] = (),
-           threshold: float = 2.0) -> Tagger:
+           threshold: float = 2.0, **scoring: Any) -> Tagger:
     return Tagger(parse_taxonomy({
         "version": "t-1",
-        "scoring": {"title_weight": 1.5, "support_weight": 0.5, "max_evidence": 2},
+        "scoring": {"title_weight": 1.5, "support_weight": 0.5, "max_evidence": 2, **scoring},
         "tags": [{
             "id": "topic", "label": "Topic", "description": "test", "threshold": threshold,
             "rules": list(rules), "negatives": list(negatives),
@@ -122,6 +122,30 @@ def test_article_scope_negative_applies_everywhere(gz: Gazetteer) -> None:
                negatives=({"id": "sale", "scope": "article", "weight": 2, "cues": ["arms sale"]},))
     assert score(t, "An arms sale was approved.\n\nThe weapons package is large.") == 0
     assert score(t, "A weapons package was approved.") == 2.5
+
+
+def test_a_cue_in_a_timing_clause_counts_for_no_rule(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["visit"]},
+               timing_phrases=["amid", "on the eve of"], timing_reach=6)
+    assert score(t, "Strikes hit Kharkiv amid the minister's visit.") == 0
+    assert score(t, "Strikes hit Kharkiv on the eve of the visit.") == 0
+    # Before the phrase, the cue is the story; so it is once the clause has ended.
+    assert score(t, "The minister's visit went ahead amid strikes.") == 2
+    assert score(t, "Amid strikes, the minister began his visit.") == 2
+    assert score(t, "Amid strikes on the city — the minister's visit began.") == 2
+    # The clause reaches timing_reach words at most.
+    assert score(t, "Amid strikes on the city that went on all night the visit began.") == 2
+    # Without timing phrases nothing is left out.
+    assert score(tagger(gz, {"id": "r", "weight": 2, "cues": ["visit"]}),
+                 "Strikes hit Kharkiv amid the minister's visit.") == 2
+
+
+def test_timing_phrases_are_still_cues_of_the_rules_that_name_them(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["visit"]},
+               negatives=({"id": "n", "weight": 1, "cues": ["on the eve of"]},),
+               timing_phrases=["on the eve of"])
+    [result] = t.analyse("The visit began on the eve of talks.")
+    assert result.score == 1 and "n" in result.fired
 
 
 def test_title_weight_support_and_threshold(gz: Gazetteer) -> None:

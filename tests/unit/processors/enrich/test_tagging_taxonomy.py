@@ -510,8 +510,38 @@ def test_drills_in_the_headline_keep_their_tag_despite_a_timing_clause(tagger: T
                       "Tanks and artillery take part in the exercise.")
 
 
+# -- taxonomy 1.8.0: timing clauses; meetings at home and people without office -------------
+RUW = "russia-ukraine-war"
+TIMING_AND_AUDIENCE_CLASSES = [
+    # The visit is the story; a timing clause elsewhere in the sentence does not undo it.
+    (DV, "Blinken arrives in Kyiv amid air-raid alerts",
+     "The secretary of state will meet President Zelensky."),
+    (DV, "G-7 leaders meet in Hiroshima", "The summit opens with talks on China."),
+    (DV, "Group of 20 summit opens in New Delhi", "Leaders gather for two days of talks."),
+]
+TIMING_AND_AUDIENCE_NEAR_MISSES = [
+    # Named only in a timing clause: the visit, the summit, the war date another story.
+    (DV, "Market town hit by airstrike", "At least 16 people were killed on Wednesday amid "
+     "Secretary of State Antony Blinken's visit to Kyiv."),
+    (DV, "Tokyo stocks close higher",
+     "The Nikkei rose 1% a day after the US president's visit to Japan ended."),
+    (RUW, "Envoy says the West wants to destroy Russia", "A week before the anniversary of "
+     "Russia's invasion of Ukraine, the ambassador spoke at the UN."),
+    # A leader meeting people of their own country, or a person with no office travelling.
+    (DV, "Indian prime minister hosts chip executives",
+     "He urged the companies to expand their plants."),
+    (DV, "Biden meets families of Americans held in Gaza",
+     "The president promised to bring them home."),
+    (DV, "First lady Jill Biden arrives in Tokyo",
+     "She will tour schools and a children's hospital."),
+]
+
+
 # -- the classes added since 1.3.0, each version's list above ----------------------------------
-@pytest.mark.parametrize("tag,title,body", PRECISION_CLASSES + WRITTEN_CLASSES + VISIT_CLASSES)
+@pytest.mark.parametrize(
+    "tag,title,body",
+    PRECISION_CLASSES + WRITTEN_CLASSES + VISIT_CLASSES + TIMING_AND_AUDIENCE_CLASSES,
+)
 def test_precision_classes_keep_their_tag(
     tagger: Tagger, tag: str, title: str, body: str
 ) -> None:
@@ -520,7 +550,8 @@ def test_precision_classes_keep_their_tag(
 
 @pytest.mark.parametrize(
     "tag,title,body",
-    PRECISION_NEAR_MISSES + WRITTEN_NEAR_MISSES + VISIT_NEAR_MISSES + ZONE_AND_DRILL_NEAR_MISSES,
+    PRECISION_NEAR_MISSES + WRITTEN_NEAR_MISSES + VISIT_NEAR_MISSES + ZONE_AND_DRILL_NEAR_MISSES
+    + TIMING_AND_AUDIENCE_NEAR_MISSES,
 )
 def test_precision_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
     assert tag not in tags(tagger, title, body)
