@@ -41,8 +41,9 @@ def _written_option(f: Any) -> Any:
     return click.option(
         "--written", "written_dir", type=click.Path(path_type=Path, file_okay=False),
         default=WRITTEN_DIR, show_default=True,
-        help="Written hard-case items (never trained on): develop/ and check/, each with "
-        "items/ (the writers' tags) and readings/ (a blind second reading).",
+        help="Written hard-case items: develop/ (trained on with the corpus) and check/ "
+        "(held out), each with items/ (the writers' tags) and readings/ (a blind second "
+        "reading).",
     )(f)
 
 
@@ -72,17 +73,20 @@ def command() -> None:
               help="Model file to write (default: processors.tag_model, the shipped one).")
 @click.option("--model", default=None, help="spaCy model (default: processors.spacy_model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the model's header as JSON.")
+@_written_option
 @pass_cli
 def train(cli_ctx: CliContext, pool: Path, labels_dir: Path, out: Path | None,
-          model: str | None, as_json: bool) -> None:
-    """Fit the model on every labelled item (thresholds by cross-validation inside the
-    corpus) and write it. The same labels and taxonomy give the same file."""
+          model: str | None, as_json: bool, written_dir: Path, no_written: bool) -> None:
+    """Fit the model on every labelled corpus item and the written develop half's agreed
+    items (thresholds by cross-validation inside that data) and write it. The same labels,
+    written items and taxonomy give the same file."""
     from processors.enrich.tagmodel import DEFAULT_TAG_MODEL
     from processors.training.pipeline import train_model
 
     _need(pool, "pool file")
     target = out or cli_ctx.settings().processors.tag_model or DEFAULT_TAG_MODEL
-    result = train_model(_enricher(cli_ctx, model), pool, target, labels_dir=labels_dir)
+    result = train_model(_enricher(cli_ctx, model), pool, target, labels_dir=labels_dir,
+                         written_dir=None if no_written else written_dir)
     if as_json:
         cli_ctx.emit_json({"path": str(target), "tags": result.tags, **result.meta})
     else:
@@ -108,8 +112,9 @@ def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds
              seed: int, model: str | None, as_json: bool, written_dir: Path,
              no_written: bool) -> None:
     """Per-tag precision, recall and F1: k-fold cross-validation on the corpus (every item
-    predicted by a model that never saw it), then the dev set and the written hard-case
-    items, both scored by the model the whole corpus gives (never trained on either)."""
+    predicted by a model that never saw it; the written develop half joins every fold's
+    training data), then the dev set and the held-out written half, both scored by the
+    model the corpus and the develop half give (never trained on either)."""
     from processors.training.pipeline import evaluate_model
 
     _need(pool, "pool file")
@@ -120,8 +125,10 @@ def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds
     if as_json:
         cli_ctx.emit_json(report.as_dict())
         return
+    trained = (f", each fold also trained on {report.written_trained} written items"
+               if report.written_trained else "")
     click.echo(f"{folds}-fold cross-validation (fold seed {seed}), {report.items} labelled "
-               "items:")
+               f"items{trained}:")
     click.echo(report.cross_validated.table())
     if report.dev is not None:
         click.echo(f"\ndev set ({report.dev_items} items, never trained on), "
@@ -129,7 +136,7 @@ def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds
         click.echo(report.dev.table())
     for half, scores in report.written.items():
         click.echo(f"\nwritten hard-case items, {half} half ({report.written_items[half]} "
-                   f"items both readings agree on, never trained on), model "
+                   f"items both readings agree on, held out: never trained on), model "
                    f"{report.model_version}:")
         click.echo(scores.table())
 

@@ -111,13 +111,16 @@ def cross_validate(
     folds: int = 5,
     seed: int = 7,
     rule_thresholds: Mapping[str, float] | None = None,
+    extra: TrainingSet | None = None,
 ) -> Scores:
     """k-fold: every item is predicted once by a model that never saw it (nor used it to
-    pick a threshold)."""
+    pick a threshold). ``extra`` (the written items the shipped model also learns from) joins
+    every fold's training data and is never scored."""
     scores = Scores.empty(tags)
     splitter = KFold(folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros(len(data))):
-        model = fit_model(data.subset(train), tags, params, meta={})
+        fold = data.subset(train)
+        model = fit_model(fold if extra is None else fold + extra, tags, params, meta={})
         held = data.subset(test)
         for gold, predicted in zip(
             held.tags, predict(model, held, rule_thresholds), strict=True

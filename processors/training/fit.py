@@ -43,6 +43,14 @@ class TrainingSet:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def __add__(self, other: TrainingSet) -> TrainingSet:
+        return TrainingSet(
+            self.texts + other.texts,
+            self.titles + other.titles,
+            self.rules + other.rules,
+            self.tags + other.tags,
+        )
+
 
 @dataclass(frozen=True)
 class FitParams:

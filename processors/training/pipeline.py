@@ -35,7 +35,13 @@ from processors.training.corpus import (
 from processors.training.evaluate import Scores, cross_validate, score
 from processors.training.featurize import training_set
 from processors.training.fit import FitParams, TrainingSet, fit_model
-from processors.training.written import WRITTEN_DIR, WRITTEN_HALVES, load_written
+from processors.training.written import (
+    HELD_OUT_HALF,
+    TRAINED_HALF,
+    WRITTEN_DIR,
+    WRITTEN_HALVES,
+    load_written,
+)
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -70,6 +76,22 @@ def _corpus(
     return tags, training_set(items, enricher), files
 
 
+def _trained_written(
+    enricher: Enricher, written_dir: Path | None, tags: list[str], progress: Progress
+) -> tuple[TrainingSet | None, list[Path]]:
+    """The written half the model learns from with the corpus (its agreed items), and its
+    files; none without a written folder."""
+    if written_dir is None:
+        return None, []
+    written = load_written(written_dir / TRAINED_HALF, tags)
+    agreed = written.agreed()
+    if not agreed:
+        return None, []
+    progress(f"written hard-case items ({TRAINED_HALF}): {len(agreed)} both readings agree "
+             "on, trained on with the corpus")
+    return training_set(agreed, enricher), written.files
+
+
 def _digest(files: list[Path]) -> str:
     h = hashlib.sha256()
     for path in files:
@@ -97,14 +119,21 @@ def train_model(
     out_path: Path,
     *,
     labels_dir: Path = LABELS_DIR,
+    written_dir: Path | None = WRITTEN_DIR,
     params: FitParams = DEFAULT_PARAMS,
     progress: Progress = _stderr,
 ) -> TagModel:
+    """Fit on the corpus and the written develop half (``written_dir=None``: the corpus
+    alone) and write the model."""
     tags, data, files = _corpus(enricher, pool_path, labels_dir, progress)
+    written, written_files = _trained_written(enricher, written_dir, tags, progress)
+    if written is not None:
+        data = data + written
     progress(f"fitting {len(tags)} tags on {len(data)} items")
     meta: dict[str, Any] = {
         "taxonomy_version": enricher.tagger.taxonomy.version,
-        "labels_digest": _digest(files),
+        "labels_digest": _digest(files + written_files),
+        "written_items": len(written) if written is not None else 0,
         "spacy_model": enricher.model_name,
         "sklearn": sklearn.__version__,
     }
@@ -124,10 +153,12 @@ class EvaluationReport:
     dev_items: int
     model_version: str
     seed: int = 7
-    # Per half of the written hard-case items (develop, check): the items both readings
-    # agree on, scored by the same model, and how many they are.
+    # The held-out written half (check): the items both readings agree on, scored by the
+    # same model, and how many they are.
     written: dict[str, Scores] = field(default_factory=dict)
     written_items: dict[str, int] = field(default_factory=dict)
+    # How many items of the written develop half the models learned from (0: none).
+    written_trained: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +170,7 @@ class EvaluationReport:
             "dev_items": self.dev_items,
             "written": {half: scores.as_dict() for half, scores in self.written.items()},
             "written_items": self.written_items,
+            "written_trained": self.written_trained,
             "model_version": self.model_version,
         }
 
@@ -155,35 +187,40 @@ def evaluate_model(
     written_dir: Path | None = WRITTEN_DIR,
     progress: Progress = _stderr,
 ) -> EvaluationReport:
-    """k-fold figures on the corpus, then the dev set and the written hard-case items (both
-    never trained on) scored by a model fitted on the whole corpus with the same parameters:
-    what `train` would ship."""
+    """k-fold figures on the corpus (the written develop half joins every fold's training
+    data, as it joins the shipped model's), then the dev set and the held-out written half
+    (both never trained on) scored by a model fitted on the corpus and the develop half with
+    the same parameters: what `train` would ship."""
     tags, data, _ = _corpus(enricher, pool_path, labels_dir, progress)
+    written_trained, _ = _trained_written(enricher, written_dir, tags, progress)
     # Scored as the product decides: the model, or the rules at the taxonomy's thresholds.
     taxonomy = enricher.tagger.taxonomy
     rule_thresholds = {t.id: t.threshold for t in taxonomy.tags}
     progress(f"{folds}-fold cross-validation on {len(data)} items (fold seed {seed})")
     cv = cross_validate(data, tags, params, folds=folds, seed=seed,
-                        rule_thresholds=rule_thresholds)
+                        rule_thresholds=rule_thresholds, extra=written_trained)
     dev_scores: Scores | None = None
     dev_items = 0
-    model = fit_model(data, tags, params, {})
+    model = fit_model(data if written_trained is None else data + written_trained, tags,
+                      params, {})
     if dev_path is not None:
         dev = load_dev(dev_path)
         dev_items = len(dev)
-        progress(f"dev set: {dev_items} items, scored by the model fitted on the corpus")
+        progress(f"dev set: {dev_items} items, scored by the model fitted on the training data")
         dev_scores = score(model, training_set(dev, enricher), tags, rule_thresholds)
     written: dict[str, Scores] = {}
     written_items: dict[str, int] = {}
-    for half, folder in _written_halves(written_dir):
-        agreed = load_written(folder, tags).agreed()
+    if written_dir is not None:
+        agreed = load_written(written_dir / HELD_OUT_HALF, tags).agreed()
         if agreed:
-            written_items[half] = len(agreed)
-            progress(f"written hard-case items ({half}): {len(agreed)}, scored by the same "
-                     "model")
-            written[half] = score(model, training_set(agreed, enricher), tags, rule_thresholds)
+            written_items[HELD_OUT_HALF] = len(agreed)
+            progress(f"written hard-case items ({HELD_OUT_HALF}): {len(agreed)}, scored by "
+                     "the same model")
+            written[HELD_OUT_HALF] = score(model, training_set(agreed, enricher), tags,
+                                           rule_thresholds)
     return EvaluationReport(folds, len(data), cv, dev_scores, dev_items, model_version(model),
-                            seed, written, written_items)
+                            seed, written, written_items,
+                            len(written_trained) if written_trained is not None else 0)
 
 
 def _written_halves(written_dir: Path | None) -> list[tuple[str, Path]]:

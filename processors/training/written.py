@@ -1,25 +1,28 @@
-"""Written items of the hard classes: a check set the model is never trained on.
+"""Written items of the hard classes: training data for them, and a check set held out.
 
 The pool is 2023 news from 41 outlets, and the dev set is 159 items; the classes issue 12
 names (basing and access, alliance commitments, defence industry, one-way supply phrased
 "agreed", visits named in stories about something else, cross-border strikes outside a war
-theatre, non-military senses of the cues, ...) are rare in both. ``written/items/*.jsonl``
+theatre, non-military senses of the cues, ...) are rare in both. ``written/*/items/*.jsonl``
 holds short feed items written for those classes, positives and near-miss negatives, by
 writers who read only the taxonomy page and ``LABELLING.md`` (never the pool, the dev set,
 the rules or the model): ``{"sid", "title", "text", "tags", "class"}``, the tags being the
 writer's reading by the guide and ``class`` the hard case the item was written for.
-``written/readings/*.jsonl`` holds a blind second reading of every item by other
-labellers, who saw only the title and text: ``{"sid", "tags"}``.
+``written/*/readings/*.jsonl`` holds a blind second reading of every item by other
+labellers, who saw only the title and text: ``{"sid", "tags"}``. Only the items both
+readings tag alike are used; one the two readers tag differently is not clear-cut enough
+(``newsflow tagger agreement`` counts them).
 
-The items both readings tag alike are scored by ``newsflow tagger evaluate`` with the model
-the corpus gives: how the tagger does on the classes it was found weak on, measured on news
-it was not tuned on. An item the two readers tag differently is not clear-cut enough to
-score against, so it is left out (``newsflow tagger agreement`` counts them).
+Two halves, by writer:
 
-Two halves, by writer: ``written/develop/`` (five writers) may be read for errors while the
-rules are worked on; ``written/check/`` (five other writers) is not read, and confirms or
-refutes what the first half suggested. Training on the items was tried and does not help
-(bench/RESULTS.md, session 14), so neither half is trained on.
+- ``written/develop/`` (ten writers, a-j) is **trained on**, with the corpus, and may be
+  read for errors while the rules are worked on. Until session 15 it was only a check;
+  with 1,458 items from ten writers, training on it raised the held-out writers' items by
+  0.034 macro-F1 and cross-validation on the corpus and the dev set did not fall
+  (bench/RESULTS.md, "tagger", session 15);
+- ``written/check/`` (five other writers, k-o) is **held out**: never trained on and never
+  read for errors. It says whether what was learned from the develop half holds on items
+  by writers the model has not seen.
 """
 
 from __future__ import annotations
@@ -31,11 +34,20 @@ from pathlib import Path
 from newsflow.errors import ConfigError
 from processors.training.corpus import LabelledItem, load_jsonl, load_labels
 
-__all__ = ["WRITTEN_DIR", "WRITTEN_HALVES", "WrittenItems", "load_written"]
+__all__ = [
+    "HELD_OUT_HALF",
+    "TRAINED_HALF",
+    "WRITTEN_DIR",
+    "WRITTEN_HALVES",
+    "WrittenItems",
+    "load_written",
+]
 
 WRITTEN_DIR = Path(__file__).resolve().parent / "written"
-#: The halves, each its own folder under WRITTEN_DIR: read while developing, and not read.
-WRITTEN_HALVES = ("develop", "check")
+#: The halves, each its own folder under WRITTEN_DIR.
+TRAINED_HALF = "develop"  # trained on with the corpus; may be read for errors
+HELD_OUT_HALF = "check"  # never trained on, never read: scored only
+WRITTEN_HALVES = (TRAINED_HALF, HELD_OUT_HALF)
 
 
 @dataclass(frozen=True)

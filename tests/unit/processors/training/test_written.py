@@ -99,31 +99,49 @@ POOL = default_pool_path()
 
 
 @pytest.mark.skipif(not POOL.is_file(), reason="shared/eval/topics-pool.jsonl not available")
-def test_evaluate_scores_each_half_on_its_agreed_items_only(tmp_path: Path) -> None:
-    """What `newsflow tagger evaluate` prints for the written items: one table per half that
-    has items, over the items both readings agree on, with the fold seed it was given."""
+def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_path: Path) -> None:
+    """What `newsflow tagger evaluate` does with the written items: the develop half's
+    agreed items join the training data, and the check half is scored, on the items both
+    readings agree on, with the fold seed it was given."""
     ids = [str(r["id"]) for r, _ in zip(load_jsonl(POOL), range(40), strict=False)]
     labels = tmp_path / "labels"
     _lines(labels / "parts" / "a.jsonl", [{"id": i, "tags": []} for i in ids])
     written = tmp_path / "written"
     _lines(written / "develop" / "items" / "a.jsonl", [
-        {"sid": "syn-a-001", "title": "Germany sends tanks to Ukraine",
-         "text": "Berlin will deliver 14 tanks to Kyiv's forces.", "tags": ["military-aid"],
+        {"sid": "syn-a-001", "title": "Poland sends tanks to Ukraine",
+         "text": "Warsaw will deliver 20 tanks to Kyiv.", "tags": ["military-aid"],
          "class": "positive"},
-        {"sid": "syn-a-002", "title": "Markets rally", "text": "Shares rose.", "tags": [],
+        {"sid": "syn-a-002", "title": "Bonds slip", "text": "Yields rose.", "tags": [],
          "class": "negative"},
-        {"sid": "syn-a-003", "title": "Norway sends shells to Ukraine",
-         "text": "The shipment includes 20,000 rounds.", "tags": ["military-aid"],
+        {"sid": "syn-a-003", "title": "Spain sends shells to Ukraine",
+         "text": "The shipment includes 10,000 rounds.", "tags": ["military-aid"],
          "class": "read differently"},
     ])
     _lines(written / "develop" / "readings" / "r.jsonl", [
         {"sid": "syn-a-001", "tags": ["military-aid"]}, {"sid": "syn-a-002", "tags": []},
         {"sid": "syn-a-003", "tags": []}])
+    _lines(written / "check" / "items" / "k.jsonl", [
+        {"sid": "syn-k-001", "title": "Germany sends tanks to Ukraine",
+         "text": "Berlin will deliver 14 tanks to Kyiv's forces.", "tags": ["military-aid"],
+         "class": "positive"},
+        {"sid": "syn-k-002", "title": "Markets rally", "text": "Shares rose.", "tags": [],
+         "class": "negative"},
+        {"sid": "syn-k-003", "title": "Norway sends shells to Ukraine",
+         "text": "The shipment includes 20,000 rounds.", "tags": ["military-aid"],
+         "class": "read differently"},
+    ])
+    _lines(written / "check" / "readings" / "r.jsonl", [
+        {"sid": "syn-k-001", "tags": ["military-aid"]}, {"sid": "syn-k-002", "tags": []},
+        {"sid": "syn-k-003", "tags": []}])
     settings = ProcessorSettings()
     enricher = Enricher(settings.spacy_model, settings.taxonomy_file, tag_model=None)
     report = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
                             written_dir=written, progress=lambda _: None)
-    assert report.written_items == {"develop": 2}  # the disputed item is left out
-    aid = report.written["develop"].as_dict()["tags"]["military-aid"]
-    assert (aid["tp"], aid["fn"]) == (1, 0)  # the agreed positive, found by the rules
-    assert report.as_dict()["seed"] == 11 and "check" not in report.as_dict()["written"]
+    assert report.written_trained == 2  # the develop half's agreed items, trained on
+    assert report.written_items == {"check": 2}  # the disputed item is left out
+    aid = report.written["check"].as_dict()["tags"]["military-aid"]
+    assert (aid["tp"], aid["fn"]) == (1, 0)  # the agreed positive
+    assert report.as_dict()["seed"] == 11 and "develop" not in report.as_dict()["written"]
+    without = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
+                             written_dir=None, progress=lambda _: None)
+    assert without.written_trained == 0 and without.written == {}
