@@ -107,32 +107,8 @@ def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_pa
     labels = tmp_path / "labels"
     _lines(labels / "parts" / "a.jsonl", [{"id": i, "tags": []} for i in ids])
     written = tmp_path / "written"
-    _lines(written / "develop" / "items" / "a.jsonl", [
-        {"sid": "syn-a-001", "title": "Poland sends tanks to Ukraine",
-         "text": "Warsaw will deliver 20 tanks to Kyiv.", "tags": ["military-aid"],
-         "class": "positive"},
-        {"sid": "syn-a-002", "title": "Bonds slip", "text": "Yields rose.", "tags": [],
-         "class": "negative"},
-        {"sid": "syn-a-003", "title": "Spain sends shells to Ukraine",
-         "text": "The shipment includes 10,000 rounds.", "tags": ["military-aid"],
-         "class": "read differently"},
-    ])
-    _lines(written / "develop" / "readings" / "r.jsonl", [
-        {"sid": "syn-a-001", "tags": ["military-aid"]}, {"sid": "syn-a-002", "tags": []},
-        {"sid": "syn-a-003", "tags": []}])
-    _lines(written / "check" / "items" / "k.jsonl", [
-        {"sid": "syn-k-001", "title": "Germany sends tanks to Ukraine",
-         "text": "Berlin will deliver 14 tanks to Kyiv's forces.", "tags": ["military-aid"],
-         "class": "positive"},
-        {"sid": "syn-k-002", "title": "Markets rally", "text": "Shares rose.", "tags": [],
-         "class": "negative"},
-        {"sid": "syn-k-003", "title": "Norway sends shells to Ukraine",
-         "text": "The shipment includes 20,000 rounds.", "tags": ["military-aid"],
-         "class": "read differently"},
-    ])
-    _lines(written / "check" / "readings" / "r.jsonl", [
-        {"sid": "syn-k-001", "tags": ["military-aid"]}, {"sid": "syn-k-002", "tags": []},
-        {"sid": "syn-k-003", "tags": []}])
+    _three_items(written / "develop", "a", ("Poland", "Warsaw", "Kyiv"))
+    _three_items(written / "check", "k", ("Germany", "Berlin", "Kyiv's forces"))
     settings = ProcessorSettings()
     enricher = Enricher(settings.spacy_model, settings.taxonomy_file, tag_model=None)
     report = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
@@ -145,3 +121,23 @@ def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_pa
     without = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
                              written_dir=None, progress=lambda _: None)
     assert without.written_trained == 0 and without.written == {}
+
+
+def _three_items(half: Path, writer: str, names: tuple[str, str, str]) -> None:
+    """A half with an agreed military-aid positive, an agreed negative and an item the
+    blind reader tags differently (never used)."""
+    country, capital, recipient = names
+    sid = [f"syn-{writer}-00{n}" for n in (1, 2, 3)]
+    _lines(half / "items" / f"{writer}.jsonl", [
+        {"sid": sid[0], "title": f"{country} sends tanks to Ukraine",
+         "text": f"{capital} will deliver 14 tanks to {recipient}.", "tags": ["military-aid"],
+         "class": "positive"},
+        {"sid": sid[1], "title": f"Markets rally in {capital}", "text": "Shares rose.",
+         "tags": [], "class": "negative"},
+        {"sid": sid[2], "title": f"{country} sends shells to Ukraine",
+         "text": "The shipment includes 20,000 rounds.", "tags": ["military-aid"],
+         "class": "read differently"},
+    ])
+    _lines(half / "readings" / "r.jsonl", [
+        {"sid": sid[0], "tags": ["military-aid"]}, {"sid": sid[1], "tags": []},
+        {"sid": sid[2], "tags": []}])
