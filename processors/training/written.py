@@ -22,7 +22,9 @@ Two halves, by writer:
   (bench/RESULTS.md, "tagger", session 15);
 - ``written/check/`` (five other writers, k-o) is **held out**: never trained on and never
   read for errors. It says whether what was learned from the develop half holds on items
-  by writers the model has not seen.
+  by writers the model has not seen. Writers of different halves sometimes wrote up the
+  same real event; a check item that ``near_duplicates`` finds in the develop half was
+  dropped before it was scored, so the check does not reward remembering an event.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from rapidfuzz import fuzz, process
 
 from newsflow.errors import ConfigError
 from processors.training.corpus import LabelledItem, load_jsonl, load_labels
@@ -41,6 +45,7 @@ __all__ = [
     "WRITTEN_HALVES",
     "WrittenItems",
     "load_written",
+    "near_duplicates",
 ]
 
 WRITTEN_DIR = Path(__file__).resolve().parent / "written"
@@ -98,3 +103,22 @@ def load_written(directory: Path, known_tags: Iterable[str]) -> WrittenItems:
     if stray:
         raise ConfigError(f"{len(stray)} readings name no written item, e.g. {min(stray)}")
     return WrittenItems(items, readings, classes, item_files + reading_files)
+
+
+#: Title and text sharing this much (rapidfuzz's token-set ratio, 0-100) are the same event
+#: written twice: at 74 and above the pairs between the halves were the same event told
+#: in other words ("Security Council ends / lifts arms embargo on Somali government");
+#: below it, different events on the same subject.
+SAME_EVENT = 74.0
+
+
+def near_duplicates(
+    items: Iterable[LabelledItem], others: Iterable[LabelledItem], cutoff: float = SAME_EVENT
+) -> list[str]:
+    """The ids of ``items`` whose title and text tell the same event as one of ``others``."""
+    pool = [f"{o.title} {o.text}" for o in others]
+    return [
+        item.id for item in items
+        if pool and process.extractOne(f"{item.title} {item.text}", pool,
+                                       scorer=fuzz.token_set_ratio, score_cutoff=cutoff)
+    ]

@@ -14,7 +14,12 @@ from processors.enrich.enrichment import Enricher
 from processors.enrich.taxonomy import load_taxonomy
 from processors.training.corpus import LabelledItem, default_pool_path, load_jsonl
 from processors.training.pipeline import evaluate_model
-from processors.training.written import WRITTEN_DIR, WRITTEN_HALVES, load_written
+from processors.training.written import (
+    WRITTEN_DIR,
+    WRITTEN_HALVES,
+    load_written,
+    near_duplicates,
+)
 
 TAGS = ["sanctions", "military-aid", "diplomatic-visit"]
 
@@ -93,6 +98,22 @@ def test_the_halves_share_no_writer_and_no_item() -> None:
     assert not set(develop.writer) & set(check.writer)
     titles = {i.title.casefold() for i in develop.items}
     assert not [i.title for i in check.items if i.title.casefold() in titles]
+    # The develop half is trained on: a check item telling one of its events again would
+    # be remembered, not generalised to.
+    assert near_duplicates(check.items, develop.items) == []
+
+
+def test_near_duplicates_are_the_same_event_in_other_words() -> None:
+    trained = [LabelledItem("syn-a-001", "Security Council lifts arms embargo on Somali "
+                            "government", "The vote was unanimous.", frozenset())]
+    held = [
+        LabelledItem("syn-k-001", "Security Council ends arms embargo on Somali government",
+                     "The vote was unanimous.", frozenset()),
+        LabelledItem("syn-k-002", "Kenyan police land in Haiti", "They will fight gangs.",
+                     frozenset()),
+    ]
+    assert near_duplicates(held, trained) == ["syn-k-001"]
+    assert near_duplicates(held, []) == []
 
 
 POOL = default_pool_path()
