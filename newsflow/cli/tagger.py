@@ -37,7 +37,9 @@ def _labels_option(f: Any) -> Any:
 def _written_option(f: Any) -> Any:
     from processors.training.written import WRITTEN_DIR
 
-    f = click.option("--no-written", is_flag=True, help="Leave the written items out.")(f)
+    f = click.option("--no-written", is_flag=True,
+                     help="Leave the written items out: train and evaluate learn from the "
+                     "corpus alone, and no written half is scored or compared.")(f)
     return click.option(
         "--written", "written_dir", type=click.Path(path_type=Path, file_okay=False),
         default=WRITTEN_DIR, show_default=True,
