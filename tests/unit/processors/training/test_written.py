@@ -13,7 +13,7 @@ from newsflow.settings import ProcessorSettings
 from processors.enrich.enrichment import Enricher
 from processors.enrich.taxonomy import load_taxonomy
 from processors.training.corpus import LabelledItem, default_pool_path, load_jsonl
-from processors.training.pipeline import evaluate_model
+from processors.training.pipeline import evaluate_model, train_model
 from processors.training.written import (
     WRITTEN_DIR,
     WRITTEN_HALVES,
@@ -119,11 +119,9 @@ def test_near_duplicates_are_the_same_event_in_other_words() -> None:
 POOL = default_pool_path()
 
 
-@pytest.mark.skipif(not POOL.is_file(), reason="shared/eval/topics-pool.jsonl not available")
-def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_path: Path) -> None:
-    """What `newsflow tagger evaluate` does with the written items: the develop half's
-    agreed items join the training data, and the check half is scored, on the items both
-    readings agree on, with the fold seed it was given."""
+def _tiny_training(tmp_path: Path) -> tuple[Path, Path, Enricher]:
+    """40 pool items labelled [], and a written folder whose halves each hold an agreed
+    military-aid positive, an agreed negative and an item read differently."""
     ids = [str(r["id"]) for r, _ in zip(load_jsonl(POOL), range(40), strict=False)]
     labels = tmp_path / "labels"
     _lines(labels / "parts" / "a.jsonl", [{"id": i, "tags": []} for i in ids])
@@ -131,10 +129,22 @@ def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_pa
     _three_items(written / "develop", "a", ("Poland", "Warsaw", "Kyiv"))
     _three_items(written / "check", "k", ("Germany", "Berlin", "Kyiv's forces"))
     settings = ProcessorSettings()
-    enricher = Enricher(settings.spacy_model, settings.taxonomy_file, tag_model=None)
+    return labels, written, Enricher(settings.spacy_model, settings.taxonomy_file,
+                                     tag_model=None)
+
+
+@pytest.mark.skipif(not POOL.is_file(), reason="shared/eval/topics-pool.jsonl not available")
+def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_path: Path) -> None:
+    """What `newsflow tagger evaluate` does with the written items: the develop half's
+    agreed items join the training data, and the check half is scored, on the items both
+    readings agree on, with the fold seed it was given."""
+    labels, written, enricher = _tiny_training(tmp_path)
     report = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
                             written_dir=written, progress=lambda _: None)
     assert report.written_trained == 2  # the develop half's agreed items, trained on
+    # ... and never scored: cross-validation counts corpus items only, none of them aid.
+    cv_aid = report.cross_validated.as_dict()["tags"]["military-aid"]
+    assert cv_aid["tp"] + cv_aid["fn"] == 0
     assert report.written_items == {"check": 2}  # the disputed item is left out
     aid = report.written["check"].as_dict()["tags"]["military-aid"]
     assert (aid["tp"], aid["fn"]) == (1, 0)  # the agreed positive
@@ -142,6 +152,21 @@ def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_pa
     without = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
                              written_dir=None, progress=lambda _: None)
     assert without.written_trained == 0 and without.written == {}
+
+
+@pytest.mark.skipif(not POOL.is_file(), reason="shared/eval/topics-pool.jsonl not available")
+def test_train_learns_from_the_develop_half_unless_told_not_to(tmp_path: Path) -> None:
+    """`newsflow tagger train` fits the corpus and the develop half's agreed items (never
+    the check half); `--no-written` (written_dir=None) fits the corpus alone. The label
+    digest covers the written files, so a changed item is a changed model."""
+    labels, written, enricher = _tiny_training(tmp_path)
+    with_written = train_model(enricher, POOL, tmp_path / "a.npz", labels_dir=labels,
+                               written_dir=written, progress=lambda _: None)
+    alone = train_model(enricher, POOL, tmp_path / "b.npz", labels_dir=labels,
+                        written_dir=None, progress=lambda _: None)
+    assert (with_written.meta["written_items"], with_written.meta["items"]) == (2, 42)
+    assert (alone.meta["written_items"], alone.meta["items"]) == (0, 40)
+    assert with_written.meta["labels_digest"] != alone.meta["labels_digest"]
 
 
 def _three_items(half: Path, writer: str, names: tuple[str, str, str]) -> None:
