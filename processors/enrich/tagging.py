@@ -255,9 +255,10 @@ def _outside_timing_clauses(
             continue
         stop = _CLAUSE_END.search(text, cue_end, sentence_end)
         limit = stop.start() if stop else sentence_end
-        after = [w for w in words if w.start >= cue_end]
-        if len(after) > reach:
-            limit = min(limit, after[reach - 1].end)
+        last = next(itertools.islice((w for w in words if w.start >= cue_end), reach - 1, None),
+                    None)  # the reach-th word after the phrase
+        if last is not None:
+            limit = min(limit, last.end)
         clauses.append((cue_end, limit))
     if not clauses:
         return matches
