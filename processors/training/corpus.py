@@ -7,17 +7,20 @@ Every item is labelled twice, independently: ``labels/parts/`` is the first pass
 ``labels/pass2/`` the second. Where the two passes differ, ``labels/adjudicated.jsonl``
 holds the settled tags, decided by a third reader who saw only the item, the tags both passes
 gave and the tags in dispute (not which pass said what). What the model learns from is the
-settled label: the tags both passes agree on, plus the disputed tags the adjudication kept.
+settled label: the tags both passes agree on, plus the disputed tags the adjudication kept,
+and, where a guide revision re-read an item (``labels/revision/``, ``revision.py``), the tags
+its two readings agree on for the classes the revision settled.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from newsflow.errors import ConfigError
+from processors.training.jsonl import load_jsonl
+from processors.training.revision import Revision, load_revision, revise
 
 __all__ = [
     "ADJUDICATED",
@@ -59,20 +62,6 @@ class LabelledItem:
     title: str
     text: str
     tags: frozenset[str]
-
-
-def load_jsonl(path: Path) -> Iterator[dict[str, object]]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"{path}:{line_no}: not JSON: {exc.msg}") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
 def load_labels(
@@ -181,15 +170,18 @@ class LabelPasses:
     second: dict[str, frozenset[str]]  # empty: a folder with only a first pass
     adjudication: dict[str, frozenset[str]] | None  # None: no labels/adjudicated.jsonl yet
     files: list[Path]
+    revision: Revision | None = None  # labels/revision/: items re-read under a guide revision
 
     def disputes(self) -> list[Dispute]:
         return disputes(self.first, self.second)
 
     def settled(self) -> dict[str, frozenset[str]]:
-        """What the model learns from (``settle``); a first pass alone is read as it is."""
-        if not self.second:
-            return self.first
-        return settle(self.first, self.second, self.adjudication or {})
+        """What the model learns from: the passes as settled (``settle``; a first pass alone
+        is read as it is), then what the guide revision's two readings agree on
+        (``revision.revise``)."""
+        settled = (settle(self.first, self.second, self.adjudication or {}) if self.second
+                   else self.first)
+        return revise(settled, self.revision) if self.revision else settled
 
 
 def load_passes(labels_dir: Path, known_tags: Iterable[str]) -> LabelPasses:
@@ -198,11 +190,14 @@ def load_passes(labels_dir: Path, known_tags: Iterable[str]) -> LabelPasses:
     second_files = second_pass_files(labels_dir)
     adjudicated_path = labels_dir / ADJUDICATED
     adjudicated_files = [adjudicated_path] if adjudicated_path.is_file() else []
+    revision = load_revision(labels_dir, tags)
     return LabelPasses(
         first=load_labels(first_files, tags),
         second=load_labels(second_files, tags),
         adjudication=load_labels(adjudicated_files, tags) if adjudicated_files else None,
-        files=first_files + second_files + adjudicated_files,
+        files=first_files + second_files + adjudicated_files
+        + (revision.files if revision else []),
+        revision=revision,
     )
 
 

@@ -262,8 +262,9 @@ def check_agreement(
     tags: list[str], labels_dir: Path = LABELS_DIR, written_dir: Path | None = None
 ) -> AgreementReport:
     """The first pass against each independent pass there is, and against the settled
-    labels (how often the adjudication kept the first pass's tags); then the written
-    hard-case items' writers against their blind readers."""
+    labels (how often the adjudication kept the first pass's tags); the guide revision's two
+    readings against each other; then the written hard-case items' writers against their
+    blind readers."""
     passes = load_passes(labels_dir, tags)
     others: list[tuple[str, dict[str, frozenset[str]]]] = []
     if passes.second:
@@ -274,6 +275,10 @@ def check_agreement(
         others.append(("check pass", load_labels([labels_dir / CHECK_PASS], tags)))
     comparisons = [Comparison(name, *agreement(passes.first, other, tags))
                    for name, other in others]
+    if passes.revision:
+        comparisons.append(Comparison(
+            "guide revision's second reading", *agreement(*passes.revision.tag_sets(), tags),
+            first="guide revision's first reading"))
     for half, folder in _written_halves(written_dir):
         written = load_written(folder, tags)
         if written.items:
