@@ -119,6 +119,15 @@ class Gazetteer:
         self.weapons = dict(weapons)
         self.stoplist = frozenset(stoplist)
         self._states = PhraseMatcher(self._state_entries(), plurals=False)
+        # "East Palestine, Ohio", "Paris, Texas", "Lebanon, Pennsylvania": a name followed by
+        # a US state after a comma is a town of that state, not the country or capital.
+        us_states = sorted(
+            (p.name for p in self.places.values()
+             if p.country_code == "US" and p.kind == "region"),
+            key=len, reverse=True,
+        )
+        alternatives = "|".join(map(re.escape, us_states))
+        self._us_state_after = re.compile(rf", (?:{alternatives})\b") if us_states else None
         # One scan for everything entities adds when NER missed it (three scans of the
         # same tokens cost three times as much): (kind, payload) per name.
         self._missed = PhraseMatcher(self._missed_entries(), plurals=False)
@@ -177,8 +186,14 @@ class Gazetteer:
             ambiguous = phrase in self.stoplist or entry.kind == "capital"
             if ambiguous and _inside_longer_name(text, start, end):
                 continue  # "Michael Jordan", "USS George Washington", "Washington Post"
+            if self._names_a_us_town(text, end):
+                continue
             found.append(StateMention(text[start:end], start, end, entry.codes, entry.kind))
         return found
+
+    def _names_a_us_town(self, text: str, end: int) -> bool:
+        """Whether the name ending at ``end`` is followed by ", <US state>"."""
+        return bool(self._us_state_after and self._us_state_after.match(text, end))
 
     def missed_names(self, text: str, tokens: Sequence[Token]) -> list[tuple[int, int, str, Any]]:
         """What entities adds where NER found nothing: (start, end, kind, payload) with kind
@@ -189,6 +204,8 @@ class Gazetteer:
         for m in self._missed.find(text, tokens, longest_only=True):
             kind, payload = m.payload
             if kind == "organisation" and _inside_longer_name(text, m.start, m.end):
+                continue
+            if kind == "place" and self._names_a_us_town(text, m.end):
                 continue
             found.append((m.start, m.end, kind, payload))
         return found

@@ -108,6 +108,31 @@ def test_stoplisted_name_inside_a_longer_name_is_not_a_state(gz: Gazetteer) -> N
     assert score(t, "Jordan joined talks in Japan.") == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "states"),
+    [
+        ("A train derailed in East Palestine, Ohio, near Pittsburgh.", []),
+        ("The mayor of Lebanon, Pennsylvania met officials of Paris, Texas.", []),
+        ("Police in Moscow, Idaho, made an arrest.", []),
+        # A country or capital followed by something else than a US state is still one.
+        ("Israel struck Lebanon, the army said.", ["Israel", "Lebanon"]),
+        ("Talks in Paris, France, with officials from Kyiv, Ukraine.",
+         ["Paris", "France", "Kyiv", "Ukraine"]),
+    ],
+)
+def test_a_name_followed_by_a_us_state_is_a_us_town_not_a_state(
+    gz: Gazetteer, text: str, states: list[str]
+) -> None:
+    tokens = tokenize(text)
+    assert [m.text for m in gz.state_mentions(text, tokens)] == states
+    # Nor does entities add the town as the country or capital NER would have missed.
+    added = {text[start:end] for start, end, kind, _ in gz.missed_names(text, tokens)
+             if kind == "place"}
+    assert added >= set(states)
+    if not states:
+        assert not added & {"Palestine", "Lebanon", "Paris", "Moscow"}
+
+
 def test_negatives_subtract_or_veto(gz: Gazetteer) -> None:
     rule = {"id": "r", "weight": 3, "cues": ["exercise"]}
     t = tagger(gz, rule, negatives=({"id": "n", "weight": 2, "cues": ["gym"]},))
