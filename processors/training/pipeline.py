@@ -262,9 +262,9 @@ def check_agreement(
     tags: list[str], labels_dir: Path = LABELS_DIR, written_dir: Path | None = None
 ) -> AgreementReport:
     """The first pass against each independent pass there is, and against the settled
-    labels (how often the adjudication kept the first pass's tags); the guide revision's two
-    readings against each other; then the written hard-case items' writers against their
-    blind readers."""
+    labels (how often the adjudication and the guide revision kept the first pass's tags);
+    the guide revision's two readings against each other; then the written hard-case items'
+    writers against their blind readers."""
     passes = load_passes(labels_dir, tags)
     others: list[tuple[str, dict[str, frozenset[str]]]] = []
     if passes.second:

@@ -5,8 +5,10 @@ When the guide settles a class of case it had left open (LABELLING.md, "Readings
 the guide revision"), the corpus items that class touches are found and read twice,
 independently, under the new reading: ``labels/revision/first.jsonl`` (the readers who
 searched the whole pool for the class) and ``labels/revision/second.jsonl`` (blind readers
-of the items found, shuffled). Each line is ``{"id", "readings", "tags"}``: the reading ids
-the item falls under and its tags by the whole guide.
+of the items found, shuffled). When a reading is reworded after the items were read, the
+items under it are read again by two fresh readers, whose readings replace both lines. Each
+line is ``{"id", "readings", "tags"}``: the reading ids the item falls under and its tags by
+the whole guide.
 
 A revision changes only what its readings decide: for an item both readings hold, a tag one
 of the item's readings concerns (``READINGS``) takes the value both readings give it; where

@@ -36,7 +36,8 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from newsflow.errors import ConfigError
-from processors.training.corpus import LabelledItem, load_jsonl, load_labels
+from processors.training.corpus import LabelledItem, load_labels
+from processors.training.jsonl import load_jsonl
 
 __all__ = [
     "HELD_OUT_HALF",
