@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from processors.enrich.tagmodel import TagModel, squash_rule_score
-from processors.training.fit import FitParams, TrainingSet, fit_model
+from processors.training.fit import NO_ITEMS, FitParams, TrainingSet, fit_model
 
 __all__ = ["Scores", "cross_validate", "predict", "score"]
 
@@ -111,7 +111,7 @@ def cross_validate(
     folds: int = 5,
     seed: int = 7,
     rule_thresholds: Mapping[str, float] | None = None,
-    extra: TrainingSet | None = None,
+    extra: TrainingSet = NO_ITEMS,
 ) -> Scores:
     """k-fold: every item is predicted once by a model that never saw it (nor used it to
     pick a threshold). ``extra`` (the written items the shipped model also learns from) joins
@@ -119,8 +119,7 @@ def cross_validate(
     scores = Scores.empty(tags)
     splitter = KFold(folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros(len(data))):
-        fold = data.subset(train)
-        model = fit_model(fold if extra is None else fold + extra, tags, params, meta={})
+        model = fit_model(data.subset(train) + extra, tags, params, meta={})
         held = data.subset(test)
         for gold, predicted in zip(
             held.tags, predict(model, held, rule_thresholds), strict=True

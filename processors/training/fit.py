@@ -19,7 +19,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from processors.enrich.tagmodel import TagModel, make_vectorizer
 
-__all__ = ["FitParams", "TrainingSet", "best_threshold", "fit_model"]
+__all__ = ["NO_ITEMS", "FitParams", "TrainingSet", "best_threshold", "fit_model"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,10 @@ class TrainingSet:
             self.rules + other.rules,
             self.tags + other.tags,
         )
+
+
+#: No items: what a fit learns from besides the corpus when there is nothing else.
+NO_ITEMS = TrainingSet([], [], [], [])
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from processors.training.corpus import (
 )
 from processors.training.evaluate import Scores, cross_validate, score
 from processors.training.featurize import training_set
-from processors.training.fit import FitParams, TrainingSet, fit_model
+from processors.training.fit import NO_ITEMS, FitParams, TrainingSet, fit_model
 from processors.training.written import (
     HELD_OUT_HALF,
     TRAINED_HALF,
@@ -78,15 +78,15 @@ def _corpus(
 
 def _trained_written(
     enricher: Enricher, written_dir: Path | None, tags: list[str], progress: Progress
-) -> tuple[TrainingSet | None, list[Path]]:
+) -> tuple[TrainingSet, list[Path]]:
     """The written half the model learns from with the corpus (its agreed items), and its
-    files; none without a written folder."""
+    files; an empty set without a written folder."""
     if written_dir is None:
-        return None, []
+        return NO_ITEMS, []
     written = load_written(written_dir / TRAINED_HALF, tags)
     agreed = written.agreed()
     if not agreed:
-        return None, []
+        return NO_ITEMS, []
     progress(f"written hard-case items ({TRAINED_HALF}): {len(agreed)} both readings agree "
              "on, trained on with the corpus")
     return training_set(agreed, enricher), written.files
@@ -127,13 +127,12 @@ def train_model(
     alone) and write the model."""
     tags, data, files = _corpus(enricher, pool_path, labels_dir, progress)
     written, written_files = _trained_written(enricher, written_dir, tags, progress)
-    if written is not None:
-        data = data + written
+    data = data + written
     progress(f"fitting {len(tags)} tags on {len(data)} items")
     meta: dict[str, Any] = {
         "taxonomy_version": enricher.tagger.taxonomy.version,
         "labels_digest": _digest(files + written_files),
-        "written_items": len(written) if written is not None else 0,
+        "written_items": len(written),
         "spacy_model": enricher.model_name,
         "sklearn": sklearn.__version__,
     }
@@ -201,8 +200,7 @@ def evaluate_model(
                         rule_thresholds=rule_thresholds, extra=written_trained)
     dev_scores: Scores | None = None
     dev_items = 0
-    model = fit_model(data if written_trained is None else data + written_trained, tags,
-                      params, {})
+    model = fit_model(data + written_trained, tags, params, {})
     if dev_path is not None:
         dev = load_dev(dev_path)
         dev_items = len(dev)
@@ -220,7 +218,7 @@ def evaluate_model(
                                            rule_thresholds)
     return EvaluationReport(folds, len(data), cv, dev_scores, dev_items, model_version(model),
                             seed, written, written_items,
-                            len(written_trained) if written_trained is not None else 0)
+                            len(written_trained))
 
 
 def _written_halves(written_dir: Path | None) -> list[tuple[str, Path]]:
