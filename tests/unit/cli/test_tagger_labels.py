@@ -89,3 +89,22 @@ def test_agreement_compares_the_written_items_writers_with_their_blind_readers(
     assert "written items' writers vs check half's blind readers: 2 items; " \
         "identical tag sets: 0.500" in out
     assert "develop" not in out  # a half without items is not compared
+
+
+def test_agreement_compares_the_guide_revisions_two_readings(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, adjudicated=True)
+    revision = folder / "revision"
+    revision.mkdir()
+    for name, readings in (
+        ("first", {"pool-1": ["sanctions"], "pool-3": []}),
+        ("second", {"pool-1": ["sanctions"], "pool-3": ["military-aid"]}),
+    ):
+        (revision / f"{name}.jsonl").write_text("".join(
+            json.dumps({"id": i, "readings": ["sanctions-relief"], "tags": tags}) + "\n"
+            for i, tags in readings.items()))
+    code, out = _run("agreement", "--labels", str(folder), "--no-written", "--json")
+    assert code == 0, out
+    report = json.loads(out)["guide revision's second reading"]
+    assert report["overlap"] == 2
+    assert report["identical_tag_sets"] == 0.5
+    assert report["tags"]["military-aid"]["second_only"] == 1
