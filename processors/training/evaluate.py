@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import KFold
 
-from processors.enrich.tagmodel import TagModel, squash_rule_score
-from processors.training.fit import NO_ITEMS, FitParams, TrainingSet, fit_model
+from processors.enrich.tagmodel import TagModel
+from processors.training.fit import NO_ITEMS, FitParams, TrainingSet, fit_model, rule_hits
 
 __all__ = ["Scores", "cross_validate", "predict", "score"]
 
@@ -76,19 +76,18 @@ def predict(
     decides."""
     x = model.features(data.texts, data.titles, data.rules)
     probabilities, floor_probabilities = model.decision_probabilities(x)
-    cuts = {t: squash_rule_score(v) for t, v in (rule_thresholds or {}).items()}
     index = {t: j for j, t in enumerate(model.tags)}
-    predicted: list[set[str]] = []
-    for row, floor_row, rules in zip(probabilities, floor_probabilities, data.rules,
-                                     strict=True):
-        tags = {t for j, t in enumerate(model.tags) if row[j] >= model.thresholds[j]}
-        for t, cut in cuts.items():
-            j = index.get(t)
-            if rules.get(f"r:score:{t}", 0.0) >= cut - 1e-9 and (
-                j is None or floor_row[j] >= model.rule_floors[j]
-            ):
-                tags.add(t)
-        predicted.append(tags)
+    predicted: list[set[str]] = [
+        {t for j, t in enumerate(model.tags) if row[j] >= model.thresholds[j]}
+        for row in probabilities
+    ]
+    for t, threshold in (rule_thresholds or {}).items():
+        j = index.get(t)
+        emits = rule_hits(data.rules, t, threshold)
+        if j is not None:
+            emits &= floor_probabilities[:, j] >= model.rule_floors[j]
+        for i in np.flatnonzero(emits):
+            predicted[i].add(t)
     return predicted
 
 
@@ -119,7 +118,8 @@ def cross_validate(
     scores = Scores.empty(tags)
     splitter = KFold(folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros(len(data))):
-        model = fit_model(data.subset(train) + extra, tags, params, meta={})
+        model = fit_model(data.subset(train) + extra, tags, params, {},
+                          rule_thresholds or {})
         held = data.subset(test)
         for gold, predicted in zip(
             held.tags, predict(model, held, rule_thresholds), strict=True

@@ -7,7 +7,7 @@ labels and taxonomy give the same model file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +17,9 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from processors.enrich.tagmodel import TagModel, make_vectorizer
+from processors.enrich.tagmodel import TagModel, make_vectorizer, squash_rule_score
 
-__all__ = ["NO_ITEMS", "FitParams", "TrainingSet", "best_threshold", "fit_model"]
+__all__ = ["NO_ITEMS", "FitParams", "TrainingSet", "best_threshold", "fit_model", "rule_hits"]
 
 
 @dataclass(frozen=True)
@@ -118,21 +118,39 @@ def _platt(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
-def best_threshold(probabilities: np.ndarray, y: np.ndarray, beta: float = 1.0) -> float:
-    """The probability cut with the best F-beta; between equally good cuts, the midpoint of
-    the widest gap (a cut hugging one item's score does not generalise)."""
+def best_threshold(
+    probabilities: np.ndarray,
+    y: np.ndarray,
+    beta: float = 1.0,
+    emitted: np.ndarray | None = None,
+) -> float:
+    """The probability cut with the best F-beta; between equally good cuts, the highest.
+
+    ``emitted`` marks the items the decision emits whatever the probability (the tag's rules
+    passed and the veto model let them): the cut is chosen for the decision the product
+    makes, "probability at the cut, or emitted", not for the model alone. A cut above every
+    probability (the model adds nothing to the emitted items) is then one of the choices.
+    The cut lies midway between the last item it takes and the next one (a cut hugging one
+    item's score does not generalise)."""
     positives = int(y.sum())
     if positives == 0:
         return 1.0
-    order = np.argsort(-probabilities)
+    always = np.zeros(len(y), dtype=bool) if emitted is None else np.asarray(emitted, bool)
+    order = np.argsort(-probabilities, kind="stable")
     p_sorted = probabilities[order]
     y_sorted = y[order]
-    tp = np.cumsum(y_sorted)
-    predicted = np.arange(1, len(y) + 1)
-    precision = tp / predicted
-    recall = tp / positives
+    added = ~always[order]
+    # Item k of the ranking and every item above it, plus the emitted ones.
+    tp = np.cumsum(y_sorted * added) + int(y[always].sum())
+    predicted = np.cumsum(added) + int(always.sum())
+    if emitted is not None:
+        # Index -1: the model takes nothing, only the emitted items are predicted.
+        tp = np.concatenate([[int(y[always].sum())], tp])
+        predicted = np.concatenate([[int(always.sum())], predicted])
     b2 = beta * beta
     with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
+        recall = tp / positives
         f = np.where(
             precision + recall > 0,
             (1 + b2) * precision * recall / (b2 * precision + recall),
@@ -140,10 +158,25 @@ def best_threshold(probabilities: np.ndarray, y: np.ndarray, beta: float = 1.0) 
         )
     # Only cut between distinct scores.
     distinct = np.append(p_sorted[:-1] > p_sorted[1:], True)
+    if emitted is not None:
+        distinct = np.concatenate([[True], distinct])
     f = np.where(distinct, f, -1.0)
-    k = int(np.argmax(f))
+    k = int(np.argmax(f)) - (1 if emitted is not None else 0)
+    if k < 0:
+        return float((1.0 + p_sorted[0]) / 2.0)
     below = p_sorted[k + 1] if k + 1 < len(p_sorted) else 0.0
     return float((p_sorted[k] + below) / 2.0)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def rule_hits(rules: Sequence[Mapping[str, float]], tag: str, threshold: float) -> np.ndarray:
+    """Per item, whether the tag's rules reach the taxonomy's ``threshold`` (the rule
+    features hold the score squashed to 0..1, ``tagmodel.squash_rule_score``)."""
+    cut = squash_rule_score(threshold) - 1e-9
+    return np.array([r.get(f"r:score:{tag}", 0.0) >= cut for r in rules], dtype=bool)
 
 
 def out_of_fold_margins(
@@ -161,10 +194,17 @@ def out_of_fold_margins(
 
 
 def fit_model(
-    data: TrainingSet, tags: Sequence[str], params: FitParams, meta: dict[str, Any]
+    data: TrainingSet,
+    tags: Sequence[str],
+    params: FitParams,
+    meta: dict[str, Any],
+    rule_thresholds: Mapping[str, float],
 ) -> TagModel:
     """Fit one model on ``data``. Calibration and thresholds come from out-of-fold
-    predictions inside ``data``; nothing outside it is looked at.
+    predictions inside ``data``; nothing outside it is looked at. ``rule_thresholds`` are the
+    taxonomy's (tag -> threshold of its rule score): a tag's model threshold is chosen
+    together with what its rules emit on their own (``best_threshold``); a tag without one
+    is decided by the model alone.
 
     The word features are fitted once on all of ``data`` (vocabulary and idf are unsupervised);
     only the classifiers see labels, and they are refitted in every fold.
@@ -192,12 +232,20 @@ def fit_model(
         margins = out_of_fold_margins(x, y, params)
         a, b = _platt(margins, y)
         calibration[j] = (a, b)
-        oof = 1.0 / (1.0 + np.exp(-(a * margins + b)))
-        thresholds[j] = best_threshold(oof, y, params.per_tag_beta.get(tag, params.beta))
+        veto_margins = out_of_fold_margins(x_words, y, params)
+        veto_calibration[j] = _platt(veto_margins, y)
+        # The threshold is chosen for the decision the product makes: the model at the cut,
+        # or the rules at the taxonomy's threshold where the veto model lets them through.
+        emitted = None
+        if tag in rule_thresholds:
+            va, vb = veto_calibration[j]
+            vetted = _sigmoid(va * veto_margins + vb) >= params.rule_floor
+            emitted = rule_hits(data.rules, tag, rule_thresholds[tag]) & vetted
+        thresholds[j] = best_threshold(_sigmoid(a * margins + b), y,
+                                       params.per_tag_beta.get(tag, params.beta), emitted)
         clf = _classifier(params).fit(x, y)
         coef[:, j] = clf.coef_[0]
         intercept[j] = clf.intercept_[0]
-        veto_calibration[j] = _platt(out_of_fold_margins(x_words, y, params), y)
         veto = _classifier(params).fit(x_words, y)
         veto_coef[:, j] = veto.coef_[0]
         veto_intercept[j] = veto.intercept_[0]

@@ -12,7 +12,7 @@ import pytest
 
 from newsflow.errors import ConfigError
 from newsflow.settings import ProcessorSettings
-from processors.enrich.tagmodel import TagModel
+from processors.enrich.tagmodel import TagModel, squash_rule_score
 from processors.enrich.taxonomy import load_taxonomy
 from processors.training.agreement import agreement
 from processors.training.corpus import (
@@ -28,7 +28,13 @@ from processors.training.corpus import (
     settle,
 )
 from processors.training.evaluate import predict
-from processors.training.fit import FitParams, TrainingSet, best_threshold, fit_model
+from processors.training.fit import (
+    FitParams,
+    TrainingSet,
+    best_threshold,
+    fit_model,
+    rule_hits,
+)
 
 TAGS = load_taxonomy(ProcessorSettings().taxonomy_file).tag_ids
 
@@ -167,6 +173,23 @@ def test_best_threshold_with_precision_weight_cuts_higher() -> None:
     assert best_threshold(p, y, beta=0.3) == pytest.approx(0.7)
 
 
+def test_best_threshold_is_chosen_for_the_model_or_the_rules() -> None:
+    """Items the rules emit anyway count in every cut: the model's cut is the one that adds
+    the right items to them, not the one that would be best alone."""
+    p = np.array([0.9, 0.8, 0.6, 0.5, 0.4, 0.1])
+    y = np.array([1, 1, 0, 1, 0, 0])
+    assert best_threshold(p, y, beta=1.0) == pytest.approx(0.45)
+    # The rules already emit the third positive (and nothing wrong): the model need only
+    # take the top two, and 0.6 (a negative) is no longer worth taking for the 0.5.
+    emitted = np.array([False, False, False, True, False, False])
+    assert best_threshold(p, y, beta=1.0, emitted=emitted) == pytest.approx(0.7)
+    # The rules emit every positive: the model adds nothing, its cut is above every item.
+    emitted = y.astype(bool)
+    assert best_threshold(p, y, beta=1.0, emitted=emitted) == pytest.approx(0.95)
+    # Nothing emitted: the model's own best cut, as without the argument.
+    assert best_threshold(p, y, beta=1.0, emitted=np.zeros(6, bool)) == pytest.approx(0.45)
+
+
 # -- fitting --------------------------------------------------------------------------------
 
 def _toy(n: int = 120) -> TrainingSet:
@@ -189,8 +212,10 @@ def _toy(n: int = 120) -> TrainingSet:
 def test_a_fit_learns_the_signal_and_is_deterministic(tmp_path: Path) -> None:
     data = _toy()
     params = FitParams(inner_folds=3)
-    first = fit_model(data, ["sanctions", "nuclear-weapons"], params, {"taxonomy_version": "t"})
-    second = fit_model(data, ["sanctions", "nuclear-weapons"], params, {"taxonomy_version": "t"})
+    first = fit_model(data, ["sanctions", "nuclear-weapons"], params, {"taxonomy_version": "t"},
+                      {})
+    second = fit_model(data, ["sanctions", "nuclear-weapons"], params, {"taxonomy_version": "t"},
+                      {})
     np.testing.assert_array_equal(first.coef, second.coef)
     np.testing.assert_array_equal(first.thresholds, second.thresholds)
     held = TrainingSet(["x\n\nfootball sanctions budget", "y\n\nfootball weather budget"],
@@ -201,8 +226,48 @@ def test_a_fit_learns_the_signal_and_is_deterministic(tmp_path: Path) -> None:
     assert first.rule_floors.tolist() == [params.rule_floor, 0.0]
 
 
+def _noisy_toy(n: int = 200) -> TrainingSet:
+    """A quarter positive; the word is a weak cue (most positives and some negatives have
+    it); the rules fire on half of the positives and nothing else."""
+    rng = np.random.default_rng(1)
+    texts, titles, rules, tags = [], [], [], []
+    filler = ["markets", "weather", "football", "election", "culture", "budget"]
+    for i in range(n):
+        words = list(rng.choice(filler, 4))
+        positive = i % 4 == 0
+        if (positive and i % 12 != 0) or (not positive and i % 7 == 0):
+            words.insert(int(rng.integers(0, 4)), "sanctions")
+        title = " ".join(words[:3])
+        texts.append(title + "\n\n" + " ".join(words))
+        titles.append(title)
+        rules.append({"r:score:sanctions": 0.8} if positive and i % 8 == 0 else {})
+        tags.append(frozenset({"sanctions"}) if positive else frozenset())
+    return TrainingSet(texts, titles, rules, tags)
+
+
+def test_a_fit_chooses_the_threshold_with_what_the_rules_emit() -> None:
+    """With the taxonomy's threshold given, the model's cut is chosen for "model or rules".
+    Here the rules are right whenever they fire, so the model need take fewer doubtful
+    items: its cut rises."""
+    data = _noisy_toy()
+    params = FitParams(inner_folds=3)
+    alone = fit_model(data, ["sanctions"], params, {}, {})
+    with_rules = fit_model(data, ["sanctions"], params, {}, {"sanctions": 0.5})
+    np.testing.assert_array_equal(alone.coef, with_rules.coef)
+    assert with_rules.thresholds[0] > alone.thresholds[0]
+    # Rules that never reach their threshold leave the model's own cut.
+    never = fit_model(data, ["sanctions"], params, {}, {"sanctions": 100.0})
+    assert never.thresholds[0] == alone.thresholds[0]
+
+
+def test_rule_hits_read_the_squashed_score_against_the_taxonomy_threshold() -> None:
+    rules = [{"r:score:sanctions": squash_rule_score(2.0)}, {"r:score:sanctions": 0.1}, {}]
+    assert rule_hits(rules, "sanctions", 2.0).tolist() == [True, False, False]
+    assert rule_hits(rules, "nuclear-weapons", 2.0).tolist() == [False, False, False]
+
+
 def test_the_rules_emit_a_learned_tag_unless_the_veto_model_rules_it_out() -> None:
-    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {}, {})
     held = TrainingSet(
         ["y\n\nfootball weather budget"], ["y"],
         [{"r:score:sanctions": 0.9, "r:score:nuclear-weapons": 0.9}], [frozenset()],
@@ -225,7 +290,7 @@ def test_the_rules_emit_a_learned_tag_unless_the_veto_model_rules_it_out() -> No
 def test_the_veto_model_reads_the_words_alone() -> None:
     """The rule features move the main model's probability and never the veto's: the veto
     is an opinion independent of the rules it may overrule."""
-    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {}, {})
     assert model.veto is not None
     texts, titles = ["x\n\nsanctions budget"] * 2, ["x"] * 2
     main, veto = model.decision_probabilities(
@@ -241,7 +306,8 @@ def test_the_veto_model_reads_the_words_alone() -> None:
 
 
 def test_a_saved_model_loads_back_identical(tmp_path: Path) -> None:
-    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {"model_version": "v1"})
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {"model_version": "v1"},
+                      {})
     path = tmp_path / "m.npz"
     model.save(path)
     loaded = TagModel.load(path)
@@ -257,7 +323,7 @@ def test_a_saved_model_loads_back_identical(tmp_path: Path) -> None:
 
 def _saved_model_arrays(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     """A fitted toy model saved to a file, and the file's arrays to alter and write back."""
-    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {})
+    model = fit_model(_toy(), ["sanctions"], FitParams(inner_folds=3), {}, {})
     path = tmp_path / "m.npz"
     model.save(path)
     with np.load(path) as data:
