@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "JvmThreads",
     "ProcStat",
     "busy_cores",
     "descendants",
     "java_thread_cpu",
     "java_thread_cpu_spent",
+    "jvm_kind",
+    "jvm_spent",
+    "jvm_threads",
     "parse_java_threads",
     "sample",
     "tree_sample",
@@ -122,3 +126,58 @@ def java_thread_cpu_spent(before: dict[str, float], after: dict[str, float]) -> 
     its kind can read less than it spent: a kind is never below 0, and the figures are lower
     bounds."""
     return {kind: max(0.0, cpu_s - before.get(kind, 0.0)) for kind, cpu_s in after.items()}
+
+
+@dataclass(frozen=True)
+class JvmThreads:
+    """A JVM's CPU so far: the whole process (threads that ended included) and each live
+    thread with its kind (``jvm_kind``)."""
+
+    total_s: float
+    threads: dict[int, tuple[str, float]]  # thread id -> (kind, CPU seconds so far)
+
+
+def jvm_kind(name: str) -> str:
+    """The kind of a JVM thread from its Linux name (15 characters at most): ``jit`` for the
+    JIT compiler's threads, ``gc`` for the garbage collector's, ``work`` for the rest."""
+    if name.startswith(("C1 CompilerThre", "C2 CompilerThre")):
+        return "jit"
+    if name.startswith(("GC Thread", "G1 ", "VM Periodic")) or " Conc" in name:
+        return "gc"
+    return "work"
+
+
+def jvm_threads(pid: int) -> JvmThreads | None:
+    """CPU so far of a JVM and of each of its threads, from /proc (no attach: it costs the
+    JVM nothing and works for a JVM of another user); None when the process is gone."""
+    me = sample(pid)
+    if me is None:
+        return None
+    threads: dict[int, tuple[str, float]] = {}
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while listed
+        threads[tid] = (jvm_kind(name), (int(fields[11]) + int(fields[12])) / _TICK)
+    return JvmThreads(me.cpu_s, threads)
+
+
+def jvm_spent(before: JvmThreads, after: JvmThreads) -> dict[str, float]:
+    """CPU seconds a JVM spent between two readings, by kind of thread.
+
+    A thread alive at both counts its difference, one started in between counts whole. A
+    thread that ended in between (the JVM stops idle JIT compiler threads) took its CPU out
+    of the per-thread figures but not out of the process's: that rest is ``ended``."""
+    spent: dict[str, float] = {}
+    for tid, (kind, cpu_s) in after.threads.items():
+        _, was = before.threads.get(tid, (kind, 0.0))
+        spent[kind] = spent.get(kind, 0.0) + max(0.0, cpu_s - was)
+    ended = (after.total_s - before.total_s) - sum(spent.values())
+    spent["ended"] = max(0.0, ended)
+    return spent

@@ -21,7 +21,9 @@ searchable (observed with an ids query every 0.2 s; see observe.py) and to deliv
 each tag stream (a consumer in this process), split into poll -> Kafka -> batch start ->
 searchable; worker time per hop (the workers' Prometheus metrics); CPU seconds per process;
 the messages written per article to each kind of topic (articles, hand-over envelopes, tag
-and watch streams) and, with --server-threads, Kafka's CPU by thread kind (jcmd).
+and watch streams); Kafka's and Elasticsearch's CPU by kind of JVM thread (work, JIT
+compiler, GC; from /proc), a phase whose servers' JIT compiler was still busy marked SERVERS
+WARMING UP; with --server-threads, Kafka's CPU by thread name (jcmd).
 Then each stage alone on the same kind of articles (bench/e2e/stages.py) and the ratio
 burst e2e / slowest stage. Peak memory (VmHWM) per process comes from /proc.
 
@@ -115,6 +117,9 @@ class PhaseResult:
     messages: dict[str, int] = field(default_factory=dict)
     # With --server-threads: Kafka's CPU seconds in the phase by thread kind (jcmd).
     kafka_threads: dict[str, float] = field(default_factory=dict)
+    # Each server's CPU seconds in the phase by kind of JVM thread (procs.jvm_spent: work,
+    # jit, gc, ended), from /proc: how much of its figure is its JIT compiler warming up.
+    jvm: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class Bench:
@@ -331,6 +336,11 @@ class Bench:
                 pids[name] = int(path.read_text().strip())
         return pids
 
+    def jvm_now(self) -> dict[str, procs.JvmThreads]:
+        """Kafka's and Elasticsearch's CPU so far, per thread (procs.jvm_threads)."""
+        readings = {name: procs.jvm_threads(pid) for name, pid in self.server_pids().items()}
+        return {name: r for name, r in readings.items() if r is not None}
+
     def kafka_threads(self) -> dict[str, float]:
         """Kafka's CPU seconds so far by thread kind, with --server-threads (a jcmd
         attach costs the broker a little CPU itself, so it is off by default)."""
@@ -417,7 +427,7 @@ class Bench:
         result.load_start = os.getloadavg()[0]
         cpu0, wall0, metrics0 = self.cpu_now(), time.time(), self.worker_metrics()
         farm0, messages0 = self.farm_stats(), self.topic_messages()
-        threads0 = self.kafka_threads()
+        threads0, jvm0 = self.kafka_threads(), self.jvm_now()
         expected_done = t0 + (count / rate if rate > 0 else 0.0)
         added = 0
         last_progress, last_count = time.monotonic(), baseline
@@ -448,6 +458,9 @@ class Bench:
         result.farm = {k: farm1.get(k, 0) - farm0.get(k, 0) for k in farm1}
         result.messages = {k: v - messages0.get(k, 0) for k, v in messages1.items()}
         result.kafka_threads = procs.java_thread_cpu_spent(threads0, self.kafka_threads())
+        jvm1 = self.jvm_now()
+        result.jvm = {name: procs.jvm_spent(jvm0[name], jvm1[name])
+                      for name in jvm1 if name in jvm0}
         result.seconds = wall1 - wall0
         result.cpu = {k: cpu1[k] - cpu0.get(k, 0.0) for k in cpu1}
         result.searchable = max(0, self.search.counts[-1][1] - baseline)
@@ -651,16 +664,12 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
         kinds = ", ".join(f"{kind} {count / max(1, p.searchable):.2f}"
                           for kind, count in sorted(p.messages.items()))
         lines.append(f"- {p.name}: {kinds or '-'}")
+    lines += jvm_thread_lines(phases)
     for p in phases:
         if p.kafka_threads:
             top = sorted(p.kafka_threads.items(), key=lambda kv: -kv[1])[:8]
-            jit = _kafka_jit_ms(p)
-            warming = (f" **KAFKA WARMING UP**: its JIT compiler took {jit:.2f} ms per article"
-                       " (a broker started minutes ago; its figure is inflated)"
-                       if jit > KAFKA_JIT_WARMING_MS else "")
             lines.append(f"- {p.name}, Kafka's CPU ms per article by thread: " + ", ".join(
-                f"{kind} {1000 * cpu_s / max(1, p.searchable):.2f}" for kind, cpu_s in top)
-                + warming)
+                f"{kind} {1000 * cpu_s / max(1, p.searchable):.2f}" for kind, cpu_s in top))
     lines += ["", "CPU seconds per phase (per 1000 articles):", ""]
     names = sorted({k for p in phases for k in p.cpu})
     lines.append("| process | " + " | ".join(p.name for p in phases) + " |")
@@ -680,16 +689,32 @@ UNDER_LOAD = 1.0
 SETTLE_WINDOW_S = 5.0
 
 
-# Kafka's JIT compiler threads above this many ms of CPU per article in a phase: the broker
-# is still warming up. On a warm broker they take 0.03-0.09 ms; in the first runs after a
-# start, 0.55-1.22 ms, most of Kafka's figure (bench/RESULTS.md, 2026-12-04, session 10).
-KAFKA_JIT_WARMING_MS = 0.2
+def jvm_thread_lines(phases: list[PhaseResult]) -> list[str]:
+    """Per phase, each server's CPU ms per article by kind of JVM thread, and the mark for
+    a phase whose servers' JIT compiler was still busy."""
+    lines: list[str] = []
+    for p in phases:
+        if p.jvm:
+            per_article = {name: {kind: 1000 * cpu_s / max(1, p.searchable)
+                                  for kind, cpu_s in kinds.items()}
+                           for name, kinds in sorted(p.jvm.items())}
+            warming = {name: ms["jit"] for name, ms in per_article.items()
+                       if ms.get("jit", 0.0) > JIT_WARMING_MS}
+            mark = (" **SERVERS WARMING UP**: the JIT compiler took " + ", ".join(
+                f"{name} {ms:.2f} ms" for name, ms in warming.items()) + " per article"
+                " (servers started or idle a short while ago; their figures are inflated)"
+                if warming else "")
+            lines.append(f"- {p.name}, the servers' CPU ms per article by JVM thread: " + "; ".join(
+                f"{name} " + ", ".join(f"{kind} {ms:.2f}" for kind, ms in sorted(kinds.items()))
+                for name, kinds in per_article.items()) + mark)
+    return lines
 
 
-def _kafka_jit_ms(phase: PhaseResult) -> float:
-    """CPU ms per searchable article of Kafka's JIT compiler threads (--server-threads)."""
-    jit_s = sum(cpu_s for kind, cpu_s in phase.kafka_threads.items() if "CompilerThread" in kind)
-    return 1000 * jit_s / max(1, phase.searchable)
+# A server's JIT compiler threads above this many ms of CPU per article in a phase: it is
+# still warming up. On a warm Kafka they take 0.03-0.09 ms; in the first runs after a start,
+# 0.55-1.22 ms, most of Kafka's figure (bench/RESULTS.md, 2026-12-04, session 10).
+# Elasticsearch's stay above it for more runs (session 17).
+JIT_WARMING_MS = 0.2
 
 
 def _under_load(phase: PhaseResult, args: argparse.Namespace) -> bool:

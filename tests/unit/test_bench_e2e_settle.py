@@ -1,5 +1,5 @@
 """bench/e2e's settle step: how busy the machine is, and when a phase counts as under load;
-and when Kafka's figure is its JIT warming up."""
+and when the servers' figures are their JIT warming up."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bench.e2e import procs
-from bench.e2e.run import KAFKA_JIT_WARMING_MS, PhaseResult, _kafka_jit_ms, _under_load
+from bench.e2e.run import JIT_WARMING_MS, PhaseResult, _under_load, jvm_thread_lines
 
 
 def test_busy_cores_sees_a_process_spinning_a_core() -> None:
@@ -43,15 +45,46 @@ def test_without_the_settle_step_the_load_average_decides() -> None:
     assert not _under_load(phase, args)
 
 
-def test_kafka_is_warming_up_when_its_jit_compiler_threads_are_busy() -> None:
+def test_jvm_threads_are_kinds_by_their_linux_names() -> None:
+    assert procs.jvm_kind("C2 CompilerThre") == "jit"
+    assert procs.jvm_kind("C1 CompilerThre") == "jit"
+    assert procs.jvm_kind("GC Thread#0") == "gc"
+    assert procs.jvm_kind("G1 Conc#0") == "gc"
+    assert procs.jvm_kind("G1 Refine#0") == "gc"
+    assert procs.jvm_kind("elasticsearch[n") == "work"
+    assert procs.jvm_kind("data-plane-kafk") == "work"
+
+
+def test_jvm_spent_counts_new_threads_whole_and_what_ended_threads_took_as_ended() -> None:
+    before = procs.JvmThreads(10.0, {1: ("work", 4.0), 2: ("jit", 3.0), 3: ("jit", 1.0)})
+    # Thread 3 ended after spending 0.5 s more; thread 4 (JIT) started and spent 0.2 s.
+    after = procs.JvmThreads(12.0, {1: ("work", 4.8), 2: ("jit", 3.5), 4: ("jit", 0.2)})
+    spent = procs.jvm_spent(before, after)
+    assert spent == pytest.approx({"work": 0.8, "jit": 0.7, "ended": 0.5})
+    assert sum(spent.values()) == pytest.approx(after.total_s - before.total_s)
+
+
+def test_jvm_threads_reads_this_process_from_proc() -> None:
+    """A live reading: every thread of this Python process is "work", and the threads'
+    CPU is at most the process's own (which also holds ended threads)."""
+    reading = procs.jvm_threads(os.getpid())
+    assert reading is not None and reading.threads
+    assert {kind for kind, _ in reading.threads.values()} == {"work"}
+    assert sum(cpu for _, cpu in reading.threads.values()) <= reading.total_s + 0.02
+    assert procs.jvm_threads(2**22 + 12345) is None  # no such process
+
+
+def test_a_phase_whose_servers_jit_is_busy_is_marked_warming_up() -> None:
     phase = PhaseResult("burst", False, 0.0, 1000)
     phase.searchable = 1000
-    phase.kafka_threads = {"C2 CompilerThreadN": 0.9, "C1 CompilerThreadN": 0.3,
-                           "data-plane-kafka-request-handler-N": 0.5}
-    assert math.isclose(_kafka_jit_ms(phase), 1.2)
-    assert _kafka_jit_ms(phase) > KAFKA_JIT_WARMING_MS
-    phase.kafka_threads = {"C2 CompilerThreadN": 0.04, "data-plane-kafka-request-handler-N": 0.5}
-    assert _kafka_jit_ms(phase) < KAFKA_JIT_WARMING_MS
+    phase.cpu = {"kafka": 0.9, "elasticsearch": 1.0}
+    phase.jvm = {"kafka": {"work": 0.6, "jit": 0.3, "gc": 0.0, "ended": 0.0},
+                 "elasticsearch": {"work": 0.5, "jit": 0.1, "gc": 0.0, "ended": 0.4}}
+    report = "\n".join(jvm_thread_lines([phase]))
+    assert "**SERVERS WARMING UP**: the JIT compiler took kafka 0.30 ms per article" in report
+    assert "elasticsearch ended 0.40, gc 0.00, jit 0.10, work 0.50" in report
+    phase.jvm["kafka"]["jit"] = JIT_WARMING_MS / 2
+    assert "WARMING UP" not in "\n".join(jvm_thread_lines([phase]))
 
 
 def test_java_thread_cpu_reads_jcmd_thread_lines() -> None:
