@@ -275,6 +275,11 @@ class StackSettings(_Group):
     es_transport_port: int = 19300
     kafka_heap: str = "512m"
     es_heap: str = "512m"
+    # Both servers run with the JIT's first tier only: on a small machine the optimising
+    # compiler took most of Kafka's and Elasticsearch's CPU for the first dozen bench runs
+    # after a start, and C1-compiled servers cost less CPU per article even once warm
+    # (bench/RESULTS.md, session 17). "" gives the JVM's default (both tiers).
+    jvm_options: str = "-XX:TieredStopAtLevel=1"
     start_timeout_s: int = 180
 
 

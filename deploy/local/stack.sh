@@ -23,6 +23,11 @@ ES_PORT="${NEWSFLOW_STACK__ES_PORT:-19200}"
 ES_TRANSPORT_PORT="${NEWSFLOW_STACK__ES_TRANSPORT_PORT:-19300}"
 KAFKA_HEAP="${NEWSFLOW_STACK__KAFKA_HEAP:-512m}"
 ES_HEAP="${NEWSFLOW_STACK__ES_HEAP:-512m}"
+# Extra JVM options of both servers. The default keeps the JIT at its first tier (C1): on a
+# small machine the optimising tier's compiling took most of the servers' CPU for many runs
+# after a start (bench/RESULTS.md, session 17). Set to "" for the JVM's default.
+DEFAULT_JVM_OPTIONS="-XX:TieredStopAtLevel=1"
+JVM_OPTIONS="${NEWSFLOW_STACK__JVM_OPTIONS-$DEFAULT_JVM_OPTIONS}"
 START_TIMEOUT="${NEWSFLOW_STACK__START_TIMEOUT_S:-180}"
 ES_USER="${NEWSFLOW_ES_USER:-newsflow-es}"
 
@@ -144,7 +149,7 @@ kafka_write_config() {
 }
 
 kafka_java_opts() {
-  echo "-Xms$KAFKA_HEAP -Xmx$KAFKA_HEAP -XX:+UseG1GC -Djava.awt.headless=true" \
+  echo "-Xms$KAFKA_HEAP -Xmx$KAFKA_HEAP -XX:+UseG1GC $JVM_OPTIONS -Djava.awt.headless=true" \
        "-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2.properties -Dkafka.logs.dir=$KAFKA_DIR/logs"
 }
 
@@ -224,7 +229,7 @@ es_up() {
   log "starting Elasticsearch $ES_VERSION on 127.0.0.1:$ES_PORT"
   # -d daemonises and writes the server JVM's pid to es.pid; the launcher's own output
   # (start-up errors) goes to es.out.
-  es_as_user env ES_JAVA_HOME="$JDK_HOME" ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
+  es_as_user env ES_JAVA_HOME="$JDK_HOME" ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP $JVM_OPTIONS" \
     ES_PATH_CONF="$ES_HOME/config" \
     "$ES_HOME/bin/elasticsearch" -d -p "$ES_DIR/es.pid" >"$ES_DIR/es.out" 2>&1 \
     || { cat "$ES_DIR/es.out" >&2; fail_with_log "Elasticsearch (launcher)" "$ES_DIR/logs/newsflow-local.log"; }

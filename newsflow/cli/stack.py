@@ -43,6 +43,7 @@ def _run(
         "NEWSFLOW_STACK__ES_TRANSPORT_PORT": str(stack.es_transport_port),
         "NEWSFLOW_STACK__KAFKA_HEAP": stack.kafka_heap,
         "NEWSFLOW_STACK__ES_HEAP": stack.es_heap,
+        "NEWSFLOW_STACK__JVM_OPTIONS": stack.jvm_options,
         "NEWSFLOW_STACK__START_TIMEOUT_S": str(stack.start_timeout_s),
     })
     return subprocess.run(

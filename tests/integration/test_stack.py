@@ -15,6 +15,8 @@ import pytest
 pytestmark = pytest.mark.integration
 
 NEWSFLOW = [sys.executable, "-m", "newsflow.cli.__main__"]
+# A harmless system property, to see the configured JVM options reach both servers.
+STACKTEST_PROPERTY = "-Dnewsflow.stacktest=1"
 
 
 def _java_pids_under(home: Path) -> list[int]:
@@ -43,6 +45,7 @@ def private_stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "NEWSFLOW_STACK__KAFKA_CONTROLLER_PORT": "29193",
         "NEWSFLOW_STACK__ES_PORT": "29290",
         "NEWSFLOW_STACK__ES_TRANSPORT_PORT": "29390",
+        "NEWSFLOW_STACK__JVM_OPTIONS": f"-XX:TieredStopAtLevel=1 {STACKTEST_PROPERTY}",
     })
     yield env
     subprocess.run([*NEWSFLOW, "stack", "down"], env=env, check=False)
@@ -71,6 +74,10 @@ def test_up_twice_status_and_down_leaves_no_java(private_stack: dict[str, str]) 
     assert report["kafka"]["address"] == "127.0.0.1:29192"
     running = {report["kafka"]["pid"], report["elasticsearch"]["pid"]}
     assert running <= set(_java_pids_under(home))
+    for pid in running:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert STACKTEST_PROPERTY.encode() in cmdline
+        assert b"-XX:TieredStopAtLevel=1" in cmdline
 
     down = _stack(private_stack, "down")
     assert down.returncode == 0, down.stderr
