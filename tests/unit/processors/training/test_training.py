@@ -192,14 +192,19 @@ def test_best_threshold_is_chosen_for_the_model_or_the_rules() -> None:
 
 # -- fitting --------------------------------------------------------------------------------
 
-def _toy(n: int = 120) -> TrainingSet:
-    rng = np.random.default_rng(0)
+def _toy(n: int = 120, *, weak_cue: bool = False) -> TrainingSet:
+    """A quarter of the items are positive, the rules fire on half of the positives and
+    nothing else. The word "sanctions" is in every positive and nothing else, or with
+    ``weak_cue`` in most positives and some negatives (the model is then unsure)."""
+    rng = np.random.default_rng(1 if weak_cue else 0)
     texts, titles, rules, tags = [], [], [], []
     filler = ["markets", "weather", "football", "election", "culture", "budget"]
     for i in range(n):
         words = list(rng.choice(filler, 4))
         positive = i % 4 == 0
-        if positive:
+        cue = ((positive and i % 12 != 0) or (not positive and i % 7 == 0)) if weak_cue \
+            else positive
+        if cue:
             words.insert(int(rng.integers(0, 4)), "sanctions")
         title = " ".join(words[:3])
         texts.append(title + "\n\n" + " ".join(words))
@@ -226,30 +231,11 @@ def test_a_fit_learns_the_signal_and_is_deterministic(tmp_path: Path) -> None:
     assert first.rule_floors.tolist() == [params.rule_floor, 0.0]
 
 
-def _noisy_toy(n: int = 200) -> TrainingSet:
-    """A quarter positive; the word is a weak cue (most positives and some negatives have
-    it); the rules fire on half of the positives and nothing else."""
-    rng = np.random.default_rng(1)
-    texts, titles, rules, tags = [], [], [], []
-    filler = ["markets", "weather", "football", "election", "culture", "budget"]
-    for i in range(n):
-        words = list(rng.choice(filler, 4))
-        positive = i % 4 == 0
-        if (positive and i % 12 != 0) or (not positive and i % 7 == 0):
-            words.insert(int(rng.integers(0, 4)), "sanctions")
-        title = " ".join(words[:3])
-        texts.append(title + "\n\n" + " ".join(words))
-        titles.append(title)
-        rules.append({"r:score:sanctions": 0.8} if positive and i % 8 == 0 else {})
-        tags.append(frozenset({"sanctions"}) if positive else frozenset())
-    return TrainingSet(texts, titles, rules, tags)
-
-
 def test_a_fit_chooses_the_threshold_with_what_the_rules_emit() -> None:
     """With the taxonomy's threshold given, the model's cut is chosen for "model or rules".
     Here the rules are right whenever they fire, so the model need take fewer doubtful
     items: its cut rises."""
-    data = _noisy_toy()
+    data = _toy(200, weak_cue=True)
     params = FitParams(inner_folds=3)
     alone = fit_model(data, ["sanctions"], params, {}, {})
     with_rules = fit_model(data, ["sanctions"], params, {}, {"sanctions": 0.5})
