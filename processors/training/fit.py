@@ -138,15 +138,11 @@ def best_threshold(
     always = np.zeros(len(y), dtype=bool) if emitted is None else np.asarray(emitted, bool)
     order = np.argsort(-probabilities, kind="stable")
     p_sorted = probabilities[order]
-    y_sorted = y[order]
     added = ~always[order]
-    # Item k of the ranking and every item above it, plus the emitted ones.
-    tp = np.cumsum(y_sorted * added) + int(y[always].sum())
-    predicted = np.cumsum(added) + int(always.sum())
-    if emitted is not None:
-        # Index -1: the model takes nothing, only the emitted items are predicted.
-        tp = np.concatenate([[int(y[always].sum())], tp])
-        predicted = np.concatenate([[int(always.sum())], predicted])
+    # Cut k takes the top k items of the ranking (k = 0: the model takes nothing, which with
+    # nothing emitted predicts nothing and is never the best) besides the emitted ones.
+    tp = int(y[always].sum()) + np.concatenate([[0], np.cumsum(y[order] * added)])
+    predicted = int(always.sum()) + np.concatenate([[0], np.cumsum(added)])
     b2 = beta * beta
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
@@ -157,15 +153,11 @@ def best_threshold(
             0.0,
         )
     # Only cut between distinct scores.
-    distinct = np.append(p_sorted[:-1] > p_sorted[1:], True)
-    if emitted is not None:
-        distinct = np.concatenate([[True], distinct])
-    f = np.where(distinct, f, -1.0)
-    k = int(np.argmax(f)) - (1 if emitted is not None else 0)
-    if k < 0:
-        return float((1.0 + p_sorted[0]) / 2.0)
-    below = p_sorted[k + 1] if k + 1 < len(p_sorted) else 0.0
-    return float((p_sorted[k] + below) / 2.0)
+    distinct = np.concatenate([[True], p_sorted[:-1] > p_sorted[1:], [True]])
+    k = int(np.argmax(np.where(distinct, f, -1.0)))
+    above = p_sorted[k - 1] if k > 0 else 1.0
+    below = p_sorted[k] if k < len(p_sorted) else 0.0
+    return float((above + below) / 2.0)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
