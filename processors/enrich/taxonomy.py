@@ -249,6 +249,11 @@ class Taxonomy(_Model):
     def tag_ids(self) -> list[str]:
         return [t.id for t in self.tags]
 
+    @property
+    def rule_thresholds(self) -> dict[str, float]:
+        """Each tag's threshold on its rule score (tag id -> threshold)."""
+        return {t.id: t.threshold for t in self.tags}
+
     def tag(self, tag_id: str) -> TagDefinition:
         for t in self.tags:
             if t.id == tag_id:

@@ -136,7 +136,7 @@ def train_model(
         "spacy_model": enricher.model_name,
         "sklearn": sklearn.__version__,
     }
-    model = fit_model(data, tags, params, meta, _rule_thresholds(enricher))
+    model = fit_model(data, tags, params, meta, enricher.tagger.taxonomy.rule_thresholds)
     model.meta["model_version"] = model_version(model)
     model.save(out_path)
     progress(f"wrote {out_path} (model {model.version}, {out_path.stat().st_size:,} bytes)")
@@ -193,7 +193,7 @@ def evaluate_model(
     tags, data, _ = _corpus(enricher, pool_path, labels_dir, progress)
     written_trained, _ = _trained_written(enricher, written_dir, tags, progress)
     # Scored as the product decides: the model, or the rules at the taxonomy's thresholds.
-    rule_thresholds = _rule_thresholds(enricher)
+    rule_thresholds = enricher.tagger.taxonomy.rule_thresholds
     progress(f"{folds}-fold cross-validation on {len(data)} items (fold seed {seed})")
     cv = cross_validate(data, tags, params, folds=folds, seed=seed,
                         rule_thresholds=rule_thresholds, extra=written_trained)
@@ -218,12 +218,6 @@ def evaluate_model(
     return EvaluationReport(folds, len(data), cv, dev_scores, dev_items, model_version(model),
                             seed, written, written_items,
                             len(written_trained))
-
-
-def _rule_thresholds(enricher: Enricher) -> dict[str, float]:
-    """The taxonomy's rule thresholds, which the product's decision and so the model's own
-    thresholds depend on."""
-    return {t.id: t.threshold for t in enricher.tagger.taxonomy.tags}
 
 
 def _written_halves(written_dir: Path | None) -> list[tuple[str, Path]]:

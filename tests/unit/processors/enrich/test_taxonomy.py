@@ -62,6 +62,7 @@ def test_minimal_taxonomy_parses() -> None:
     taxonomy = parse_taxonomy(MINIMAL)
     assert taxonomy.tag_ids == ["joint-drills"]
     assert taxonomy.scoring.title_weight > 1
+    assert taxonomy.rule_thresholds == {"joint-drills": MINIMAL["tags"][0]["threshold"]}
 
 
 @pytest.mark.parametrize("data,message", [

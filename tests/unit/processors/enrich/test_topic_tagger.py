@@ -190,7 +190,7 @@ def test_the_tagger_decides_as_the_training_code_scores(rules: Tagger) -> None:
          for t, title in zip(texts, titles, strict=True)],
         [frozenset()] * len(texts),
     )
-    cuts = {t.id: t.threshold for t in rules.taxonomy.tags}
+    cuts = rules.taxonomy.rule_thresholds
     model = TagModel.load(DEFAULT_TAG_MODEL)
     model.rule_floors[:] = 0.3
     tagged = TopicTagger(rules, model).tag_many(
