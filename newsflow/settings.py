@@ -277,8 +277,9 @@ class StackSettings(_Group):
     es_heap: str = "512m"
     # Both servers run with the JIT's first tier only: on a small machine the optimising
     # compiler took most of Kafka's and Elasticsearch's CPU for the first dozen bench runs
-    # after a start, and C1-compiled servers cost less CPU per article even once warm
-    # (bench/RESULTS.md, session 17). "" gives the JVM's default (both tiers).
+    # after a start. Once it has finished, its code is about 0.3 ms per article cheaper for
+    # the two, so a stack kept up for hours is better off with both tiers
+    # (deploy/local/README.md, bench/RESULTS.md session 17). "" gives the JVM's default.
     jvm_options: str = "-XX:TieredStopAtLevel=1"
     start_timeout_s: int = 180
 
