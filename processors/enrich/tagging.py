@@ -14,6 +14,7 @@ threshold; its evidence is the best sentences with the cues that fired in them.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Sequence
@@ -50,6 +51,13 @@ class SentenceFacts:
     lead: list[tuple[StateMention, StateMention]] = field(default_factory=list)
     # cue -> the states right after it ("troops in Poland": "troops in" -> [Poland])
     state_after: dict[str, list[StateMention]] = field(default_factory=dict)
+    # cue -> (start, end) of each place it was found at, and the sentence's word starts:
+    # what ``target_abroad`` measures its reach with.
+    cue_spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    word_starts: list[int] = field(default_factory=list)
+    # Places the entities locate in a country ("Aleppo" -> SY, "Belgorod" -> RU), by offset.
+    places: list[StateMention] = field(default_factory=list)
+    text: str = ""  # the article's text the offsets point into
 
     @property
     def state_codes(self) -> set[str]:
@@ -110,7 +118,7 @@ class Tagger:
         spans = sentence_spans(text)
         per_sentence = split_tokens(tokenize(text) if tokens is None else tokens, spans)
         for (start, end), words in zip(spans, per_sentence, strict=True):
-            sentence = SentenceFacts(start, end, in_title=start < title_end)
+            sentence = SentenceFacts(start, end, in_title=start < title_end, text=text)
             matches = self._matcher.find_spans(text, words)
             if self._timing:
                 matches = _outside_timing_clauses(
@@ -118,6 +126,8 @@ class Tagger:
                 )
             for _, cue, cue_start, cue_end in matches:
                 sentence.cues.setdefault(cue, text[cue_start:cue_end])
+                sentence.cue_spans.setdefault(cue, []).append((cue_start, cue_end))
+            sentence.word_starts = [w.start for w in words]
             sentence.states = self._gazetteer.state_mentions(text, words)
             sentence.joined = _joined_pairs(text, sentence.states)
             sentence.lead = [(left, right) for left, right in sentence.joined
@@ -432,10 +442,15 @@ def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
             for cue in rule.cues
             for state in sentence.state_after.get(cue, [])
             if not (state.codes & cond.state_after_not)
-            and not (cond.state_after_places_only and state.kind == "nationality")
+            and not (cond.state_after_places_only and _not_a_place(state, sentence.text))
         ]
         if not followed:
             return None
+    if cond.target_abroad:
+        struck = _targets_abroad(rule, cond, sentence)
+        if not struck:
+            return None
+        return struck[:1]
     codes = sentence.state_codes
     if cond.min_states and len(codes) < cond.min_states:
         return None
@@ -464,6 +479,106 @@ def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
     return []
 
 
+# How near the acting state must stand before the cue ("Israeli missiles hit": 2 words),
+# and how far after it the place it acts on may come ("hit oil sites in Kurdish-held
+# northeast Syria": 7).
+_ACTOR_REACH = 3
+_TARGET_REACH = 8
+# Whether the verb reaches a place after it: as its object ("hit Moscow", "hit the port of
+# Sudan") or after a preposition of place with at most _MODIFIERS words between ("targets
+# near Damascus", "sites in Kurdish-held northeast Syria"); not after "against US troops",
+# "fuel to Myanmar", "across from Romania" (whose forces, where something goes).
+_PLACE_PREPOSITIONS = frozenset(
+    {"in", "near", "on", "at", "inside", "into", "across", "over", "outside", "around",
+     "within"})
+_OTHER_PREPOSITIONS = frozenset(
+    {"to", "from", "against", "with", "for", "of", "by", "toward", "towards", "about",
+     "after", "before", "than", "between", "as"})
+_MODIFIERS = 3
+_GAP_WORD = re.compile(r"[^\W\d_]+")
+# A state named right before these is whose forces were struck, not where: "hit US troops",
+# "attacked American bases in Syria" is an attack on forces, not on Syria's territory.
+_FORCES_AFTER = re.compile(
+    r"\s+(?:troops|forces|soldiers|personnel|service ?members|servicemen|bases?|"
+    r"convoys?|patrols?|warships?|ships?|vessels?|sailors|marines|advisers)\b",
+    re.IGNORECASE,
+)
+# A nationality is whose, not where ("hit Russian positions" may be anywhere), except before
+# these: "struck the Qatari capital", "fired on Pakistani border posts".
+_TERRITORY_AFTER = re.compile(
+    r"\s+(?:territory|soil|capital|mainland|frontier|airspace|waters|"
+    r"border (?:posts?|towns?|villages?|areas?|regions?|guards?))\b",
+    re.IGNORECASE,
+)
+# "Iran-backed militias": the actor is the militia, not the state.
+_PROXY_AFTER = re.compile(r"-(?:backed|aligned|allied|linked|sponsored|supported)\b",
+                          re.IGNORECASE)
+
+
+def _verb_reaches(gap: str) -> bool:
+    """Whether ``gap``, the text between a verb and a place, lets the verb act on it (not
+    across a clause's end: "a strike near Pokrovsk, and asked Bogota")."""
+    if _CLAUSE_END.search(gap):
+        return False
+    words = _GAP_WORD.findall(gap.casefold())
+    if not words or words == ["the"]:
+        return True  # the verb's object
+    for between, word in enumerate(reversed(words)):
+        if word in _PLACE_PREPOSITIONS:
+            return between <= _MODIFIERS
+        if word in _OTHER_PREPOSITIONS:
+            return False
+    return False
+
+
+def _not_a_place(state: StateMention, text: str) -> bool:
+    """A nationality ("over North Korean tests"), or a state named as whose forces ("hit US
+    troops"): not where something happens."""
+    return state.kind == "nationality" or bool(_FORCES_AFTER.match(text, state.end))
+
+
+def _targets_abroad(rule: Rule, cond: EntityCondition, sentence: SentenceFacts) -> list[str]:
+    """"Israeli missiles hit targets near Damascus": a state right before one of the rule's
+    cues, and the first place after it that the verb reaches (its object, or after a
+    preposition of place) lying in another state, not in ``state_after_not``. A nationality
+    after the cue is no place ("hit Russian positions" says whose, not where) unless it names
+    territory ("the Qatari capital"); only the first such place counts, so "hit Lviv near
+    the border with Poland" stays in Lviv, and forces named first ("hit US troops in Syria")
+    mean no place was struck."""
+    starts, text = sentence.word_starts, sentence.text
+    found: list[str] = []
+    for cue in rule.cues:
+        for cue_start, cue_end in sentence.cue_spans.get(cue, ()):
+            first_word = bisect.bisect_left(starts, cue_start)
+            earliest = starts[max(first_word - _ACTOR_REACH, 0)] if starts else cue_start
+            actor = None
+            for state in sentence.states:
+                if earliest <= state.start and state.end <= cue_start and state.codes:
+                    actor = state  # the nearest before the cue wins
+            if actor is None or actor.kind == "alliance" or _PROXY_AFTER.match(text, actor.end):
+                continue  # an alliance is no one state; "Iran-backed militias" act themselves
+            after = bisect.bisect_left(starts, cue_end)
+            limit = (starts[after + _TARGET_REACH] if after + _TARGET_REACH < len(starts)
+                     else sentence.end)
+            reached = sorted(
+                (m for m in (*sentence.states, *sentence.places)
+                 if cue_end <= m.start < limit and _verb_reaches(text[cue_end:m.start])),
+                key=lambda m: m.start,
+            )
+            target = None
+            for mention in reached:
+                if _FORCES_AFTER.match(text, mention.end):
+                    break  # forces struck, wherever they are
+                if mention.codes and (mention.kind != "nationality"
+                                      or _TERRITORY_AFTER.match(text, mention.end)):
+                    target = mention
+                    break
+            if target is None or target.codes & (actor.codes | cond.state_after_not):
+                continue
+            found.append(f"{actor.text} -> {target.text}")
+    return found
+
+
 def _joined_pairs(
     text: str, states: Sequence[StateMention]
 ) -> list[tuple[StateMention, StateMention]]:
@@ -476,11 +591,20 @@ def _joined_pairs(
     ]
 
 
+# Entity labels whose country_code says where the entity lies (not whose it is: NORP).
+_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+
+
 def _place_labels(text: str, entities: Sequence[Entity], facts: list[SentenceFacts]) -> None:
     """Mark which entity labels occur in which sentence (every occurrence of each surface)."""
     if not entities or not facts:
         return
     for entity in entities:
+        located = (
+            frozenset({entity.country_code})
+            if entity.country_code and entity.label in _PLACE_LABELS
+            else None
+        )
         for surface in {entity.text, entity.canonical}:
             if not surface:
                 continue
@@ -495,6 +619,10 @@ def _place_labels(text: str, entities: Sequence[Entity], facts: list[SentenceFac
                     for sentence in facts:
                         if sentence.start <= at < sentence.end:
                             sentence.labels.add(entity.label)
+                            if located is not None:
+                                sentence.places.append(
+                                    StateMention(surface, at, end, located, "place")
+                                )
                             break
                 at = text.find(surface, at + 1)
 

@@ -102,8 +102,13 @@ class EntityCondition(_Model):
     # ... and it is not one of these ("strikes inside Ukraine" belong to another tag).
     state_after_not: frozenset[str] = frozenset()
     # ... and it is a country, capital, metonym or alliance, not a nationality adjective
-    # ("over Estonia" is a place; "fears over North Korean tests" is not).
+    # ("over Estonia" is a place; "fears over North Korean tests" is not) nor a state named
+    # as whose forces ("hit US troops").
     state_after_places_only: bool = False
+    # A state right before a cue acting on a place in another state right after it:
+    # "Israeli missiles hit targets near Damascus", "Turkish drones struck oil sites in
+    # northeast Syria" (and the place not in ``state_after_not``).
+    target_abroad: bool = False
 
     @field_validator("states_any", "states_all", "state_after_not")
     @classmethod
@@ -131,6 +136,7 @@ class EntityCondition(_Model):
             or self.states_all
             or self.labels_any
             or self.state_after_cue
+            or self.target_abroad
         )
 
 

@@ -85,6 +85,8 @@ def test_unless_blocks_the_rule_in_that_sentence(gz: Gazetteer) -> None:
     ({"state_after_cue": True}, "Poland hosts talks in spring.", False),
     ({"state_after_cue": True, "state_after_not": ["UA"]}, "Talks in Ukraine.", False),
     ({"state_after_cue": True, "state_after_places_only": True}, "Talks in Polish.", False),
+    ({"state_after_cue": True, "state_after_places_only": True}, "Talks in US bases.", False),
+    ({"state_after_cue": True}, "Talks in US bases.", True),
 ])
 def test_entity_conditions(gz: Gazetteer, condition: dict[str, Any], text: str,
                            fires: bool) -> None:
@@ -100,6 +102,57 @@ def test_labels_condition_uses_the_entities(gz: Gazetteer) -> None:
     person = Entity(text="Ana Ruiz", label="PERSON", canonical="Ana Ruiz", start=0, end=8)
     assert score(t, text, [person]) == 2
     assert score(t, text, []) == 0
+
+
+def _place(text: str, surface: str, code: str) -> Entity:
+    at = text.index(surface)
+    return Entity(text=surface, label="GPE", canonical=surface, start=at,
+                  end=at + len(surface), country_code=code)
+
+
+@pytest.mark.parametrize(("text", "places", "fires"), [
+    # the acting state right before the verb, the place after it in another state
+    ("Israeli missiles hit targets near Damascus.", [], True),
+    ("Turkish drones hit oil sites in Kurdish-held northeast Syria.", [], True),
+    ("Israeli jets hit Aleppo overnight.", [("Aleppo", "SY")], True),  # a city NER located
+    ("Israeli strike hits drone factory in Iran's Isfahan.", [], True),
+    # the place is in the acting state, or in a state the rule leaves out
+    ("Pakistani jets hit hideouts in Pakistan's north.", [], False),
+    ("Russian missiles hit Kyiv overnight.", [], False),
+    # only the first place reached counts: the strike stays in Kyiv
+    ("Russian missiles hit Kyiv near the border with Poland.", [], False),
+    # a place the verb does not reach: whose forces, where the fuel goes
+    ("Iranian jets hit US troops.", [], False),
+    ("Iranian jets hit American troops in Syria.", [], False),  # forces, wherever they are
+    ("Israeli jets hit an Iranian consulate in Damascus.", [], True),  # a building, in Syria
+    ("Dutch firms hit fuel sales to Myanmar.", [], False),
+    ("A Russian strike hit a town, and angered Poland.", [], False),  # another clause
+    # no acting state near the verb, or only a nationality after it
+    ("Officials say missiles hit Damascus.", [], False),
+    ("Syria said a strike hit Damascus.", [], False),  # the place is the speaker's own
+    ("Thai jets hit Cambodian positions.", [], False),
+    # ... unless it names the other state's territory
+    ("Israeli jets hit a compound in the Qatari capital.", [], True),
+    ("Afghan forces fired on Pakistani border posts.", [], True),
+    # an alliance is no single acting state, a state's proxy acts itself
+    ("NATO jets hit targets in Libya.", [], False),
+    ("Iran-backed militias hit targets in Iraq.", [], False),
+])
+def test_target_abroad_condition(gz: Gazetteer, text: str, places: list[tuple[str, str]],
+                                 fires: bool) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["hit", "hits", "fired on"],
+                    "entities": {"target_abroad": True, "state_after_not": ["UA"]}})
+    entities = [_place(text, surface, code) for surface, code in places]
+    assert (score(t, text, entities) > 0) is fires
+
+
+def test_target_abroad_places_must_be_near_the_verb(gz: Gazetteer) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["hit"],
+                    "entities": {"target_abroad": True}})
+    assert score(t, "Israeli jets hit one two three four five in Syria.") > 0
+    assert score(t, "Israeli jets hit one two three four five six seven in Syria.") == 0
+    # ... and the acting state near it, before it
+    assert score(t, "Israel said on Monday that its jets hit targets in Syria.") == 0
 
 
 def test_stoplisted_name_inside_a_longer_name_is_not_a_state(gz: Gazetteer) -> None:

@@ -537,10 +537,38 @@ TIMING_AND_AUDIENCE_NEAR_MISSES = [
 ]
 
 
+# -- taxonomy 1.9.0: a state's forces striking a place in another state ---------------------
+STRIKE_ABROAD_CLASSES = [
+    (TI, "Turkish warplanes strike militant camps in northern Iraq",
+     "The defence ministry said 30 targets were destroyed overnight."),
+    (TI, "Israeli missiles hit an air base near Damascus",
+     "Air defences intercepted several of them, state media said."),
+    (TI, "Iranian drones pound Kurdish camps in Iraq's Erbil province",
+     "Local officials said two people were wounded."),
+    (TI, "Afghan forces fire on Pakistani border posts",
+     "Two soldiers were killed in the overnight clash, the army said."),
+]
+STRIKE_ABROAD_NEAR_MISSES = [
+    # the war's own fighting; the first place struck is inside Ukraine
+    (TI, "Russian missiles hit Lviv near the Polish border",
+     "Power was cut in parts of the city."),
+    # a state's own territory
+    (TI, "Pakistani jets hit militant hideouts near Peshawar",
+     "The army said 12 fighters were killed."),
+    # forces struck, not a state's territory
+    (TI, "Iranian drones hit US troops at a desert outpost",
+     "No casualties were reported, the Pentagon said."),
+    # what could happen
+    (TI, "Israeli jets could strike targets in Iran, analysts say",
+     "Officials weigh their options after the missile barrage."),
+]
+
+
 # -- the classes added since 1.3.0, each version's list above ----------------------------------
 @pytest.mark.parametrize(
     "tag,title,body",
-    PRECISION_CLASSES + WRITTEN_CLASSES + VISIT_CLASSES + TIMING_AND_AUDIENCE_CLASSES,
+    PRECISION_CLASSES + WRITTEN_CLASSES + VISIT_CLASSES + TIMING_AND_AUDIENCE_CLASSES
+    + STRIKE_ABROAD_CLASSES,
 )
 def test_precision_classes_keep_their_tag(
     tagger: Tagger, tag: str, title: str, body: str
@@ -551,7 +579,7 @@ def test_precision_classes_keep_their_tag(
 @pytest.mark.parametrize(
     "tag,title,body",
     PRECISION_NEAR_MISSES + WRITTEN_NEAR_MISSES + VISIT_NEAR_MISSES + ZONE_AND_DRILL_NEAR_MISSES
-    + TIMING_AND_AUDIENCE_NEAR_MISSES,
+    + TIMING_AND_AUDIENCE_NEAR_MISSES + STRIKE_ABROAD_NEAR_MISSES,
 )
 def test_precision_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
     assert tag not in tags(tagger, title, body)
