@@ -51,8 +51,8 @@ class SentenceFacts:
     lead: list[tuple[StateMention, StateMention]] = field(default_factory=list)
     # cue -> the states right after it ("troops in Poland": "troops in" -> [Poland])
     state_after: dict[str, list[StateMention]] = field(default_factory=dict)
-    # cue -> (start, end) of each place it was found at, and the sentence's word starts:
-    # what ``target_abroad`` measures its reach with.
+    # cue -> (start, end) of each of its occurrences, and the sentence's word starts: what
+    # ``target_abroad`` measures its reach with.
     cue_spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     word_starts: list[int] = field(default_factory=list)
     # Places the entities locate in a country ("Aleppo" -> SY, "Belgorod" -> RU), by offset.
@@ -446,11 +446,9 @@ def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
         ]
         if not followed:
             return None
-    if cond.target_abroad:
-        struck = _targets_abroad(rule, cond, sentence)
-        if not struck:
-            return None
-        return struck[:1]
+    if cond.target_abroad:  # alone, or with state_after_not (the taxonomy checks)
+        struck = _target_abroad(rule, cond, sentence)
+        return None if struck is None else [struck]
     codes = sentence.state_codes
     if cond.min_states and len(codes) < cond.min_states:
         return None
@@ -537,16 +535,15 @@ def _not_a_place(state: StateMention, text: str) -> bool:
     return state.kind == "nationality" or bool(_FORCES_AFTER.match(text, state.end))
 
 
-def _targets_abroad(rule: Rule, cond: EntityCondition, sentence: SentenceFacts) -> list[str]:
+def _target_abroad(rule: Rule, cond: EntityCondition, sentence: SentenceFacts) -> str | None:
     """"Israeli missiles hit targets near Damascus": a state right before one of the rule's
     cues, and the first place after it that the verb reaches (its object, or after a
     preposition of place) lying in another state, not in ``state_after_not``. A nationality
     after the cue is no place ("hit Russian positions" says whose, not where) unless it names
     territory ("the Qatari capital"); only the first such place counts, so "hit Lviv near
     the border with Poland" stays in Lviv, and forces named first ("hit US troops in Syria")
-    mean no place was struck."""
+    mean no place was struck. What satisfied it ("Israeli -> Damascus"), or None."""
     starts, text = sentence.word_starts, sentence.text
-    found: list[str] = []
     for cue in rule.cues:
         for cue_start, cue_end in sentence.cue_spans.get(cue, ()):
             first_word = bisect.bisect_left(starts, cue_start)
@@ -573,10 +570,9 @@ def _targets_abroad(rule: Rule, cond: EntityCondition, sentence: SentenceFacts) 
                                       or _TERRITORY_AFTER.match(text, mention.end)):
                     target = mention
                     break
-            if target is None or target.codes & (actor.codes | cond.state_after_not):
-                continue
-            found.append(f"{actor.text} -> {target.text}")
-    return found
+            if target is not None and not target.codes & (actor.codes | cond.state_after_not):
+                return f"{actor.text} -> {target.text}"
+    return None
 
 
 def _joined_pairs(
@@ -596,7 +592,8 @@ _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 
 
 def _place_labels(text: str, entities: Sequence[Entity], facts: list[SentenceFacts]) -> None:
-    """Mark which entity labels occur in which sentence (every occurrence of each surface)."""
+    """Mark which entity labels occur in which sentence (every occurrence of each surface),
+    and where the places the entities locate in a country stand (``SentenceFacts.places``)."""
     if not entities or not facts:
         return
     for entity in entities:

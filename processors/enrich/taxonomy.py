@@ -126,6 +126,16 @@ class EntityCondition(_Model):
             raise ValueError(f"unknown entity labels {bad}; known: {sorted(_LABELS)}")
         return value
 
+    @model_validator(mode="after")
+    def _target_abroad_alone(self) -> EntityCondition:
+        # target_abroad names its own states (who acts, what is struck); another condition
+        # beside it would be a second reading of the same sentence that the engine does not
+        # combine.
+        others = self.model_copy(update={"target_abroad": False, "state_after_not": frozenset()})
+        if self.target_abroad and not others.empty:
+            raise ValueError("target_abroad takes no other entity condition but state_after_not")
+        return self
+
     @property
     def empty(self) -> bool:
         return not (

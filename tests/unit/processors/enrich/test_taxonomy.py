@@ -75,6 +75,8 @@ def test_minimal_taxonomy_parses() -> None:
     (with_change("tags.0.rules.0.cues", []), "needs cues or an entity condition"),
     (with_change("tags.0.rules.0.entities", {"states_any": ["China"]}), "alpha-2"),
     (with_change("tags.0.rules.0.entities", {"labels_any": ["PEOPLE"]}), "unknown entity labels"),
+    (with_change("tags.0.rules.0.entities", {"target_abroad": True, "min_states": 2}),
+     "target_abroad takes no other entity condition"),
     (with_change("tags.0.rules.0.also", [[]]), "must not be empty"),
     (with_change("tags.0.rules.0.scope", "article"), "scope and veto are for negatives"),
     ({**MINIMAL, "tags": MINIMAL["tags"] * 2}, "duplicate tag ids"),
@@ -87,6 +89,13 @@ def test_invalid_taxonomies_say_what_and_where(data: Any, message: str) -> None:
         parse_taxonomy(data, "t.yaml")
     assert message in str(info.value)
     assert "t.yaml" in str(info.value)
+
+
+def test_target_abroad_may_leave_out_states() -> None:
+    data = with_change("tags.0.rules.0.entities",
+                       {"target_abroad": True, "state_after_not": ["UA"]})
+    rule = parse_taxonomy(data, "t.yaml").tags[0].rules[0]
+    assert rule.entities.target_abroad and rule.entities.state_after_not == {"UA"}
 
 
 def test_error_names_the_tag_and_rule() -> None:
