@@ -564,11 +564,20 @@ STRIKE_ABROAD_NEAR_MISSES = [
 ]
 
 
+# -- taxonomy 1.9.1: sanctions worded as verbs --------------------------------------------------
+SANCTION_WORDING_CLASSES = [
+    ("sanctions", "Britain freezes the assets of two Iranian generals",
+     "The Foreign Office said they directed drone deliveries."),
+    ("sanctions", "Japan tightens export curbs on chipmaking tools to China",
+     "The rules cover 23 kinds of equipment from July."),
+]
+
+
 # -- the classes added since 1.3.0, each version's list above ----------------------------------
 @pytest.mark.parametrize(
     "tag,title,body",
     PRECISION_CLASSES + WRITTEN_CLASSES + VISIT_CLASSES + TIMING_AND_AUDIENCE_CLASSES
-    + STRIKE_ABROAD_CLASSES,
+    + STRIKE_ABROAD_CLASSES + SANCTION_WORDING_CLASSES,
 )
 def test_precision_classes_keep_their_tag(
     tagger: Tagger, tag: str, title: str, body: str
