@@ -35,15 +35,25 @@ class ProcStat:
     peak_rss_kb: int  # VmHWM: the most it was ever resident
 
 
+def _stat_fields(path: str) -> list[str]:
+    """The fields of a /proc .../stat file after the command name (which may hold spaces
+    and parentheses): index 1 is the parent's pid, 11 and 12 user and system ticks."""
+    return Path(path).read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_s(fields: list[str]) -> float:
+    """User + system CPU seconds so far, from ``_stat_fields``."""
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
 def sample(pid: int) -> ProcStat | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = _stat_fields(f"/proc/{pid}/stat")
         status = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
         return None
     values = {line.split(":")[0]: line.split()[1] for line in status if line.startswith("Vm")}
-    return ProcStat((int(fields[11]) + int(fields[12])) / _TICK,
-                    int(values.get("VmRSS", 0)), int(values.get("VmHWM", 0)))
+    return ProcStat(_cpu_s(fields), int(values.get("VmRSS", 0)), int(values.get("VmHWM", 0)))
 
 
 def descendants(pid: int) -> list[int]:
@@ -53,7 +63,7 @@ def descendants(pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            ppid = int(_stat_fields(f"{entry}/stat")[1])
         except (OSError, IndexError, ValueError):
             continue
         parents.setdefault(ppid, []).append(int(entry.name))
@@ -161,10 +171,10 @@ def jvm_threads(pid: int) -> JvmThreads | None:
     for tid in tids:
         try:
             name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat_fields(f"/proc/{pid}/task/{tid}/stat")
         except OSError:
             continue  # ended while listed
-        threads[tid] = (jvm_kind(name), (int(fields[11]) + int(fields[12])) / _TICK)
+        threads[tid] = (jvm_kind(name), _cpu_s(fields))
     return JvmThreads(me.cpu_s, threads)
 
 

@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -72,6 +73,31 @@ def test_jvm_threads_reads_this_process_from_proc() -> None:
     assert {kind for kind, _ in reading.threads.values()} == {"work"}
     assert sum(cpu for _, cpu in reading.threads.values()) <= reading.total_s + 0.02
     assert procs.jvm_threads(2**22 + 12345) is None  # no such process
+
+
+def test_sample_and_descendants_read_processes_from_proc() -> None:
+    """A child that spins for a moment: found below this process, its CPU and memory read
+    from the same /proc fields the JVM readings use."""
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time\nt = time.process_time()\n"
+                              "while time.process_time() - t < 0.2: pass\ntime.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        stat = None
+        while time.monotonic() < deadline:
+            stat = procs.sample(child.pid)
+            if stat is not None and stat.cpu_s >= 0.15:
+                break
+            time.sleep(0.05)
+        assert child.pid in procs.descendants(os.getpid())
+        assert stat is not None and stat.cpu_s >= 0.15 and stat.rss_kb > 0
+        assert stat.peak_rss_kb >= stat.rss_kb
+        me, kids = procs.tree_sample(os.getpid())
+        assert me is not None and any(k.cpu_s >= 0.15 for k in kids)
+    finally:
+        child.kill()
+        child.wait()
+    assert procs.sample(child.pid) is None  # gone
 
 
 def test_a_phase_whose_servers_jit_is_busy_is_marked_warming_up() -> None:
