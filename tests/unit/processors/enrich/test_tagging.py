@@ -151,7 +151,12 @@ def test_target_abroad_places_must_be_near_the_verb(gz: Gazetteer) -> None:
                     "entities": {"target_abroad": True}})
     assert score(t, "Israeli jets hit one two three four five in Syria.") > 0
     assert score(t, "Israeli jets hit one two three four five six seven in Syria.") == 0
-    # ... and the acting state near it, before it
+    # ... at most three words after its preposition of place
+    assert score(t, "Israeli jets hit sites in one two three Syria.") > 0
+    assert score(t, "Israeli jets hit sites in one two three four Syria.") == 0
+    # ... and the acting state near it, at most three words before it
+    assert score(t, "Israeli one two hit targets in Syria.") > 0
+    assert score(t, "Israeli one two three hit targets in Syria.") == 0
     assert score(t, "Israel said on Monday that its jets hit targets in Syria.") == 0
 
 
