@@ -45,13 +45,13 @@ class Place:
 @dataclass(frozen=True)
 class StateMention:
     """A mention that stands for one or more states: a country, a nationality, a capital,
-    a metonym ("the Kremlin") or an alliance (its members)."""
+    a metonym ("the Kremlin"), a leader ("Putin") or an alliance (its members)."""
 
     text: str
     start: int
     end: int
     codes: frozenset[str]
-    kind: str  # country, nationality, capital, metonym, alliance
+    kind: str  # country, nationality, capital, metonym, leader, alliance
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ class Gazetteer:
         alliances: Mapping[str, frozenset[str]],
         alliance_names: Mapping[str, str],
         metonyms: Mapping[str, str],
+        leaders: Mapping[str, str] | None = None,
         outlets: Iterable[str],
         military_orgs: Iterable[str],
         organisations: Iterable[str] = (),
@@ -106,6 +107,8 @@ class Gazetteer:
         self.alliances = dict(alliances)
         self.alliance_names = dict(alliance_names)
         self.metonyms = dict(metonyms)
+        # Leaders who stand for their states ("Xi meets Putin"): people.yaml's list.
+        self.leaders = dict(leaders or {})
         self.outlets = frozenset(outlets)
         self.military_orgs = frozenset(military_orgs)
         # Well-known organisations (companies, agencies, parties, ...): a span that is one
@@ -159,6 +162,8 @@ class Gazetteer:
                 yield name + "s", _StateEntry(frozenset({code}), "nationality")
         for name, code in self.metonyms.items():
             yield name, _StateEntry(frozenset({code}), "metonym")
+        for name, code in self.leaders.items():
+            yield name, _StateEntry(frozenset({code}), "leader")
         for name, members in self.alliances.items():
             yield name, _StateEntry(members, "alliance")
 
@@ -186,6 +191,8 @@ class Gazetteer:
             ambiguous = phrase in self.stoplist or entry.kind == "capital"
             if ambiguous and _inside_longer_name(text, start, end):
                 continue  # "Michael Jordan", "USS George Washington", "Washington Post"
+            if entry.kind == "leader" and _name_continues(text, end):
+                continue  # "Trump Tower", "Xi Jinping Thought" (titles before are fine)
             if self._names_a_us_town(text, end):
                 continue
             found.append(StateMention(text[start:end], start, end, entry.codes, entry.kind))
@@ -254,6 +261,11 @@ _NOT_NAME_WORDS = frozenset(
 # pos/endpos, which read the text as slicing it would, without copying the slices.
 _WORD_BEFORE = re.compile(r"([A-Z][\w.]*) $")
 _WORD_AFTER = re.compile(r" ([A-Z]\w*)")
+
+
+def _name_continues(text: str, end: int) -> bool:
+    after = _WORD_AFTER.match(text, end, end + 40)
+    return bool(after and after.group(1) not in _NOT_NAME_WORDS)
 
 
 def _inside_longer_name(text: str, start: int, end: int) -> bool:
@@ -351,6 +363,11 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
         for word in _as_list(words):
             metonyms[word] = _code(code, "places.yaml metonyms")
 
+    leaders: dict[str, str] = {}
+    for code, names in (people_doc.get("leaders") or {}).items():
+        for name in _as_list(names):
+            leaders[name] = _code(code, "people.yaml leaders")
+
     alliances: dict[str, frozenset[str]] = {}
     alliance_names: dict[str, str] = {}
     for name, spec in (orgs_doc.get("alliances") or {}).items():
@@ -370,6 +387,7 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
         alliances=alliances,
         alliance_names=alliance_names,
         metonyms=metonyms,
+        leaders=leaders,
         outlets=_as_list(orgs_doc.get("news_outlets")),
         military_orgs=_as_list(orgs_doc.get("military_organisations")),
         organisations=[

@@ -18,7 +18,7 @@ import bisect
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from newsflow.article import Entity, Evidence, Tag
@@ -58,6 +58,10 @@ class SentenceFacts:
     # Places the entities locate in a country ("Aleppo" -> SY, "Belgorod" -> RU), by offset.
     places: list[StateMention] = field(default_factory=list)
     text: str = ""  # the article's text the offsets point into
+    # The same sentence with its leaders counted as states ("Xi meets Putin"), for rules
+    # that ask for it (``EntityCondition.leaders``); None when it names no leader. It
+    # shares the cues, labels and places lists with this one.
+    with_leaders: SentenceFacts | None = None
 
     @property
     def state_codes(self) -> set[str]:
@@ -128,16 +132,12 @@ class Tagger:
                 sentence.cues.setdefault(cue, text[cue_start:cue_end])
                 sentence.cue_spans.setdefault(cue, []).append((cue_start, cue_end))
             sentence.word_starts = [w.start for w in words]
-            sentence.states = self._gazetteer.state_mentions(text, words)
-            sentence.joined = _joined_pairs(text, sentence.states)
-            sentence.lead = [(left, right) for left, right in sentence.joined
-                             if _LEAD_GAP.fullmatch(text, start, left.start)]
-            starts = {s.start: s for s in sentence.states}
-            for _, cue, _, cue_end in matches:
-                follow = _STATE_AFTER_GAP.match(text, cue_end, end)
-                state = starts.get(follow.end()) if follow else None
-                if state is not None:
-                    sentence.state_after.setdefault(cue, []).append(state)
+            mentions = self._gazetteer.state_mentions(text, words)
+            states = [m for m in mentions if m.kind != "leader"]
+            _locate_states(sentence, states, matches)
+            if len(states) < len(mentions):  # what rules that count leaders see
+                sentence.with_leaders = replace(sentence, state_after={})
+                _locate_states(sentence.with_leaders, mentions, matches)
             facts.append(sentence)
         _place_labels(text, entities, facts)
         return facts
@@ -436,6 +436,8 @@ def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
     cond: EntityCondition = rule.entities
     if cond.empty:
         return []
+    if cond.leaders and sentence.with_leaders is not None:
+        sentence = sentence.with_leaders
     if cond.state_after_cue:
         followed = [
             state
@@ -452,6 +454,9 @@ def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
     codes = sentence.state_codes
     if cond.min_states and len(codes) < cond.min_states:
         return None
+    if cond.min_states == 1 and len(codes) == 1 and all(
+            s.kind == "leader" for s in sentence.states):
+        return None  # "Biden visits Lewiston": a leader alone names no state he deals with
     if cond.states_any and not (codes & cond.states_any):
         return None
     if cond.states_all and not cond.states_all <= codes:
@@ -529,10 +534,13 @@ def _verb_reaches(gap: str) -> bool:
     return False
 
 
+_NOT_PLACES = frozenset({"nationality", "leader"})
+
+
 def _not_a_place(state: StateMention, text: str) -> bool:
-    """A nationality ("over North Korean tests"), or a state named as whose forces ("hit US
-    troops"): not where something happens."""
-    return state.kind == "nationality" or bool(_FORCES_AFTER.match(text, state.end))
+    """A nationality ("over North Korean tests"), a leader ("meets Putin"), or a state named
+    as whose forces ("hit US troops"): not where something happens."""
+    return state.kind in _NOT_PLACES or bool(_FORCES_AFTER.match(text, state.end))
 
 
 def _target_abroad(rule: Rule, cond: EntityCondition, sentence: SentenceFacts) -> str | None:
@@ -566,6 +574,8 @@ def _target_abroad(rule: Rule, cond: EntityCondition, sentence: SentenceFacts) -
             for mention in reached:
                 if _FORCES_AFTER.match(text, mention.end):
                     break  # forces struck, wherever they are
+                if mention.kind == "leader":
+                    continue  # a person, not a place
                 if mention.codes and (mention.kind != "nationality"
                                       or _TERRITORY_AFTER.match(text, mention.end)):
                     target = mention
@@ -573,6 +583,25 @@ def _target_abroad(rule: Rule, cond: EntityCondition, sentence: SentenceFacts) -
             if target is not None and not target.codes & (actor.codes | cond.state_after_not):
                 return f"{actor.text} -> {target.text}"
     return None
+
+
+def _locate_states(
+    sentence: SentenceFacts,
+    states: list[StateMention],
+    matches: Sequence[tuple[str, str, int, int]],
+) -> None:
+    """The sentence's states, which of them are coordinated, open it, or follow a cue."""
+    text, start, end = sentence.text, sentence.start, sentence.end
+    sentence.states = states
+    sentence.joined = _joined_pairs(text, states)
+    sentence.lead = [(left, right) for left, right in sentence.joined
+                     if _LEAD_GAP.fullmatch(text, start, left.start)]
+    starts = {s.start: s for s in states}
+    for _, cue, _, cue_end in matches:
+        follow = _STATE_AFTER_GAP.match(text, cue_end, end)
+        state = starts.get(follow.end()) if follow else None
+        if state is not None:
+            sentence.state_after.setdefault(cue, []).append(state)
 
 
 def _joined_pairs(

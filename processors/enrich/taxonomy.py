@@ -109,6 +109,11 @@ class EntityCondition(_Model):
     # "Israeli missiles hit targets near Damascus", "Turkish drones struck oil sites in
     # northeast Syria" (and the place not in ``state_after_not``).
     target_abroad: bool = False
+    # Leaders count as their states in this rule's conditions ("Xi meets Putin" names China
+    # and Russia): people.yaml's list of heads of state and government and their foreign and
+    # defence ministers. A modifier, not a condition of its own; a leader alone is no state
+    # for ``min_states: 1`` ("Biden visits Lewiston" deals with no state).
+    leaders: bool = False
 
     @field_validator("states_any", "states_all", "state_after_not")
     @classmethod
@@ -131,7 +136,8 @@ class EntityCondition(_Model):
         # target_abroad names its own states (who acts, what is struck); another condition
         # beside it would be a second reading of the same sentence that the engine does not
         # combine.
-        others = self.model_copy(update={"target_abroad": False, "state_after_not": frozenset()})
+        others = self.model_copy(update={"target_abroad": False, "state_after_not": frozenset(),
+                                         "leaders": False})
         if self.target_abroad and not others.empty:
             raise ValueError("target_abroad takes no other entity condition but state_after_not")
         return self

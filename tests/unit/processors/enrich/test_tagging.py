@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from newsflow.article import Entity
+from newsflow.errors import ConfigError
 from processors.enrich.gazetteer import Gazetteer, load_gazetteer
 from processors.enrich.phrases import tokenize
 from processors.enrich.tagging import Tagger
@@ -158,6 +159,56 @@ def test_target_abroad_places_must_be_near_the_verb(gz: Gazetteer) -> None:
     assert score(t, "Israeli one two hit targets in Syria.") > 0
     assert score(t, "Israeli one two three hit targets in Syria.") == 0
     assert score(t, "Israel said on Monday that its jets hit targets in Syria.") == 0
+
+
+@pytest.mark.parametrize(("text", "mentions"), [
+    ("Xi meets Putin in Moscow.", [("Xi", "leader"), ("Putin", "leader"), ("Moscow", "capital")]),
+    ("President Vladimir Putin spoke.", [("Vladimir Putin", "leader")]),  # a title before
+    ("Lawyers of the Trump Organization met in Trump Tower.", []),  # a longer name after
+    ("Kim and Wang met Austin officials.", []),  # surnames shared by many: full names only
+    ("Kim Jong Un met Lavrov.", [("Kim Jong Un", "leader"), ("Lavrov", "leader")]),
+])
+def test_leaders_are_state_mentions_of_their_own_kind(
+    gz: Gazetteer, text: str, mentions: list[tuple[str, str]]
+) -> None:
+    found = gz.state_mentions(text, tokenize(text))
+    assert [(m.text, m.kind) for m in found] == mentions
+    assert all(m.codes for m in found)
+
+
+@pytest.mark.parametrize(("condition", "cue", "text", "fires"), [
+    # Only a rule that asks for leaders counts them.
+    ({"min_states": 2}, "meets", "Xi meets Putin.", False),
+    ({"min_states": 2, "leaders": True}, "meets", "Xi meets Putin.", True),
+    ({"states_joined": True}, "talks", "Xi and Putin hold talks.", False),
+    ({"states_joined": True, "leaders": True}, "talks", "Xi and Putin hold talks.", True),
+    ({"states_lead": True, "leaders": True}, "talks", "Biden, Kishida hold talks.", True),
+    ({"min_states": 2, "leaders": True}, "meets", "Biden meets Joe Biden's aides.", False),
+    # A leader alone deals with no state; with another state, or another leader, he does.
+    ({"min_states": 1, "leaders": True}, "visits", "Biden visits Lewiston.", False),
+    ({"min_states": 1, "leaders": True}, "visits", "Biden visits Poland.", True),
+    ({"min_states": 1, "leaders": True}, "meets", "Biden meets Lula.", True),
+    # A leader is a person, not a place.
+    ({"state_after_cue": True, "leaders": True}, "talks with", "Talks with Putin.", True),
+    ({"state_after_cue": True, "state_after_places_only": True, "leaders": True},
+     "talks with", "Talks with Putin.", False),
+    ({"target_abroad": True, "leaders": True}, "hit", "Israeli jets hit Netanyahu's foes "
+     "in Syria.", True),  # the strike reaches past the leader, to Syria
+])
+def test_a_rule_may_count_leaders_as_their_states(
+    gz: Gazetteer, condition: dict[str, Any], cue: str, text: str, fires: bool
+) -> None:
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": [cue], "entities": condition})
+    assert (score(t, text) > 0) is fires
+
+
+def test_leaders_are_no_condition_of_their_own() -> None:
+    with pytest.raises(ConfigError, match="rule 'r' needs cues or an entity condition"):
+        parse_taxonomy({
+            "version": "t-1", "scoring": {},
+            "tags": [{"id": "topic", "label": "Topic", "description": "test", "threshold": 2,
+                      "rules": [{"id": "r", "entities": {"leaders": True}}]}],
+        })
 
 
 def test_stoplisted_name_inside_a_longer_name_is_not_a_state(gz: Gazetteer) -> None:

@@ -573,11 +573,25 @@ SANCTION_WORDING_CLASSES = [
 ]
 
 
+# -- taxonomy 1.10.0: leaders name their states in a visit -------------------------------------
+LEADER_VISIT_CLASSES = [
+    ("diplomatic-visit", "Erdogan meets Zelensky in Istanbul",
+     "Talks covered grain shipments and prisoner swaps."),
+    ("diplomatic-visit", "Putin arrives to see Kim Jong Un",
+     "The leaders toured a space launch site."),
+]
+LEADER_VISIT_NEAR_MISSES = [
+    # a leader at home deals with no other state
+    ("diplomatic-visit", "Biden visits Chicago to tout jobs plan",
+     "The president toured an electric-bus factory."),
+]
+
+
 # -- the classes added since 1.3.0, each version's list above ----------------------------------
 @pytest.mark.parametrize(
     "tag,title,body",
     PRECISION_CLASSES + WRITTEN_CLASSES + VISIT_CLASSES + TIMING_AND_AUDIENCE_CLASSES
-    + STRIKE_ABROAD_CLASSES + SANCTION_WORDING_CLASSES,
+    + STRIKE_ABROAD_CLASSES + SANCTION_WORDING_CLASSES + LEADER_VISIT_CLASSES,
 )
 def test_precision_classes_keep_their_tag(
     tagger: Tagger, tag: str, title: str, body: str
@@ -588,7 +602,7 @@ def test_precision_classes_keep_their_tag(
 @pytest.mark.parametrize(
     "tag,title,body",
     PRECISION_NEAR_MISSES + WRITTEN_NEAR_MISSES + VISIT_NEAR_MISSES + ZONE_AND_DRILL_NEAR_MISSES
-    + TIMING_AND_AUDIENCE_NEAR_MISSES + STRIKE_ABROAD_NEAR_MISSES,
+    + TIMING_AND_AUDIENCE_NEAR_MISSES + STRIKE_ABROAD_NEAR_MISSES + LEADER_VISIT_NEAR_MISSES,
 )
 def test_precision_near_misses(tagger: Tagger, tag: str, title: str, body: str) -> None:
     assert tag not in tags(tagger, title, body)
