@@ -118,6 +118,9 @@ class Gazetteer:
         self.generic_words = frozenset(generic_words)
         # Longest first, so that "Vice President" is stripped before "President".
         self.titles = tuple(sorted(set(titles), key=len, reverse=True))
+        # The last words of titles ("President", "Minister", "Mr"): what may stand right
+        # before a leader's surname.
+        self._title_words = frozenset(t.split()[-1] for t in self.titles)
         self.roles = frozenset(roles)
         self.weapons = dict(weapons)
         self.stoplist = frozenset(stoplist)
@@ -191,12 +194,25 @@ class Gazetteer:
             ambiguous = phrase in self.stoplist or entry.kind == "capital"
             if ambiguous and _inside_longer_name(text, start, end):
                 continue  # "Michael Jordan", "USS George Washington", "Washington Post"
-            if entry.kind == "leader" and _name_continues(text, end):
-                continue  # "Trump Tower", "Xi Jinping Thought" (titles before are fine)
+            if entry.kind == "leader" and (
+                _name_continues(text, end)
+                or (" " not in phrase and self._other_first_name(text, start))
+            ):
+                continue  # "Trump Tower", "Jill Biden" ("President Biden" is fine)
             if self._names_a_us_town(text, end):
                 continue
             found.append(StateMention(text[start:end], start, end, entry.codes, entry.kind))
         return found
+
+    def _other_first_name(self, text: str, start: int) -> bool:
+        """Whether a capitalised word that is no title, initial or sentence opener stands
+        right before ``start``: "Jill Biden", "Hunter Biden" are not the leader."""
+        before = _WORD_BEFORE.search(text, max(0, start - 40), start)
+        if before is None:
+            return False
+        word = before.group(1)
+        return not (word in _NOT_NAME_WORDS or word in _NOT_FIRST_NAMES
+                    or word in self._title_words or (len(word) == 2 and word.endswith(".")))
 
     def _names_a_us_town(self, text: str, end: int) -> bool:
         """Whether the name ending at ``end`` is followed by ", <US state>"."""
@@ -261,6 +277,18 @@ _NOT_NAME_WORDS = frozenset(
 # pos/endpos, which read the text as slicing it would, without copying the slices.
 _WORD_BEFORE = re.compile(r"([A-Z][\w.]*) $")
 _WORD_AFTER = re.compile(r" ([A-Z]\w*)")
+
+# Capitalised words that stand before a surname without being a first name: "On Monday Biden
+# said", "Then Putin", "Meanwhile Xi".
+_NOT_FIRST_NAMES = frozenset(
+    {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+     "January", "February", "March", "April", "May", "June", "July", "August", "September",
+     "October", "November", "December", "Today", "Tonight", "Yesterday", "Tomorrow",
+     "Then", "Now", "So", "If", "Meanwhile", "Also", "Still", "Yet", "Later", "Earlier",
+     "Once", "Until", "Though", "Although", "Because", "Did", "Does", "Will", "Would", "Can",
+     "Could", "Should", "Has", "Had", "Is", "Was", "Leader", "Former",
+     "Ex", "Both", "Only", "Even", "Like", "Unlike", "Against", "Under", "Without", "Between"}
+)
 
 
 def _name_continues(text: str, end: int) -> bool:

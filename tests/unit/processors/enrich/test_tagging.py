@@ -167,6 +167,12 @@ def test_target_abroad_places_must_be_near_the_verb(gz: Gazetteer) -> None:
     ("Lawyers of the Trump Organization met in Trump Tower.", []),  # a longer name after
     ("Kim and Wang met Austin officials.", []),  # surnames shared by many: full names only
     ("Kim Jong Un met Lavrov.", [("Kim Jong Un", "leader"), ("Lavrov", "leader")]),
+    # another first name before a surname is someone else; a title, an initial or a
+    # sentence's opening word is not
+    ("Jill Biden and Hunter Biden met Ivanka Trump.", []),
+    ("Donald J. Trump met Mr. Biden.", [("Trump", "leader"), ("Biden", "leader")]),
+    ("On Monday Putin met US President Biden.",
+     [("Putin", "leader"), ("US", "country"), ("Biden", "leader")]),
 ])
 def test_leaders_are_state_mentions_of_their_own_kind(
     gz: Gazetteer, text: str, mentions: list[tuple[str, str]]
