@@ -44,3 +44,21 @@ def test_creates_missing_topics_with_partitions_and_configs_and_is_idempotent() 
         assert configs["retention.ms"] == "3600000"  # not the second call's 60000
     finally:
         delete_topics(plain, retained)
+
+
+def test_the_local_stack_preallocates_small_index_files() -> None:
+    # deploy/local/kafka/server.properties.in: zeroing 10 MiB index files for every new
+    # partition was half of the local broker's CPU in bench/e2e (bench/RESULTS.md, session 19).
+    kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP)
+    topic = unique_topic()
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        ensure_topics(kafka, [topic], 1)
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all")
+        entry = described["topic"][topic]["segment.index.bytes"]
+        assert entry["value"] == str(1024 * 1024)
+        assert entry["config_source"] == "STATIC_BROKER_CONFIG"
+    finally:
+        admin.close()
+        delete_topics(topic)
