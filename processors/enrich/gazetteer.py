@@ -207,12 +207,10 @@ class Gazetteer:
     def _other_first_name(self, text: str, start: int) -> bool:
         """Whether a capitalised word that is no title, initial or sentence opener stands
         right before ``start``: "Jill Biden", "Hunter Biden" are not the leader."""
-        before = _WORD_BEFORE.search(text, max(0, start - 40), start)
-        if before is None:
-            return False
-        word = before.group(1)
-        return not (word in _NOT_NAME_WORDS or word in _NOT_FIRST_NAMES
-                    or word in self._title_words or (len(word) == 2 and word.endswith(".")))
+        word = _name_word_before(text, start)
+        return word is not None and not (
+            word in _NOT_FIRST_NAMES or word in self._title_words
+            or (len(word) == 2 and word.endswith(".")))
 
     def _names_a_us_town(self, text: str, end: int) -> bool:
         """Whether the name ending at ``end`` is followed by ", <US state>"."""
@@ -291,18 +289,21 @@ _NOT_FIRST_NAMES = frozenset(
 )
 
 
+def _name_word_before(text: str, start: int) -> str | None:
+    """The capitalised word right before ``start`` when it may belong to a name."""
+    before = _WORD_BEFORE.search(text, max(0, start - 40), start)
+    word = before.group(1) if before else None
+    return None if word in _NOT_NAME_WORDS else word
+
+
 def _name_continues(text: str, end: int) -> bool:
+    """Whether a capitalised word that may belong to a name follows right after ``end``."""
     after = _WORD_AFTER.match(text, end, end + 40)
     return bool(after and after.group(1) not in _NOT_NAME_WORDS)
 
 
 def _inside_longer_name(text: str, start: int, end: int) -> bool:
-    before = _WORD_BEFORE.search(text, max(0, start - 40), start)
-    after = _WORD_AFTER.match(text, end, end + 40)
-    return bool(
-        (before and before.group(1) not in _NOT_NAME_WORDS)
-        or (after and after.group(1) not in _NOT_NAME_WORDS)
-    )
+    return _name_word_before(text, start) is not None or _name_continues(text, end)
 
 
 def _country_tables(aliases: Mapping[str, Any]) -> dict[str, Place]:
