@@ -59,8 +59,9 @@ class SentenceFacts:
     places: list[StateMention] = field(default_factory=list)
     text: str = ""  # the article's text the offsets point into
     # The same sentence with its leaders counted as states ("Xi meets Putin"), for rules
-    # that ask for it (``EntityCondition.leaders``); None when it names no leader. It
-    # shares the cues, labels and places lists with this one.
+    # that ask for it (``EntityCondition.leaders``); None when it names no leader, or when
+    # its states, leaders included, are one state's. It shares the cues, labels and places
+    # lists with this one.
     with_leaders: SentenceFacts | None = None
 
     @property
@@ -135,7 +136,10 @@ class Tagger:
             mentions = self._gazetteer.state_mentions(text, words)
             states = [m for m in mentions if m.kind != "leader"]
             _locate_states(sentence, states, matches)
-            if len(states) < len(mentions):  # what rules that count leaders see
+            if len(states) < len(mentions) and _two_states(mentions):
+                # What rules that count leaders see. Leaders count only beside another
+                # state: with one state in all ("Biden visits Lewiston", "Xi visits
+                # Shanghai") a leader names no state he deals with.
                 sentence.with_leaders = replace(sentence, state_after={})
                 _locate_states(sentence.with_leaders, mentions, matches)
             facts.append(sentence)
@@ -454,9 +458,6 @@ def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
     codes = sentence.state_codes
     if cond.min_states and len(codes) < cond.min_states:
         return None
-    if cond.min_states == 1 and len(codes) == 1 and all(
-            s.kind == "leader" for s in sentence.states):
-        return None  # "Biden visits Lewiston": a leader alone names no state he deals with
     if cond.states_any and not (codes & cond.states_any):
         return None
     if cond.states_all and not cond.states_all <= codes:
@@ -583,6 +584,16 @@ def _target_abroad(rule: Rule, cond: EntityCondition, sentence: SentenceFacts) -
             if target is not None and not target.codes & (actor.codes | cond.state_after_not):
                 return f"{actor.text} -> {target.text}"
     return None
+
+
+def _two_states(mentions: Sequence[StateMention]) -> bool:
+    """Whether the mentions name at least two distinct states."""
+    codes: set[str] = set()
+    for mention in mentions:
+        codes |= mention.codes
+        if len(codes) > 1:
+            return True
+    return False
 
 
 def _locate_states(

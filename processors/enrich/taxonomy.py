@@ -111,8 +111,8 @@ class EntityCondition(_Model):
     target_abroad: bool = False
     # Leaders count as their states in this rule's conditions ("Xi meets Putin" names China
     # and Russia): people.yaml's list of heads of state and government and their foreign and
-    # defence ministers. A modifier, not a condition of its own; a leader alone is no state
-    # for ``min_states: 1`` ("Biden visits Lewiston" deals with no state).
+    # defence ministers. A modifier, not a condition of its own. Leaders count only beside
+    # another state: in "Biden visits Lewiston" the leader names no state he deals with.
     leaders: bool = False
 
     @field_validator("states_any", "states_all", "state_after_not")

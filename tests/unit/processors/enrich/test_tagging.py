@@ -190,14 +190,19 @@ def test_leaders_are_state_mentions_of_their_own_kind(
     ({"states_joined": True, "leaders": True}, "talks", "Xi and Putin hold talks.", True),
     ({"states_lead": True, "leaders": True}, "talks", "Biden, Kishida hold talks.", True),
     ({"min_states": 2, "leaders": True}, "meets", "Biden meets Joe Biden's aides.", False),
-    # A leader alone deals with no state; with another state, or another leader, he does.
+    # Leaders count only beside another state (another leader's, or a state named): with
+    # one state in all, the sentence is read as if it named no leader.
     ({"min_states": 1, "leaders": True}, "visits", "Biden visits Lewiston.", False),
+    ({"states_any": ["CN"], "leaders": True}, "visits", "Xi visits Shanghai.", False),
+    ({"state_after_cue": True, "leaders": True}, "talks with", "Talks with Putin.", False),
+    ({"min_states": 1, "leaders": True}, "visits", "Biden visits US troops.", True),  # the US
     ({"min_states": 1, "leaders": True}, "visits", "Biden visits Poland.", True),
     ({"min_states": 1, "leaders": True}, "meets", "Biden meets Lula.", True),
     # A leader is a person, not a place.
-    ({"state_after_cue": True, "leaders": True}, "talks with", "Talks with Putin.", True),
+    ({"state_after_cue": True, "leaders": True}, "talks with", "Talks with Putin on Ukraine.",
+     True),
     ({"state_after_cue": True, "state_after_places_only": True, "leaders": True},
-     "talks with", "Talks with Putin.", False),
+     "talks with", "Talks with Putin on Ukraine.", False),
     ({"target_abroad": True, "leaders": True}, "hit", "Israeli jets hit Netanyahu's foes "
      "in Syria.", True),  # the strike reaches past the leader, to Syria
 ])
