@@ -395,7 +395,10 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
     leaders: dict[str, str] = {}
     for code, names in (people_doc.get("leaders") or {}).items():
         for name in _as_list(names):
-            leaders[name] = _code(code, "people.yaml leaders")
+            state = _code(code, "people.yaml leaders")
+            if leaders.setdefault(name, state) != state:
+                raise ConfigError(f"people.yaml leaders: {name!r} is listed under "
+                                  f"{leaders[name]} and {state}")
 
     alliances: dict[str, frozenset[str]] = {}
     alliance_names: dict[str, str] = {}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from newsflow.article import Entity
 from newsflow.errors import ConfigError
-from processors.enrich.gazetteer import Gazetteer, load_gazetteer
+from processors.enrich.gazetteer import DATA_DIR, Gazetteer, load_gazetteer
 from processors.enrich.phrases import tokenize
 from processors.enrich.tagging import Tagger
 from processors.enrich.taxonomy import parse_taxonomy
@@ -180,6 +182,31 @@ def test_leaders_are_state_mentions_of_their_own_kind(
     found = gz.state_mentions(text, tokenize(text))
     assert [(m.text, m.kind) for m in found] == mentions
     assert all(m.codes for m in found)
+
+
+def test_the_leader_list_keeps_its_own_rules(gz: Gazetteer) -> None:
+    # people.yaml: a surname alone only where it is no place, nationality, stoplisted name or
+    # title; a surname names the state its full names do.
+    surnames = {name: code for name, code in gz.leaders.items() if " " not in name}
+    assert len(surnames) > 20
+    for name in surnames:
+        assert not (gz.place(name) or gz.nationality(name) or name in gz.stoplist
+                    or name in gz.titles), name
+    for name, code in gz.leaders.items():
+        last = name.split()[-1]
+        if " " in name and last in surnames:
+            assert surnames[last] == code, name
+
+
+def test_a_leader_listed_under_two_states_is_refused(tmp_path: Path) -> None:
+    for source in DATA_DIR.iterdir():
+        (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    people = tmp_path / "people.yaml"
+    doc = yaml.safe_load(people.read_text(encoding="utf-8"))
+    doc["leaders"]["FR"].append("Putin")
+    people.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'Putin' is listed under (RU and FR|FR and RU)"):
+        load_gazetteer(tmp_path)
 
 
 @pytest.mark.parametrize(("condition", "cue", "text", "fires"), [
