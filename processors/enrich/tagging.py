@@ -88,6 +88,10 @@ class RuleScore:
     score: float
     sentences: list[ScoredSentence]  # best first
     fired: frozenset[str]  # ids of the rules and negatives that fired anywhere
+    # A sentence that scored is the title or the first sentence after it: the item's
+    # subject. Findings only further on are often background ("..., after Finland
+    # applied to join NATO"); the learned tagger lets the rules alone emit only these.
+    opening: bool = False
 
 
 class Tagger:
@@ -160,6 +164,7 @@ class Tagger:
         the taxonomy's thresholds to them. ``tokens``: ``tokenize(text)``, if already made.
         """
         facts = self.sentences(text, entities, title_end, tokens)
+        lead = next((s.start for s in facts if not s.in_title), -1)
         article_cues: set[str] = set()
         for sentence in facts:
             article_cues.update(sentence.cues)
@@ -189,7 +194,10 @@ class Tagger:
             scored.sort(key=lambda item: (-item.score, item.facts.start))
             total = scored[0].score + scoring.support_weight * sum(s.score for s in scored[1:])
             total, vetoed = _article_negatives(definition.negatives, facts, article_cues, total)
-            results.append(RuleScore(definition.id, total, scored, frozenset(fired | vetoed)))
+            opening = any(s.facts.in_title or s.facts.start == lead for s in scored)
+            results.append(
+                RuleScore(definition.id, total, scored, frozenset(fired | vetoed), opening)
+            )
         return results
 
     def tag(self, text: str, entities: Sequence[Entity] = (), *, title_end: int = 0) -> list[Tag]:

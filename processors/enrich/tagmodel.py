@@ -49,6 +49,7 @@ __all__ = [
     "TagModel",
     "make_vectorizer",
     "rule_features",
+    "rule_openings",
     "squash_rule_score",
 ]
 
@@ -92,6 +93,12 @@ def rule_features(results: Sequence[RuleScore]) -> dict[str, float]:
         for rule_id in result.fired:
             features[f"r:{result.tag}:{rule_id}"] = 1.0
     return features
+
+
+def rule_openings(results: Sequence[RuleScore]) -> frozenset[str]:
+    """The tags whose rules scored in the article's title or first sentence
+    (``RuleScore.opening``): the only ones the rules may emit without the model's support."""
+    return frozenset(result.tag for result in results if result.opening)
 
 
 @dataclass(frozen=True)

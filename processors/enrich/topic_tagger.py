@@ -4,12 +4,13 @@ The rules (processors/enrich/tagging.py) read the text sentence by sentence and 
 where; the model (processors/enrich/tagmodel.py) weighs those findings with the words of the item
 and gives each tag a calibrated probability. A tag is emitted when its probability reaches
 the threshold chosen for it by cross-validation, or when the taxonomy's rules reach the
-tag's own threshold and the veto model does not rule the tag out: a second model per tag
-over the words alone, whose probability must be at least the tag's rule floor (0.005, chosen
-by cross-validation). The main model reads the rule score as a feature and so rarely
-overrules a rule hit; the words-only one can, where an item's words are very unlike those
-of the tag's items in the corpus. A rule an analyst writes takes effect at
-once, without a retrain (its hits raise the rule score the model reads), and on unseen news
+tag's own threshold, scored in the title or the sentence after it (in a long article: a
+window's; a finding only further on is mostly background and needs the model), and the
+veto model does not rule the tag out: a second model per tag over the words alone, whose
+probability must be at least the tag's rule floor (0.005, chosen by cross-validation). The
+main model reads the rule score as a feature and so rarely overrules a rule hit; the
+words-only one can, where an item's words are very unlike those of the tag's items in the
+corpus. A rule an analyst writes takes effect at once, without a retrain (its hits raise the rule score the model reads), and on unseen news
 the union is as precise as the model and recalls more (bench/RESULTS.md, "tagger"). The
 tag's score is the model's probability either way. Its evidence is, in order of preference,
 the sentences where its rules fired (with the cues), else the sentences holding the words
@@ -130,7 +131,7 @@ class TopicTagger:
                         for k in span
                         if probabilities[k, j] >= threshold
                         or (
-                            _result(analyses[k], definition.id).score >= rule_threshold
+                            _rules_emit(_result(analyses[k], definition.id), rule_threshold)
                             and floor_probabilities[k, j] >= floor
                         )
                     ),
@@ -263,6 +264,13 @@ def split_windows(text: str, title_end: int, words: int = WINDOW_WORDS) -> list[
         Window(head + text[run[0][0] : run[-1][1]], len(title), len(head), run[0][0])
         for run in runs
     ]
+
+
+def _rules_emit(result: RuleScore, threshold: float) -> bool:
+    """The rules emit a learned tag on their own (still subject to the veto model) when
+    they reach its threshold and scored in the title or the first sentence; a finding only
+    further on needs the model (``fit.rule_hits``, which training scores the same way)."""
+    return result.score >= threshold and result.opening
 
 
 def _result(analysis: Sequence[RuleScore], tag: str) -> RuleScore:

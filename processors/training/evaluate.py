@@ -83,7 +83,7 @@ def predict(
     ]
     for t, threshold in (rule_thresholds or {}).items():
         j = index.get(t)
-        emits = rule_hits(data.rules, t, threshold)
+        emits = rule_hits(data, t, threshold, anywhere=j is None)
         if j is not None:
             emits &= floor_probabilities[:, j] >= model.rule_floors[j]
         for i in np.flatnonzero(emits):

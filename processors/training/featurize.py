@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from newsflow.article import Article
 from processors.enrich.enrichment import Enricher
-from processors.enrich.tagmodel import rule_features
+from processors.enrich.tagmodel import rule_features, rule_openings
 from processors.training.corpus import LabelledItem
 from processors.training.fit import TrainingSet
 
@@ -28,13 +28,14 @@ def training_set(items: Sequence[LabelledItem], enricher: Enricher) -> TrainingS
     articles = [as_article(i) for i in items]
     texts = [a.text_for_analysis() for a in articles]
     entities = enricher.entities_for(texts)
-    rules = [
-        rule_features(enricher.tagger.rules.analyse(text, ents, title_end=len(a.title.strip())))
+    analyses = [
+        enricher.tagger.rules.analyse(text, ents, title_end=len(a.title.strip()))
         for a, text, ents in zip(articles, texts, entities, strict=True)
     ]
     return TrainingSet(
         texts=texts,
         titles=[a.title.strip() for a in articles],
-        rules=rules,
+        rules=[rule_features(a) for a in analyses],
         tags=[i.tags for i in items],
+        openings=[rule_openings(a) for a in analyses],
     )

@@ -25,12 +25,14 @@ __all__ = ["NO_ITEMS", "FitParams", "TrainingSet", "best_threshold", "fit_model"
 @dataclass(frozen=True)
 class TrainingSet:
     """What the model learns from: per item the analysed text, the title, the rule features
-    (``tagmodel.rule_features``) and the gold tags."""
+    (``tagmodel.rule_features``), the gold tags, and the tags whose rules scored in the
+    title or first sentence (``tagmodel.rule_openings``: what the rules alone may emit)."""
 
     texts: list[str]
     titles: list[str]
     rules: list[dict[str, float]]
     tags: list[frozenset[str]]
+    openings: list[frozenset[str]]
 
     def subset(self, index: Sequence[int]) -> TrainingSet:
         return TrainingSet(
@@ -38,6 +40,7 @@ class TrainingSet:
             [self.titles[i] for i in index],
             [self.rules[i] for i in index],
             [self.tags[i] for i in index],
+            [self.openings[i] for i in index],
         )
 
     def __len__(self) -> int:
@@ -49,11 +52,12 @@ class TrainingSet:
             self.titles + other.titles,
             self.rules + other.rules,
             self.tags + other.tags,
+            self.openings + other.openings,
         )
 
 
 #: No items: what a fit learns from besides the corpus when there is nothing else.
-NO_ITEMS = TrainingSet([], [], [], [])
+NO_ITEMS = TrainingSet([], [], [], [], [])
 
 
 @dataclass(frozen=True)
@@ -164,11 +168,24 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-def rule_hits(rules: Sequence[Mapping[str, float]], tag: str, threshold: float) -> np.ndarray:
-    """Per item, whether the tag's rules reach the taxonomy's ``threshold`` (the rule
-    features hold the score squashed to 0..1, ``tagmodel.squash_rule_score``)."""
+def rule_hits(
+    data: TrainingSet, tag: str, threshold: float, *, anywhere: bool = False
+) -> np.ndarray:
+    """Per item, whether the tag's rules emit it on their own: they reach the taxonomy's
+    ``threshold`` (the rule features hold the score squashed to 0..1,
+    ``tagmodel.squash_rule_score``) and, for a learned tag, scored in the title or first
+    sentence. A finding only further on is left to the model: in feed items it is mostly
+    background (the corpus out of fold: 21 false tags fewer for 9 true ones lost;
+    bench/RESULTS.md, tagger, session 20). ``anywhere``: a tag the model does not know,
+    which its rules decide alone."""
     cut = squash_rule_score(threshold) - 1e-9
-    return np.array([r.get(f"r:score:{tag}", 0.0) >= cut for r in rules], dtype=bool)
+    return np.array(
+        [
+            r.get(f"r:score:{tag}", 0.0) >= cut and (anywhere or tag in opening)
+            for r, opening in zip(data.rules, data.openings, strict=True)
+        ],
+        dtype=bool,
+    )
 
 
 def out_of_fold_margins(
@@ -232,7 +249,7 @@ def fit_model(
         if tag in rule_thresholds:
             va, vb = veto_calibration[j]
             vetted = _sigmoid(va * veto_margins + vb) >= params.rule_floor
-            emitted = rule_hits(data.rules, tag, rule_thresholds[tag]) & vetted
+            emitted = rule_hits(data, tag, rule_thresholds[tag]) & vetted
         thresholds[j] = best_threshold(_sigmoid(a * margins + b), y,
                                        params.per_tag_beta.get(tag, params.beta), emitted)
         clf = _classifier(params).fit(x, y)

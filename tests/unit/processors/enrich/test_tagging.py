@@ -329,6 +329,29 @@ def test_title_weight_support_and_threshold(gz: Gazetteer) -> None:
     assert score(t, "A joint drill. Another joint drill.") == 2.25
 
 
+def test_a_result_knows_whether_its_rules_scored_in_the_opening(gz: Gazetteer) -> None:
+    """The title and the first sentence after it are the item's subject; a finding only
+    further on is background, which the learned tagger leaves to the model."""
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["joint drill"]})
+    title = "Joint drill begins"
+
+    def opening(text: str, title_end: int = 0) -> bool:
+        [result] = t.analyse(text, title_end=title_end)
+        return result.opening
+
+    assert opening(f"{title}\n\nNothing else. Or here.", title_end=len(title))
+    assert opening("Talks ended\n\nA joint drill began. Nothing else.", title_end=11)
+    assert opening("A joint drill began. Nothing else.")  # no title: the first sentence
+    later = "Talks ended\n\nNothing happened. Later a joint drill began."
+    assert not opening(later, title_end=11)
+    assert t.analyse(later, title_end=11)[0].score == 2  # the score itself is unchanged
+    # Any scoring sentence in the opening will do, not only the best one.
+    assert opening("Talks ended\n\nA joint drill. A joint drill and a joint drill.",
+                   title_end=11)
+    # Nothing scored: no opening.
+    assert not opening("Talks ended\n\nNothing at all.", title_end=11)
+
+
 def test_evidence_has_sentence_offsets_cues_and_version(gz: Gazetteer) -> None:
     t = tagger(gz, {"id": "r", "weight": 2, "cues": ["joint patrol"],
                     "entities": {"states_joined": True}})

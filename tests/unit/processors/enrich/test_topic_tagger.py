@@ -9,7 +9,7 @@ from newsflow.settings import ProcessorSettings
 from processors.enrich.gazetteer import load_gazetteer
 from processors.enrich.phrases import tokenize
 from processors.enrich.tagging import Tagger
-from processors.enrich.tagmodel import DEFAULT_TAG_MODEL, TagModel, rule_features
+from processors.enrich.tagmodel import DEFAULT_TAG_MODEL, TagModel, rule_features, rule_openings
 from processors.enrich.taxonomy import load_taxonomy
 from processors.enrich.topic_tagger import TagInput, TopicTagger, split_windows
 
@@ -140,6 +140,31 @@ def test_rule_floors_only_take_away_tags_the_rules_alone_would_add(rules: Tagger
         assert m <= s <= u
 
 
+def test_rules_alone_emit_a_learned_tag_only_from_the_title_or_first_sentence(
+    rules: Tagger,
+) -> None:
+    """A rule finding further on is mostly background ("..., after Finland applied to join
+    NATO"): the model must support it. A tag the model does not know is its rules' alone."""
+    model = TagModel.load(DEFAULT_TAG_MODEL)
+    j = model.tags.index("sanctions")
+    model.thresholds[j] = 1.0  # the model alone never emits it: what is left is the rules
+    model.rule_floors[:] = 0.0
+    sentence = "The EU imposed sanctions on Russian banks, freezing their assets."
+    lead = item("Markets close lower", f"{sentence} Shares fell in Frankfurt.")
+    later = item("Markets close lower", f"Shares fell in Frankfurt. {sentence}")
+    [at_lead, further_on] = TopicTagger(rules, model).tag_many([lead, later])
+    assert "sanctions" in {t.tag for t in at_lead}
+    assert "sanctions" not in {t.tag for t in further_on}
+    # The same rules' score either way: only where they fired differs.
+    scores = [next(r for r in rules.analyse(i.text, title_end=i.title_end)
+                   if r.tag == "sanctions") for i in (lead, later)]
+    assert scores[0].score == scores[1].score >= rules.taxonomy.tag("sanctions").threshold
+    assert [r.opening for r in scores] == [True, False]
+    model.tags[j] = "retired-tag"  # as if trained before "sanctions" existed
+    [further_on] = TopicTagger(rules, model).tag_many([later])
+    assert "sanctions" in {t.tag for t in further_on}
+
+
 def test_explaining_a_row_in_place_equals_explaining_the_sliced_row(tagger: TopicTagger) -> None:
     model = tagger.model
     assert model is not None
@@ -184,11 +209,11 @@ def test_the_tagger_decides_as_the_training_code_scores(rules: Tagger) -> None:
     records = [json.loads(line) for line in POOL.read_text(encoding="utf-8").splitlines()[:300]]
     titles = [r["title"].strip() for r in records]
     texts = [f"{title}\n\n{r['text']}" for title, r in zip(titles, records, strict=True)]
+    analyses = [rules.analyse(t, (), title_end=len(title))
+                for t, title in zip(texts, titles, strict=True)]
     data = TrainingSet(
-        texts, titles,
-        [rule_features(rules.analyse(t, (), title_end=len(title)))
-         for t, title in zip(texts, titles, strict=True)],
-        [frozenset()] * len(texts),
+        texts, titles, [rule_features(a) for a in analyses], [frozenset()] * len(texts),
+        [rule_openings(a) for a in analyses],
     )
     cuts = rules.taxonomy.rule_thresholds
     model = TagModel.load(DEFAULT_TAG_MODEL)

@@ -211,7 +211,7 @@ def _toy(n: int = 120, *, weak_cue: bool = False) -> TrainingSet:
         titles.append(title)
         rules.append({"r:score:sanctions": 0.8} if positive and i % 8 == 0 else {})
         tags.append(frozenset({"sanctions"}) if positive else frozenset())
-    return TrainingSet(texts, titles, rules, tags)
+    return TrainingSet(texts, titles, rules, tags, [frozenset({"sanctions"})] * n)
 
 
 def test_a_fit_learns_the_signal_and_is_deterministic(tmp_path: Path) -> None:
@@ -224,7 +224,7 @@ def test_a_fit_learns_the_signal_and_is_deterministic(tmp_path: Path) -> None:
     np.testing.assert_array_equal(first.coef, second.coef)
     np.testing.assert_array_equal(first.thresholds, second.thresholds)
     held = TrainingSet(["x\n\nfootball sanctions budget", "y\n\nfootball weather budget"],
-                       ["x", "y"], [{}, {}], [frozenset(), frozenset()])
+                       ["x", "y"], [{}, {}], [frozenset(), frozenset()], [frozenset()] * 2)
     assert predict(first, held) == [{"sanctions"}, set()]
     # A tag with no positives is never emitted by the model; its rules decide (floor 0).
     assert first.thresholds[1] == 1.0
@@ -247,9 +247,17 @@ def test_a_fit_chooses_the_threshold_with_what_the_rules_emit() -> None:
 
 
 def test_rule_hits_read_the_squashed_score_against_the_taxonomy_threshold() -> None:
-    rules = [{"r:score:sanctions": squash_rule_score(2.0)}, {"r:score:sanctions": 0.1}, {}]
-    assert rule_hits(rules, "sanctions", 2.0).tolist() == [True, False, False]
-    assert rule_hits(rules, "nuclear-weapons", 2.0).tolist() == [False, False, False]
+    hit = {"r:score:sanctions": squash_rule_score(2.0)}
+    data = TrainingSet(
+        ["a"] * 4, [""] * 4, [hit, {"r:score:sanctions": 0.1}, {}, hit], [frozenset()] * 4,
+        [frozenset({"sanctions"})] * 3 + [frozenset()],
+    )
+    assert rule_hits(data, "sanctions", 2.0).tolist() == [True, False, False, False]
+    assert rule_hits(data, "nuclear-weapons", 2.0).tolist() == [False] * 4
+    # A hit only after the first sentence emits nothing on its own, unless the tag is one
+    # the model does not know (its rules decide it alone, wherever they fired).
+    assert rule_hits(data, "sanctions", 2.0, anywhere=True).tolist() == [True, False, False,
+                                                                          True]
 
 
 def test_the_rules_emit_a_learned_tag_unless_the_veto_model_rules_it_out() -> None:
@@ -257,6 +265,7 @@ def test_the_rules_emit_a_learned_tag_unless_the_veto_model_rules_it_out() -> No
     held = TrainingSet(
         ["y\n\nfootball weather budget"], ["y"],
         [{"r:score:sanctions": 0.9, "r:score:nuclear-weapons": 0.9}], [frozenset()],
+        [frozenset({"sanctions", "nuclear-weapons"})],
     )
     [[main_p]], [[veto_p]] = model.decision_probabilities(
         model.features(held.texts, held.titles, held.rules))
@@ -271,6 +280,11 @@ def test_the_rules_emit_a_learned_tag_unless_the_veto_model_rules_it_out() -> No
     model.rule_floors[0] = veto_p + 1e-6
     # Vetoed for the learned tag; a tag the model does not know is left to its rules.
     assert predict(model, held, cuts) == [{"nuclear-weapons"}]
+    # Rules that scored only after the first sentence need the model for a learned tag; a
+    # tag the model does not know is still its rules' alone.
+    model.rule_floors[0] = 0.0
+    later = TrainingSet(held.texts, held.titles, held.rules, held.tags, [frozenset()])
+    assert predict(model, later, cuts) == [{"nuclear-weapons"}]
 
 
 def test_the_veto_model_reads_the_words_alone() -> None:
