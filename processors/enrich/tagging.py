@@ -63,6 +63,9 @@ class SentenceFacts:
     # its states, leaders included, are one state's. It shares the cues, labels and places
     # lists with this one.
     with_leaders: SentenceFacts | None = None
+    # It opens with a teaser phrase (``Scoring.teaser_phrases``): a newsletter's list of its
+    # other stories, where no rule fires.
+    teaser: bool = False
 
     @property
     def state_codes(self) -> set[str]:
@@ -106,7 +109,8 @@ class Tagger:
             for rule in (*tag.rules, *tag.negatives):
                 cues.update(rule.all_cues())
         self._timing = frozenset(taxonomy.scoring.timing_phrases)
-        cues.update(self._timing)
+        self._teasers = frozenset(taxonomy.scoring.teaser_phrases)
+        cues.update(self._timing, self._teasers)
         self._matcher: PhraseMatcher[str] = PhraseMatcher((c, c) for c in sorted(cues))
         self._rules_by_cue = {tag.id: _RuleIndex.of(tag.rules) for tag in taxonomy.tags}
 
@@ -129,6 +133,10 @@ class Tagger:
         for (start, end), words in zip(spans, per_sentence, strict=True):
             sentence = SentenceFacts(start, end, in_title=start < title_end, text=text)
             matches = self._matcher.find_spans(text, words)
+            if self._teasers and words and _opens_with(matches, self._teasers, words[0].start):
+                sentence.teaser = True
+                facts.append(sentence)
+                continue
             if self._timing:
                 matches = _outside_timing_clauses(
                     text, words, matches, self._timing, self.taxonomy.scoring.timing_reach, end
@@ -175,7 +183,7 @@ class Tagger:
             fired: set[str] = set()
             index = self._rules_by_cue[definition.id]
             for sentence in facts:
-                if index.none_fires(sentence.cues):
+                if sentence.teaser or index.none_fires(sentence.cues):
                     continue
                 rules = index.candidates(definition.rules, sentence.cues)
                 if not rules:
@@ -258,6 +266,13 @@ def tag_text(
 
 # Where a timing clause ends: the next comma, semicolon, colon, dash or bracket.
 _CLAUSE_END = re.compile(r"[,;:()\[\]\u2013\u2014]|\s-\s")
+
+
+def _opens_with(
+    matches: list[tuple[str, str, int, int]], phrases: frozenset[str], first_word: int
+) -> bool:
+    """One of ``phrases`` is among the matches and starts at the sentence's first word."""
+    return any(cue in phrases and start == first_word for _, cue, start, _ in matches)
 
 
 def _outside_timing_clauses(

@@ -238,10 +238,14 @@ class Scoring(_Model):
     # for no tag; the phrases themselves stay cues.
     timing_phrases: tuple[Cue, ...] = ()
     timing_reach: int = Field(8, ge=1)
+    # A sentence that opens with one of these ("Also in today's newsletter, ...", "Plus,
+    # ...") lists a newsletter's other stories, which the guide says carry no tag: no cue
+    # in it counts for any rule, nor as an article's context.
+    teaser_phrases: tuple[Cue, ...] = ()
 
-    @field_validator("timing_phrases")
+    @field_validator("timing_phrases", "teaser_phrases")
     @classmethod
-    def _timing_cues(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _phrase_cues(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_check_cue(c) for c in value)
 
 

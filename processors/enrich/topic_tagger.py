@@ -1,20 +1,21 @@
 """The topic tagger the product runs: the taxonomy's rules and the learned model together.
 
-The rules (processors/enrich/tagging.py) read the text sentence by sentence and say what fired
-where; the model (processors/enrich/tagmodel.py) weighs those findings with the words of the item
-and gives each tag a calibrated probability. A tag is emitted when its probability reaches
-the threshold chosen for it by cross-validation, or when the taxonomy's rules reach the
-tag's own threshold, scored in the title or the sentence after it (in a long article: a
-window's; a finding only further on is mostly background and needs the model), and the
-veto model does not rule the tag out: a second model per tag over the words alone, whose
-probability must be at least the tag's rule floor (0.005, chosen by cross-validation). The
-main model reads the rule score as a feature and so rarely overrules a rule hit; the
+The rules (processors/enrich/tagging.py) read the text sentence by sentence and say what
+fired where; the model (processors/enrich/tagmodel.py) weighs those findings with the words
+of the item and gives each tag a calibrated probability. A tag is emitted when its
+probability reaches the threshold chosen for it by cross-validation, or when the taxonomy's
+rules reach the tag's own threshold, scored in the title or the sentence after it (in a long
+article: a window's; a finding only further on is mostly background and needs the model),
+and the veto model does not rule the tag out: a second model per tag over the words alone,
+whose probability must be at least the tag's rule floor (0.005, chosen by cross-validation).
+The main model reads the rule score as a feature and so rarely overrules a rule hit; the
 words-only one can, where an item's words are very unlike those of the tag's items in the
-corpus. A rule an analyst writes takes effect at once, without a retrain (its hits raise the rule score the model reads), and on unseen news
-the union is as precise as the model and recalls more (bench/RESULTS.md, "tagger"). The
-tag's score is the model's probability either way. Its evidence is, in order of preference,
-the sentences where its rules fired (with the cues), else the sentences holding the words
-that raised the model's score most (with those words as the cues). No sentence appears twice.
+corpus. A rule an analyst writes takes effect at once, without a retrain (its hits raise the
+rule score the model reads), and on unseen news the union is as precise as the model and
+recalls more (bench/RESULTS.md, "tagger"). The tag's score is the model's probability either
+way. Its evidence is, in order of preference, the sentences where its rules fired (with the
+cues), else the sentences holding the words that raised the model's score most (with those
+words as the cues). No sentence appears twice.
 
 Tags the model was not trained for (an analyst added one to the taxonomy) are decided by
 their rules and threshold alone, as before the model existed; with no model at all the

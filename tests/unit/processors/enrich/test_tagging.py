@@ -312,6 +312,25 @@ def test_a_cue_in_a_timing_clause_counts_for_no_rule(gz: Gazetteer) -> None:
                  "Strikes hit Kharkiv amid the minister's visit.") == 2
 
 
+def test_a_sentence_opening_with_a_teaser_phrase_counts_for_no_rule(gz: Gazetteer) -> None:
+    """A newsletter's list of its other stories carries no tag (the labelling guide)."""
+    t = tagger(gz, {"id": "r", "weight": 2, "cues": ["joint drill"]},
+               {"id": "ctx", "weight": 2, "cues": ["summit"], "context": [["joint drill"]]},
+               teaser_phrases=["also in today's newsletter", "plus"])
+    assert score(t, "Also in today\u2019s newsletter, a joint drill off Guam.") == 0
+    assert score(t, "Plus: a joint drill off Guam and the week's markets.") == 0
+    # Nor is a teaser's cue the article's context for another sentence.
+    assert score(t, "A summit opened. Plus, a joint drill.") == 0
+    # Only at the sentence's opening: elsewhere the phrase is a word like any other.
+    assert score(t, "A joint drill, plus a parade, marked the day.") == 2
+    assert score(t, "Markets fell. Also in today\u2019s newsletter: nothing. A joint drill.") == 2
+    # Without teaser phrases nothing is left out.
+    assert score(tagger(gz, {"id": "r", "weight": 2, "cues": ["joint drill"]}),
+                 "Plus: a joint drill off Guam.") == 2
+    [sentence] = t.sentences("Plus: a joint drill.")
+    assert sentence.teaser and not sentence.cues
+
+
 def test_timing_phrases_are_still_cues_of_the_rules_that_name_them(gz: Gazetteer) -> None:
     t = tagger(gz, {"id": "r", "weight": 2, "cues": ["visit"]},
                negatives=({"id": "n", "weight": 1, "cues": ["on the eve of"]},),

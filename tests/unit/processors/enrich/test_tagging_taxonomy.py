@@ -608,6 +608,17 @@ def test_precision_near_misses(tagger: Tagger, tag: str, title: str, body: str) 
     assert tag not in tags(tagger, title, body)
 
 
+def test_a_newsletters_list_of_its_other_stories_carries_no_tag(tagger: Tagger) -> None:
+    story = ("Kim Jong Un arrives in Russia and China\u2019s navy launches its largest-ever "
+             "exercises")
+    assert {"military-cooperation", "military-exercise"} <= tags(tagger, "Markets", story)
+    assert not tags(tagger, "FirstFT: BP chief steps down",
+                    f"Also in today\u2019s newsletter, {story}")
+    assert not tags(tagger, "Your week in culture", "Three new novels reviewed. Plus: "
+                    "defence chiefs fear running out of munitions; Russia and Belarus stage "
+                    "joint drills near Poland")
+
+
 def test_states_where_a_drill_happens_are_not_its_partners(tagger: Tagger) -> None:
     assert "states-leading-military-activity" not in fired(
         tagger, MC, "Moscow stages drills near Poland and Lithuania",

@@ -82,6 +82,7 @@ def test_minimal_taxonomy_parses() -> None:
     ({**MINIMAL, "tags": MINIMAL["tags"] * 2}, "duplicate tag ids"),
     ({**MINIMAL, "scoring": {"timing_phrases": ["ab*"]}}, "shorter than 3"),
     ({**MINIMAL, "scoring": {"timing_reach": 0}}, "greater than or equal to 1"),
+    ({**MINIMAL, "scoring": {"teaser_phrases": ["ab*"]}}, "shorter than 3"),
     ([1, 2], "top level must be a mapping"),
 ])
 def test_invalid_taxonomies_say_what_and_where(data: Any, message: str) -> None:
