@@ -317,16 +317,19 @@ def test_a_sentence_opening_with_a_teaser_phrase_counts_for_no_rule(gz: Gazettee
     t = tagger(gz, {"id": "r", "weight": 2, "cues": ["joint drill"]},
                {"id": "ctx", "weight": 2, "cues": ["summit"], "context": [["joint drill"]]},
                teaser_phrases=["also in today's newsletter", "plus"])
-    assert score(t, "Also in today\u2019s newsletter, a joint drill off Guam.") == 0
-    assert score(t, "Plus: a joint drill off Guam and the week's markets.") == 0
-    # Nor is a teaser's cue the article's context for another sentence.
-    assert score(t, "A summit opened. Plus, a joint drill.") == 0
-    # Only at the sentence's opening: elsewhere the phrase is a word like any other.
-    assert score(t, "A joint drill, plus a parade, marked the day.") == 2
-    assert score(t, "Markets fell. Also in today\u2019s newsletter: nothing. A joint drill.") == 2
+    expected = {
+        "Also in today\u2019s newsletter, a joint drill off Guam.": 0,
+        "Plus: a joint drill off Guam and the week's markets.": 0,
+        # Nor is a teaser's cue the article's context for another sentence.
+        "A summit opened. Plus, a joint drill.": 0,
+        # Only at the sentence's opening: elsewhere the phrase is a word like any other.
+        "A joint drill, plus a parade, marked the day.": 2,
+        "Markets fell. Also in today\u2019s newsletter: nothing. A joint drill.": 2,
+    }
+    assert {text: score(t, text) for text in expected} == expected
     # Without teaser phrases nothing is left out.
-    assert score(tagger(gz, {"id": "r", "weight": 2, "cues": ["joint drill"]}),
-                 "Plus: a joint drill off Guam.") == 2
+    plain = tagger(gz, {"id": "r", "weight": 2, "cues": ["joint drill"]})
+    assert score(plain, "Plus: a joint drill off Guam.") == 2
     [sentence] = t.sentences("Plus: a joint drill.")
     assert sentence.teaser and not sentence.cues
 
