@@ -56,7 +56,7 @@ worker_pid=$!
 echo "worker started (pid $worker_pid, log $DEMO_HOME/worker.log); waiting for $expected articles to be indexed"
 "$PYTHON" - "$expected" "$worker_pid" "http://127.0.0.1:$FEEDS_PORT/" <<'PY'
 import os, sys, time
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 from newsflow.settings import load_settings
 expected, pid, feed_prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 settings = load_settings().elasticsearch
@@ -64,9 +64,15 @@ es = Elasticsearch(settings.url, request_timeout=10)
 query = {"prefix": {"feed_url": feed_prefix}}
 deadline = time.monotonic() + 300
 count = 0
+last_error = ""
 while time.monotonic() < deadline:
-    if es.indices.exists_alias(name=settings.alias):
-        count = es.count(index=settings.alias, query=query)["count"]
+    try:
+        if es.indices.exists_alias(name=settings.alias):
+            count = es.count(index=settings.alias, query=query)["count"]
+    except (ApiError, TransportError) as exc:
+        # The worker creates a month's backing index when its first article arrives; a
+        # count that reaches it before its shard has started gets a 503. Ask again.
+        last_error = f" (last error: {exc})"
     if count >= expected:
         print(f"indexed {count}/{expected}")
         sys.exit(0)
@@ -75,7 +81,7 @@ while time.monotonic() < deadline:
     except ProcessLookupError:
         sys.exit("the worker exited; see its log")
     time.sleep(1)
-sys.exit(f"only {count}/{expected} indexed after 300 s; see the worker log")
+sys.exit(f"only {count}/{expected} indexed after 300 s{last_error}; see the worker log")
 PY
 
 say "4/4 results"
