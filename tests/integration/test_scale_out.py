@@ -276,7 +276,10 @@ def indexed_versions(es: Elasticsearch, alias: str) -> dict[str, int]:
 
 
 def es_count(es: Elasticsearch, alias: str) -> int:
-    answer = es.options(ignore_status=404).count(index=alias)
+    """Documents behind the alias; 0 before it exists (404) and while a worker's new
+    backing index has not started its shard (a count reaching it gets 503): the callers
+    poll until their figure is reached."""
+    answer = es.options(ignore_status=(404, 503)).count(index=alias)
     return int(answer.get("count", 0))
 
 
