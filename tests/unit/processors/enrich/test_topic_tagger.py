@@ -165,6 +165,33 @@ def test_rules_alone_emit_a_learned_tag_only_from_the_title_or_first_sentence(
     assert "sanctions" in {t.tag for t in further_on}
 
 
+def test_in_a_long_article_each_windows_first_sentence_is_an_opening(rules: Tagger) -> None:
+    """A long article is read as feed-item-sized windows (title + a run of sentences): a
+    rule finding that opens a window speaks for the article on its own; one in the middle
+    of a window, like one further on in a feed item, needs the model."""
+    model = TagModel.load(DEFAULT_TAG_MODEL)
+    model.thresholds[model.tags.index("sanctions")] = 1.0  # what is left is the rules
+    model.rule_floors[:] = 0.0
+    title = "Markets close lower"
+    filler = "Traders in the city watched prices move slowly through a quiet afternoon."
+    finding = "The EU imposed sanctions on Russian banks, freezing their assets."
+
+    def article(before: int) -> TagInput:
+        return item(title, " ".join([filler] * before + [finding] + [filler] * 12))
+
+    def opens_a_window(i: TagInput) -> bool:
+        windows = split_windows(i.text, i.title_end)
+        assert len(windows) > 2
+        return any(w.text[w.body_start:].startswith(finding) for w in windows)
+
+    layouts = [article(before) for before in range(2, 12)]
+    opens = next(i for i in layouts if opens_a_window(i))
+    inside = next(i for i in layouts if not opens_a_window(i))
+    [at_opening, mid_window] = TopicTagger(rules, model).tag_many([opens, inside])
+    assert "sanctions" in {t.tag for t in at_opening}
+    assert "sanctions" not in {t.tag for t in mid_window}
+
+
 def test_explaining_a_row_in_place_equals_explaining_the_sliced_row(tagger: TopicTagger) -> None:
     model = tagger.model
     assert model is not None
