@@ -285,6 +285,10 @@ def fired(tagger: Tagger, tag: str, title: str, body: str) -> frozenset[str]:
      "Two soldiers were wounded in the attack."),
     (MC, "states-leading-military-activity", "Indonesia, Malaysia run coordinated naval patrol",
      "The two navies will share the Malacca Strait watch."),
+    (MC, "partner-arms-plant-inspected", "Kim wraps up week in Russia's Far East",
+     "North Korea's leader inspected a fighter-jet production line in Russia on Friday."),
+    (MC, "partner-arms-plant-inspected", "Egyptian generals tour South Korean tank plant",
+     "They were shown the K9 howitzer assembly line."),
     (TI, "strike-on-another-state", "Turkish jets bomb Kurdish positions in northern Iraq",
      "Ankara said it struck militants across the border."),
     (TI, "hypothetical-or-background", "Could Russia invade Finland?",
@@ -626,3 +630,24 @@ def test_states_where_a_drill_happens_are_not_its_partners(tagger: Tagger) -> No
     assert "states-leading-military-activity" not in fired(
         tagger, MC, "India, China trade accusations over border patrol clash",
         "Each side said the other's troops had crossed the line.")
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    # One state: a leader at his own country's plant.
+    ("North Korea's Kim Jong Un inspects drones at a factory",
+     "The leader called for mass production of the drones."),
+    # A plant a war hit, and one making shells for a war: not a partner shown its weapons.
+    ("Polish minister visits Ukrainian tank plant hit by Russian missiles",
+     "Two workshops were destroyed in the strike last week."),
+    ("German chancellor visits Rheinmetall ammunition plant",
+     "The factory will make shells for Ukraine, the Danish and German governments said."),
+    # No weapon: a plant of another trade.
+    ("Japanese premier tours Indian car plant", "He was shown the assembly line in Gujarat."),
+    # Inspectors are not a visiting delegation.
+    ("UN inspectors visit Iranian missile plant",
+     "Iran's foreign ministry said the visit went well."),
+])
+def test_a_plant_inspected_needs_two_states_a_weapon_and_no_war(
+    tagger: Tagger, title: str, body: str
+) -> None:
+    assert "partner-arms-plant-inspected" not in fired(tagger, MC, title, body)
