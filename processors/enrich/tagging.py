@@ -29,6 +29,12 @@ from processors.enrich.taxonomy import EntityCondition, Rule, Taxonomy
 __all__ = ["RuleScore", "ScoredSentence", "SentenceFacts", "Tagger", "tag_text"]
 
 _STATE_AFTER_GAP = re.compile(r"\s+(?:the\s+)?")
+# A compass point naming a part of the state after a cue ("into northern Iraq"); tried only
+# where no state follows directly, so that "South Korea" and "Northern Ireland" stay whole.
+_COMPASS_POINT = re.compile(
+    r"(?:(?:far[\s-]+)?(?:(?:north|south)(?:-?(?:east|west))?|east|west)(?:ern)?|central)\s+",
+    re.IGNORECASE,
+)
 # What may come before a sentence's subject: nothing, an article, a quote or a dash.
 _LEAD_GAP = re.compile(r"[\s\"'\u2018\u201c\u2014\-]*(?:the\s+)?", re.IGNORECASE)
 # What may stand between two coordinated states: "China and Russia", "US-Philippine",
@@ -51,6 +57,9 @@ class SentenceFacts:
     lead: list[tuple[StateMention, StateMention]] = field(default_factory=list)
     # cue -> the states right after it ("troops in Poland": "troops in" -> [Poland])
     state_after: dict[str, list[StateMention]] = field(default_factory=dict)
+    # cue -> the states after it and a compass point ("into northern Iraq" -> [Iraq]); read by
+    # rules with ``state_after_part``
+    state_after_part: dict[str, list[StateMention]] = field(default_factory=dict)
     # cue -> (start, end) of each of its occurrences, and the sentence's word starts: what
     # ``target_abroad`` measures its reach with.
     cue_spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
@@ -152,7 +161,8 @@ class Tagger:
                 # What rules that count leaders see. Leaders count only beside another
                 # state: with one state in all ("Biden visits Lewiston", "Xi visits
                 # Shanghai") a leader names no state he deals with.
-                sentence.with_leaders = replace(sentence, state_after={})
+                sentence.with_leaders = replace(sentence, state_after={},
+                                                state_after_part={})
                 _locate_states(sentence.with_leaders, mentions, matches)
             facts.append(sentence)
         _place_labels(text, entities, facts)
@@ -469,7 +479,10 @@ def _entity_condition(rule: Rule, sentence: SentenceFacts) -> list[str] | None:
         followed = [
             state
             for cue in rule.cues
-            for state in sentence.state_after.get(cue, [])
+            for state in (
+                sentence.state_after.get(cue, [])
+                + (sentence.state_after_part.get(cue, []) if cond.state_after_part else [])
+            )
             if not (state.codes & cond.state_after_not)
             and not (cond.state_after_places_only and _not_a_place(state, sentence.text))
         ]
@@ -633,9 +646,16 @@ def _locate_states(
     starts = {s.start: s for s in states}
     for _, cue, _, cue_end in matches:
         follow = _STATE_AFTER_GAP.match(text, cue_end, end)
-        state = starts.get(follow.end()) if follow else None
+        if not follow:
+            continue
+        state = starts.get(follow.end())
         if state is not None:
             sentence.state_after.setdefault(cue, []).append(state)
+            continue
+        part = _COMPASS_POINT.match(text, follow.end(), end)
+        state = starts.get(part.end()) if part else None
+        if state is not None:
+            sentence.state_after_part.setdefault(cue, []).append(state)
 
 
 def _joined_pairs(

@@ -105,6 +105,11 @@ class EntityCondition(_Model):
     # ("over Estonia" is a place; "fears over North Korean tests" is not) nor a state named
     # as whose forces ("hit US troops").
     state_after_places_only: bool = False
+    # ... or it follows a compass point that names a part of it: "into northern Iraq",
+    # "inside eastern Congo", "in north-east Syria". Opt-in: where a rule reads a place of
+    # stay rather than a crossing ("troops in northern Norway" for a drill), the part reads
+    # no better than the state alone, and the corpus said it cost precision.
+    state_after_part: bool = False
     # A state right before a cue acting on a place in another state right after it:
     # "Israeli missiles hit targets near Damascus", "Turkish drones struck oil sites in
     # northeast Syria" (and the place not in ``state_after_not``).
@@ -140,6 +145,12 @@ class EntityCondition(_Model):
                                          "leaders": False})
         if self.target_abroad and not others.empty:
             raise ValueError("target_abroad takes no other entity condition but state_after_not")
+        return self
+
+    @model_validator(mode="after")
+    def _part_needs_a_cue(self) -> EntityCondition:
+        if self.state_after_part and not self.state_after_cue:
+            raise ValueError("state_after_part qualifies state_after_cue; set both")
         return self
 
     @property

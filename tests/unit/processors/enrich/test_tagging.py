@@ -90,6 +90,19 @@ def test_unless_blocks_the_rule_in_that_sentence(gz: Gazetteer) -> None:
     ({"state_after_cue": True, "state_after_places_only": True}, "Talks in Polish.", False),
     ({"state_after_cue": True, "state_after_places_only": True}, "Talks in US bases.", False),
     ({"state_after_cue": True}, "Talks in US bases.", True),
+    # a compass point before the state: only where the rule asks (state_after_part) ...
+    ({"state_after_cue": True}, "Talks in northern Iraq.", False),
+    ({"state_after_cue": True, "state_after_part": True}, "Talks in northern Iraq.", True),
+    ({"state_after_cue": True, "state_after_part": True}, "Talks in north-east Syria.", True),
+    ({"state_after_cue": True, "state_after_part": True}, "Talks in central Mali.", True),
+    ({"state_after_cue": True, "state_after_part": True}, "Talks in southern Europe.", False),
+    ({"state_after_cue": True, "state_after_part": True, "state_after_not": ["UA"]},
+     "Talks in eastern Ukraine.", False),
+    # ... and a state whose name begins with one stays whole
+    ({"state_after_cue": True, "state_after_part": True, "states_any": ["KR"]},
+     "Talks in South Korea.", True),
+    ({"state_after_cue": True, "state_after_part": True, "state_after_not": ["GB"]},
+     "Talks in Northern Ireland.", False),
 ])
 def test_entity_conditions(gz: Gazetteer, condition: dict[str, Any], text: str,
                            fires: bool) -> None:

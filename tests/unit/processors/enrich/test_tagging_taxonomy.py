@@ -291,6 +291,8 @@ def fired(tagger: Tagger, tag: str, title: str, body: str) -> frozenset[str]:
      "They were shown the K9 howitzer assembly line."),
     (TI, "strike-on-another-state", "Turkish jets bomb Kurdish positions in northern Iraq",
      "Ankara said it struck militants across the border."),
+    (TI, "forces-into-a-state", "Kenyan troops push into southern Somalia",
+     "The soldiers entered the Gedo region at dawn, officials said."),
     (TI, "hypothetical-or-background", "Could Russia invade Finland?",
      "Analysts say it would be a disaster for Moscow."),
     (TI, "projectile-lands-in-state", "Stray missile lands in Moldova",
@@ -651,3 +653,14 @@ def test_a_plant_inspected_needs_two_states_a_weapon_and_no_war(
     tagger: Tagger, title: str, body: str
 ) -> None:
     assert "partner-arms-plant-inspected" not in fired(tagger, MC, title, body)
+
+
+def test_a_part_of_a_state_is_read_by_the_incursion_rules_only(tagger: Tagger) -> None:
+    # A compass point before the state counts for a crossing ("push into southern Somalia",
+    # above), not for the hosting rules: read there, the corpus said they lost more in
+    # precision (attacks on bases "in western Iraq", drills "in northern Norway") than they
+    # gained. The same sentence with the state alone is a hosting finding.
+    title = "Pentagon keeps forces"
+    whole, part = "The US keeps troops in Iraq.", "The US keeps troops in western Iraq."
+    assert "forces-hosted-abroad" in fired(tagger, MC, title, whole)
+    assert "forces-hosted-abroad" not in fired(tagger, MC, title, part)

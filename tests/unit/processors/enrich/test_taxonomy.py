@@ -77,6 +77,8 @@ def test_minimal_taxonomy_parses() -> None:
     (with_change("tags.0.rules.0.entities", {"labels_any": ["PEOPLE"]}), "unknown entity labels"),
     (with_change("tags.0.rules.0.entities", {"target_abroad": True, "min_states": 2}),
      "target_abroad takes no other entity condition"),
+    (with_change("tags.0.rules.0.entities", {"state_after_part": True}),
+     "state_after_part qualifies state_after_cue"),
     (with_change("tags.0.rules.0.also", [[]]), "must not be empty"),
     (with_change("tags.0.rules.0.scope", "article"), "scope and veto are for negatives"),
     ({**MINIMAL, "tags": MINIMAL["tags"] * 2}, "duplicate tag ids"),
