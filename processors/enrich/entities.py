@@ -179,6 +179,8 @@ def _resolve(text: str, m: Mention, gz: Gazetteer, options: EntityOptions) -> Me
 def _may_be_place(label: str, surface: str, kind: str, gz: Gazetteer) -> bool:
     if label in ("GPE", "LOC"):
         return True
+    if kind == "subdivision":  # locates a place NER found; names no other span a place
+        return False
     if surface in gz.stoplist:
         return False
     if label == "PERSON":

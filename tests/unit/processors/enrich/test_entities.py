@@ -279,6 +279,48 @@ def test_states_and_nationalities_resolve(
     assert (e.label, e.country_code) == (label, code)
 
 
+@pytest.mark.parametrize("surface,code,canonical", [
+    # ISO 3166-2 subdivisions, under their official name or its ASCII spelling
+    ("Cabo Delgado", "MZ", "Cabo Delgado"),
+    ("Balochistan", "PK", "Balochistan"),
+    ("Rakhine", "MM", "Rakhine"),
+    ("Tillaberi", "NE", "Tillabéri"),
+    # curated English names the ISO list spells otherwise
+    ("Tigray", "ET", "Tigray"),
+    ("North Kivu", "CD", "North Kivu"),
+    ("Hodeidah", "YE", "Hodeidah"),
+    ("Karabakh", "AZ", "Nagorno-Karabakh"),
+])
+def test_regions_know_their_country(gz: Gazetteer, surface: str, code: str,
+                                    canonical: str) -> None:
+    text = f"Fighting in {surface} went on."
+    [e] = extract_entities(text, [mention(text, surface, "GPE")], gz)
+    assert (e.canonical, e.country_code) == (canonical, code)
+
+
+def test_subdivision_names_only_locate_what_ner_calls_a_place(gz: Gazetteer) -> None:
+    # Shared by two countries' subdivisions ("Punjab") or generic ("Central"): no country.
+    for surface in ("Punjab", "Central"):
+        text = f"Floods in {surface} spread."
+        [e] = extract_entities(text, [mention(text, surface, "GPE")], gz)
+        assert e.country_code is None
+    # A subdivision's name is no place where NER found none, nor for a person's span
+    # ("Shan" is a state of Myanmar and a given name) ...
+    assert extract_entities("Fighting in Rakhine spread.", [], gz) == []
+    text = "Shan said so."
+    [e] = extract_entities(text, [mention(text, "Shan", "PERSON")], gz)
+    assert (e.label, e.country_code) == ("PERSON", None)
+    # ... while a curated region is found on its own.
+    assert [e.country_code for e in extract_entities("Fighting in Tigray.", [], gz)] == ["ET"]
+
+
+def test_a_region_named_after_its_state_is_not_that_state(gz: Gazetteer) -> None:
+    # "Western Australia" is a place in Australia, not a mention of the state Australia
+    # (as "South China Sea" is not China): entity conditions count states.
+    text = "He toured Western Australia, then the capital of Australia."
+    assert [m.text for m in gz.state_mentions(text, tokenize(text))] == ["Australia"]
+
+
 def test_every_large_state_has_a_nationality(gz: Gazetteer) -> None:
     # A state's adjective is how news copy names it as an actor ("Rwandan troops"): every
     # state of a million people or more has one, except where the word is ambiguous.
