@@ -374,7 +374,7 @@ def _ascii(name: str) -> str:
 
 
 def _subdivision_table() -> dict[str, Place]:
-    """First-level regions, provinces and states (ISO 3166-2, pycountry) with their country:
+    """Regions, provinces and states (ISO 3166-2, pycountry) with their country:
     "Cabo Delgado" -> MZ, "Balochistan" -> PK, "Rakhine" -> MM. Under the official name and
     its ASCII spelling ("Tillaberi"); a name that two countries' subdivisions share
     ("Punjab", "Limburg") or made of generic words only ("Central", "Eastern") is left out.
