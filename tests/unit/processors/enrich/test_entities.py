@@ -295,6 +295,9 @@ def test_subdivision_names_only_locate_what_ner_calls_a_place(gz: Gazetteer) -> 
     text = "Shan said so."
     [e] = extract_entities(text, [mention(text, "Shan", "PERSON")], gz)
     assert (e.label, e.country_code) == ("PERSON", None)
+    text = "Talks with Kachin and Pathein Holdings ended."  # an organisation's span
+    [e] = extract_entities(text, [mention(text, "Kachin", "ORG")], gz)
+    assert (e.label, e.country_code) == ("ORG", None)
     # ... while a curated region is found on its own.
     assert [e.country_code for e in extract_entities("Fighting in Tigray.", [], gz)] == ["ET"]
 
