@@ -103,15 +103,16 @@ def train(cli_ctx: CliContext, pool: Path, labels_dir: Path, out: Path | None,
               default=_SHARED_EVAL / "topics-dev.jsonl", show_default=True,
               help="Untouched labelled set scored by the model fitted on the whole corpus.")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True,
-              help="How the corpus is shuffled into folds (bench/RESULTS.md reports 7, "
-              "11, 13, 17 and 19).")
+@click.option("--seed", "seeds", type=int, multiple=True, default=(7,), show_default=True,
+              help="How the corpus is shuffled into folds; repeat it to cross-validate "
+              "under each (bench/RESULTS.md reports --seed 7 --seed 11 --seed 13 --seed 17 "
+              "--seed 19) and print the figures averaged over the seeds.")
 @click.option("--model", default=None, help="spaCy model (default: processors.spacy_model).")
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
 @_written_option
 @pass_cli
 def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds: int,
-             seed: int, model: str | None, as_json: bool, written_dir: Path,
+             seeds: tuple[int, ...], model: str | None, as_json: bool, written_dir: Path,
              no_written: bool) -> None:
     """Per-tag precision, recall and F1: k-fold cross-validation on the corpus (every item
     predicted by a model that never saw it; the written develop half joins every fold's
@@ -122,16 +123,20 @@ def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds
     _need(pool, "pool file")
     dev_path = dev if dev.is_file() else None
     report = evaluate_model(_enricher(cli_ctx, model), pool, dev_path, labels_dir=labels_dir,
-                            folds=folds, seed=seed,
+                            folds=folds, seed=seeds,
                             written_dir=None if no_written else written_dir)
     if as_json:
         cli_ctx.emit_json(report.as_dict())
         return
     trained = (f", each fold also trained on {report.written_trained} written items"
                if report.written_trained else "")
-    click.echo(f"{folds}-fold cross-validation (fold seed {seed}), {report.items} labelled "
-               f"items{trained}:")
+    click.echo(f"{folds}-fold cross-validation (fold seed {report.seed}), {report.items} "
+               f"labelled items{trained}:")
     click.echo(report.cross_validated.table())
+    if len(report.by_seed) > 1:
+        click.echo(f"\n{folds}-fold cross-validation averaged over {len(report.by_seed)} fold "
+                   "seeds:")
+        click.echo(report.seed_summary().table())
     if report.dev is not None:
         click.echo(f"\ndev set ({report.dev_items} items, never trained on), "
                    f"model {report.model_version}:")

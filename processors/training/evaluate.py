@@ -13,7 +13,7 @@ from sklearn.model_selection import KFold
 from processors.enrich.tagmodel import TagModel
 from processors.training.fit import NO_ITEMS, FitParams, TrainingSet, fit_model, rule_hits
 
-__all__ = ["Scores", "cross_validate", "predict", "score"]
+__all__ = ["Scores", "SeedSummary", "cross_validate", "predict", "score"]
 
 
 @dataclass
@@ -63,6 +63,65 @@ class Scores:
             p, r, f = self.prf(t)
             lines.append(f"{t:24} {tp:4d} {fp:4d} {fn:4d} {p:6.3f} {r:6.3f} {f:6.3f}")
         lines.append(f"{'macro-F1':24} {'':>27} {self.macro_f1:6.3f}")
+        return "\n".join(lines)
+
+
+@dataclass
+class SeedSummary:
+    """Cross-validation under several shuffles into folds (fold seed -> scores): each tag's
+    precision, recall and F1 averaged over the seeds, its F1's range, and macro-F1 by seed.
+    Means of the per-seed figures, as bench/RESULTS.md reports them."""
+
+    by_seed: dict[int, Scores]
+
+    def __post_init__(self) -> None:
+        if not self.by_seed:
+            raise ValueError("a summary needs at least one fold seed")
+
+    @property
+    def tags(self) -> list[str]:
+        return next(iter(self.by_seed.values())).tags
+
+    def mean_prf(self, tag: str) -> tuple[float, float, float]:
+        p, r, f = np.mean([scores.prf(tag) for scores in self.by_seed.values()], axis=0)
+        return float(p), float(r), float(f)
+
+    def f1_range(self, tag: str) -> tuple[float, float]:
+        f1s = [scores.prf(tag)[2] for scores in self.by_seed.values()]
+        return min(f1s), max(f1s)
+
+    @property
+    def macro_f1_by_seed(self) -> dict[int, float]:
+        return {seed: scores.macro_f1 for seed, scores in self.by_seed.items()}
+
+    @property
+    def mean_macro_f1(self) -> float:
+        return float(np.mean(list(self.macro_f1_by_seed.values())))
+
+    def as_dict(self) -> dict[str, Any]:
+        tags: dict[str, Any] = {}
+        for t in self.tags:
+            p, r, f = self.mean_prf(t)
+            low, high = self.f1_range(t)
+            tags[t] = {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3),
+                       "f1_min": round(low, 3), "f1_max": round(high, 3)}
+        return {
+            "seeds": list(self.by_seed),
+            "macro_f1_by_seed": {str(k): round(v, 4) for k, v in self.macro_f1_by_seed.items()},
+            "mean_macro_f1": round(self.mean_macro_f1, 4),
+            "tags": tags,
+        }
+
+    def table(self) -> str:
+        lines = [f"{'tag':24} {'prec':>6} {'rec':>6} {'f1':>6} {'f1 min':>7} {'f1 max':>7}"]
+        for t in self.tags:
+            p, r, f = self.mean_prf(t)
+            low, high = self.f1_range(t)
+            lines.append(f"{t:24} {p:6.3f} {r:6.3f} {f:6.3f} {low:7.3f} {high:7.3f}")
+        by_seed = " / ".join(f"{v:.4f}" for v in self.macro_f1_by_seed.values())
+        seeds = " / ".join(str(s) for s in self.by_seed)
+        lines.append(f"macro-F1 by fold seed ({seeds}): {by_seed}; "
+                     f"mean {self.mean_macro_f1:.4f}")
         return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ from processors.training.corpus import (
     second_pass_files,
     settle,
 )
-from processors.training.evaluate import predict
+from processors.training.evaluate import Scores, SeedSummary, predict
 from processors.training.fit import (
     FitParams,
     TrainingSet,
@@ -159,6 +159,27 @@ def test_agreement_counts_and_kappa() -> None:
 
 
 # -- thresholds -----------------------------------------------------------------------------
+
+def test_a_seed_summary_averages_each_seeds_figures() -> None:
+    """Several shuffles into folds: each tag's precision, recall and F1 are the mean of the
+    per-seed figures (not of pooled counts), its F1's range is shown, and macro-F1 is
+    given per seed and as their mean."""
+    first, second = Scores.empty(["a", "b"]), Scores.empty(["a", "b"])
+    first.counts = {"a": [8, 2, 0], "b": [1, 0, 1]}   # a: P 0.8 R 1.0; b: P 1.0 R 0.5
+    second.counts = {"a": [6, 0, 4], "b": [0, 1, 1]}  # a: P 1.0 R 0.6; b: nothing right
+    summary = SeedSummary({7: first, 11: second})
+    p, r, f = summary.mean_prf("a")
+    assert (round(p, 3), round(r, 3)) == (0.9, 0.8)
+    assert f == pytest.approx((8 / 9 + 0.75) / 2)  # F1s 0.889 and 0.75, averaged
+    assert summary.f1_range("b") == (0.0, pytest.approx(2 / 3))
+    assert summary.macro_f1_by_seed == {7: first.macro_f1, 11: second.macro_f1}
+    assert summary.mean_macro_f1 == pytest.approx((first.macro_f1 + second.macro_f1) / 2)
+    as_dict = summary.as_dict()
+    assert as_dict["seeds"] == [7, 11] and as_dict["tags"]["b"]["f1_min"] == 0.0
+    assert "mean 0." in summary.table().splitlines()[-1]
+    with pytest.raises(ValueError):
+        SeedSummary({})
+
 
 def test_best_threshold_cuts_between_the_classes() -> None:
     p = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.1])

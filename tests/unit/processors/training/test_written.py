@@ -139,7 +139,7 @@ def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_pa
     agreed items join the training data, and the check half is scored, on the items both
     readings agree on, with the fold seed it was given."""
     labels, written, enricher = _tiny_training(tmp_path)
-    report = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
+    report = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=[11, 3],
                             written_dir=written, progress=lambda _: None)
     assert report.written_trained == 2  # the develop half's agreed items, trained on
     # ... and never scored: cross-validation counts corpus items only, none of them aid.
@@ -149,6 +149,9 @@ def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_pa
     aid = report.written["check"].as_dict()["tags"]["military-aid"]
     assert (aid["tp"], aid["fn"]) == (1, 0)  # the agreed positive
     assert report.as_dict()["seed"] == 11 and "develop" not in report.as_dict()["written"]
+    # Each fold seed is its own cross-validation; the first is the one reported in full.
+    assert list(report.by_seed) == [11, 3] and report.by_seed[11] is report.cross_validated
+    assert report.as_dict()["seeds"]["seeds"] == [11, 3]
     without = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
                              written_dir=None, progress=lambda _: None)
     assert without.written_trained == 0 and without.written == {}
