@@ -664,3 +664,57 @@ def test_a_part_of_a_state_is_read_by_the_incursion_rules_only(tagger: Tagger) -
     whole, part = "The US keeps troops in Iraq.", "The US keeps troops in western Iraq."
     assert "forces-hosted-abroad" in fired(tagger, MC, title, whole)
     assert "forces-hosted-abroad" not in fired(tagger, MC, title, part)
+
+
+# Joint work of services that are not armed forces: the guide's "non-military senses".
+# Each is a cooperation finding without the negative (two states, "joint", "patrols",
+# "drill", "forces").
+@pytest.mark.parametrize(("title", "body"), [
+    ("Indian and Nepali rangers launch joint patrols against tiger poachers",
+     "Forest guards from both countries will cover the border reserves together."),
+    ("Malaysian and Thai coast guards hold joint drill in the Strait of Malacca",
+     "Crews practised boarding a hijacked tanker."),
+    ("Danish and Norwegian banks join forces in joint cyber drill",
+     "The lenders will test how they recover from a ransomware attack."),
+])
+def test_joint_work_of_civilian_services_is_not_cooperation(
+    tagger: Tagger, title: str, body: str
+) -> None:
+    assert "civilian-services" in fired(tagger, MC, title, body)
+    assert MC not in tags(tagger, title, body)
+
+
+def test_joint_drills_of_armed_forces_stay_cooperation_beside_the_civilian_negative(
+    tagger: Tagger,
+) -> None:
+    # The negative reads its sentence only: armed forces drilling together keep the tag
+    # when another sentence names the coast guard.
+    found = tags(tagger, "Malaysian and Thai navies hold joint drill in the Strait of Malacca",
+                 "Warships practised boarding a hijacked tanker. The coast guard watched.")
+    assert MC in found
+    # Rangers alone are soldiers too.
+    assert MC in tags(tagger, "US Army Rangers hold joint exercise with Philippine troops",
+                      "The soldiers trained together on Luzon.")
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    # Weapons fired near forces abroad: the report is the shooting, not the hosting.
+    ("Air defences shoot down drone approaching US troops in Iraq",
+     "The Pentagon said no one was hurt."),
+    ("North Korea fires missiles as US submarine docks",
+     "Pyongyang fired two ballistic missiles over the arrival of US warships in South Korea."),
+    # A rival's drills in a state's economic zone: military-exercise, not cooperation.
+    ("PLA Navy stages drills",
+     "Chinese warships held gunnery drills in Australia's economic zone on Monday."),
+])
+def test_forces_abroad_in_a_shooting_or_an_economic_zone_are_not_hosted(
+    tagger: Tagger, title: str, body: str
+) -> None:
+    assert "forces-hosted-abroad" not in fired(tagger, MC, title, body)
+
+
+def test_forces_stationed_with_an_ally_are_still_hosted(tagger: Tagger) -> None:
+    # The same rule without the shooting: the class it is for.
+    assert "forces-hosted-abroad" in fired(
+        tagger, MC, "Pentagon to keep more troops in Poland",
+        "Two armoured brigades will stay in Poland through 2027.")
