@@ -634,25 +634,39 @@ def test_states_where_a_drill_happens_are_not_its_partners(tagger: Tagger) -> No
         "Each side said the other's troops had crossed the line.")
 
 
-@pytest.mark.parametrize(("title", "body"), [
+PLANT, HOSTED = "partner-arms-plant-inspected", "forces-hosted-abroad"
+
+
+# A cooperation rule's near misses: the same words, and no finding of that rule.
+@pytest.mark.parametrize(("rule", "title", "body"), [
+    # partner-arms-plant-inspected needs two states, a weapon and no war.
     # One state: a leader at his own country's plant.
-    ("North Korea's Kim Jong Un inspects drones at a factory",
+    (PLANT, "North Korea's Kim Jong Un inspects drones at a factory",
      "The leader called for mass production of the drones."),
     # A plant a war hit, and one making shells for a war: not a partner shown its weapons.
-    ("Polish minister visits Ukrainian tank plant hit by Russian missiles",
+    (PLANT, "Polish minister visits Ukrainian tank plant hit by Russian missiles",
      "Two workshops were destroyed in the strike last week."),
-    ("German chancellor visits Rheinmetall ammunition plant",
+    (PLANT, "German chancellor visits Rheinmetall ammunition plant",
      "The factory will make shells for Ukraine, the Danish and German governments said."),
     # No weapon: a plant of another trade.
-    ("Japanese premier tours Indian car plant", "He was shown the assembly line in Gujarat."),
+    (PLANT, "Japanese premier tours Indian car plant",
+     "He was shown the assembly line in Gujarat."),
     # Inspectors are not a visiting delegation.
-    ("UN inspectors visit Iranian missile plant",
+    (PLANT, "UN inspectors visit Iranian missile plant",
      "Iran's foreign ministry said the visit went well."),
+    # forces-hosted-abroad: not weapons fired near forces abroad (the report is the
+    # shooting, not the hosting), not a rival's drills in a state's economic zone.
+    (HOSTED, "Air defences shoot down drone approaching US troops in Iraq",
+     "The Pentagon said no one was hurt."),
+    (HOSTED, "North Korea fires missiles as US submarine docks",
+     "Pyongyang fired two ballistic missiles over the arrival of US warships in South Korea."),
+    (HOSTED, "PLA Navy stages drills",
+     "Chinese warships held gunnery drills in Australia's economic zone on Monday."),
 ])
-def test_a_plant_inspected_needs_two_states_a_weapon_and_no_war(
-    tagger: Tagger, title: str, body: str
+def test_a_cooperation_rule_is_silent_on_its_near_misses(
+    tagger: Tagger, rule: str, title: str, body: str
 ) -> None:
-    assert "partner-arms-plant-inspected" not in fired(tagger, MC, title, body)
+    assert rule not in fired(tagger, MC, title, body)
 
 
 def test_a_part_of_a_state_is_read_by_the_incursion_rules_only(tagger: Tagger) -> None:
@@ -697,24 +711,8 @@ def test_joint_drills_of_armed_forces_stay_cooperation_beside_the_civilian_negat
                       "The soldiers trained together on Luzon.")
 
 
-@pytest.mark.parametrize(("title", "body"), [
-    # Weapons fired near forces abroad: the report is the shooting, not the hosting.
-    ("Air defences shoot down drone approaching US troops in Iraq",
-     "The Pentagon said no one was hurt."),
-    ("North Korea fires missiles as US submarine docks",
-     "Pyongyang fired two ballistic missiles over the arrival of US warships in South Korea."),
-    # A rival's drills in a state's economic zone: military-exercise, not cooperation.
-    ("PLA Navy stages drills",
-     "Chinese warships held gunnery drills in Australia's economic zone on Monday."),
-])
-def test_forces_abroad_in_a_shooting_or_an_economic_zone_are_not_hosted(
-    tagger: Tagger, title: str, body: str
-) -> None:
-    assert "forces-hosted-abroad" not in fired(tagger, MC, title, body)
-
-
 def test_forces_stationed_with_an_ally_are_still_hosted(tagger: Tagger) -> None:
     # The same rule without the shooting: the class it is for.
-    assert "forces-hosted-abroad" in fired(
+    assert HOSTED in fired(
         tagger, MC, "Pentagon to keep more troops in Poland",
         "Two armoured brigades will stay in Poland through 2027.")
