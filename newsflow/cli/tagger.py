@@ -123,7 +123,7 @@ def evaluate(cli_ctx: CliContext, pool: Path, labels_dir: Path, dev: Path, folds
     _need(pool, "pool file")
     dev_path = dev if dev.is_file() else None
     report = evaluate_model(_enricher(cli_ctx, model), pool, dev_path, labels_dir=labels_dir,
-                            folds=folds, seed=seeds,
+                            folds=folds, seeds=seeds,
                             written_dir=None if no_written else written_dir)
     if as_json:
         cli_ctx.emit_json(report.as_dict())

@@ -139,7 +139,7 @@ def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_pa
     agreed items join the training data, and the check half is scored, on the items both
     readings agree on, with the fold seed it was given."""
     labels, written, enricher = _tiny_training(tmp_path)
-    report = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=[11, 3],
+    report = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seeds=[11, 3],
                             written_dir=written, progress=lambda _: None)
     assert report.written_trained == 2  # the develop half's agreed items, trained on
     # ... and never scored: cross-validation counts corpus items only, none of them aid.
@@ -152,7 +152,7 @@ def test_evaluate_trains_on_the_develop_half_and_scores_the_held_out_half(tmp_pa
     # Each fold seed is its own cross-validation; the first is the one reported in full.
     assert list(report.by_seed) == [11, 3] and report.by_seed[11] is report.cross_validated
     assert report.as_dict()["seeds"]["seeds"] == [11, 3]
-    without = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seed=11,
+    without = evaluate_model(enricher, POOL, None, labels_dir=labels, folds=2, seeds=[11],
                              written_dir=None, progress=lambda _: None)
     assert without.written_trained == 0 and without.written == {}
 
@@ -190,3 +190,27 @@ def _three_items(half: Path, writer: str, names: tuple[str, str, str]) -> None:
     _lines(half / "readings" / "r.jsonl", [
         {"sid": sid[0], "tags": ["military-aid"]}, {"sid": sid[1], "tags": []},
         {"sid": sid[2], "tags": []}])
+
+
+@pytest.mark.skipif(not POOL.is_file(), reason="shared/eval/topics-pool.jsonl not available")
+def test_the_cli_cross_validates_under_each_seed_given_and_averages(tmp_path: Path) -> None:
+    """`newsflow tagger evaluate --seed 11 --seed 3`: the first seed's table in full, then
+    every tag averaged over both seeds and macro-F1 by seed; --json carries the same."""
+    from click.testing import CliRunner
+
+    from newsflow.cli import cli
+
+    labels, written, _ = _tiny_training(tmp_path)
+    args = ["-q", "tagger", "evaluate", "--pool", str(POOL), "--labels", str(labels),
+            "--written", str(written), "--dev", str(tmp_path / "no-dev.jsonl"),
+            "--folds", "2", "--seed", "11", "--seed", "3"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "(fold seed 11)" in result.output
+    assert "averaged over 2 fold seeds" in result.output
+    assert "macro-F1 by fold seed (11 / 3):" in result.output
+    single = CliRunner().invoke(cli, [*args[:-4], "--seed", "11"])
+    assert single.exit_code == 0 and "averaged over" not in single.output
+    as_json = CliRunner().invoke(cli, [*args, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["seeds"]["seeds"] == [11, 3]  # progress goes to stderr
