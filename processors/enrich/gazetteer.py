@@ -391,9 +391,9 @@ def _subdivision_table() -> dict[str, Place]:
     table: dict[str, Place] = {}
     for name, countries in codes.items():
         words = re.findall(r"[^\W\d_]+", name.lower())
-        if len(countries) != 1 or not words or set(words) <= _GENERIC_SUBDIVISION_WORDS:
-            continue
-        if "," in name or "(" in name:
+        shared_or_generic = len(countries) != 1 or set(words) <= _GENERIC_SUBDIVISION_WORDS
+        # Inverted or annotated official forms ("Praha, Hlavní město", "Sofia (stolitsa)").
+        if shared_or_generic or "," in name or "(" in name:
             continue
         table[name] = Place(official[name], "GPE", next(iter(countries)), "subdivision")
     return table
@@ -428,7 +428,7 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
     for code, words in nationalities_doc.items():
         for word in _as_list(words):
             nationalities[word] = _code(code, "nationalities.yaml")
-    stoplist = _as_list(places_doc.get("stoplist"))
+    stoplist = frozenset(_as_list(places_doc.get("stoplist")))
     for name, place in _subdivision_table().items():
         if name not in places and name not in nationalities and name not in stoplist:
             places[name] = place
