@@ -72,8 +72,8 @@ class FitParams:
     # (a wrong item on a stream costs an analyst more than a late one).
     beta: float = 0.5  # chosen by 5-fold CV among 1.0, 0.7, 0.5 (bench/RESULTS.md "tagger")
     # Military-cooperation's target is precision 0.90 at recall 0.80 (issue 12): its cut
-    # leans further to precision, 0.3 chosen by 5-fold CV on five fold seeds among 0.5, 0.4,
-    # 0.3 and 0.2 (bench/RESULTS.md "tagger", session 22).
+    # leans further to precision: 0.3, chosen by 5-fold CV on five fold seeds among 0.5, 0.3
+    # and 0.2 (0.4 was tried on taxonomy 1.13.0 only; bench/RESULTS.md "tagger", session 22).
     per_tag_beta: dict[str, float] = field(
         default_factory=lambda: {"military-cooperation": 0.3})
     # The taxonomy's rules emit a learned tag on their own only when the veto model (the
