@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from newsflow.article import utc_now
+from newsflow.heap import collect_less_often, freeze_loaded
 from newsflow.settings import Settings
 from processors.service.agents import register_agents
 from processors.service.batches import BatchHandler
@@ -62,6 +63,9 @@ def load_enricher(settings: Settings) -> Enriching:
     logger.info(
         "enricher loaded model=%s taxonomy_version=%s", p.spacy_model, enricher.taxonomy_version
     )
+    # The model, the gazetteer and the tagger live as long as the worker: out of the
+    # collector's walks (newsflow.heap).
+    freeze_loaded("the enricher")
     return enricher
 
 
@@ -83,6 +87,7 @@ def run_worker(
     enriches = p.role in ("all", "enrich")
     orders = p.role in ("all", "ordered")
     sys.setswitchinterval(_GIL_SWITCH_INTERVAL_S)
+    collect_less_often()
     p.data_dir.mkdir(parents=True, exist_ok=True)
     # Faust does not create the source topic; a group subscribed to a missing topic would
     # sit idle until its next metadata refresh.
@@ -113,6 +118,10 @@ def run_worker(
 
     register_agents(app, topics, enrich_handler, handler, batch_size=p.batch_size,
                     within_s=p.batch_within_s, on_batch=on_batch)
+    if not enriches:
+        # An enrich stage freezes once its model has loaded; an ordered-only worker has
+        # nothing more to load (its story state is restored from Elasticsearch and grows).
+        freeze_loaded("the ordered stage")
 
     if handler is not None:
         ordered = handler
