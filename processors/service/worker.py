@@ -24,11 +24,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from newsflow.article import utc_now
-from newsflow.heap import collect_less_often, freeze_loaded
 from newsflow.settings import Settings
 from processors.service.agents import register_agents
 from processors.service.batches import BatchHandler
 from processors.service.enrich_batches import EnrichBatchHandler
+from processors.service.heap import collect_less_often, freeze_loaded
 from processors.service.kafka_watch import KafkaWatch
 from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import BatchReport, Enriching
@@ -64,7 +64,7 @@ def load_enricher(settings: Settings) -> Enriching:
         "enricher loaded model=%s taxonomy_version=%s", p.spacy_model, enricher.taxonomy_version
     )
     # The model, the gazetteer and the tagger live as long as the worker: out of the
-    # collector's walks (newsflow.heap).
+    # collector's walks (processors.service.heap).
     freeze_loaded("the enricher")
     return enricher
 

@@ -1,4 +1,4 @@
-"""The cyclic garbage collector's settings for newsflow's long-running processes.
+"""The cyclic garbage collector's settings for a worker process (processors/README.md).
 
 A worker keeps a large heap for as long as it runs (spaCy's model and vocabulary, the
 gazetteer's tables, the tagger's vocabularies, every imported module) and makes many small
@@ -14,6 +14,9 @@ and fewer collections left the rest of the work faster too (bench/RESULTS.md, se
   the permanent generation, which collections no longer walk. Frozen objects that later
   become cyclic garbage (an old taxonomy's tables after a reload, say) are not reclaimed,
   so it is called after the one-off loads, never per batch.
+
+The poller keeps CPython's settings: its heap is small, and these changed nothing measurable
+there.
 """
 
 from __future__ import annotations

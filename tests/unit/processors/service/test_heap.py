@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from newsflow.heap import YOUNG_THRESHOLD, collect_less_often, freeze_loaded
+from processors.service.heap import YOUNG_THRESHOLD, collect_less_often, freeze_loaded
 
 
 @pytest.fixture
