@@ -11,6 +11,7 @@ from datetime import datetime
 
 from newsflow.article import Article
 from processors.service.decoding import dead_letter
+from processors.service.heap import refreeze
 from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import Enriching, Received, RunBlocking
 from processors.store.deadletter import DeadLetter
@@ -78,6 +79,8 @@ class EnrichStep:
         try:
             if await self._run_cpu(enricher.reload_taxonomy_if_changed):
                 logger.info("taxonomy reloaded version=%s", enricher.taxonomy_version)
+                # The old taxonomy's rules were frozen with the model (processors.service.heap).
+                await self._run_cpu(refreeze, "the reloaded taxonomy")
         except Exception as exc:  # a broken edit must not stop indexing: keep the old one
             logger.warning(
                 "taxonomy reload failed, keeping version=%s reason=%s",

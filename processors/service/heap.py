@@ -11,9 +11,11 @@ and fewer collections left the rest of the work faster too (bench/RESULTS.md, se
   ``YOUNG_THRESHOLD`` net allocations instead of 700. Reference counting still frees every
   object that is not part of a cycle at once; only cyclic garbage waits a little longer.
 - ``freeze_loaded`` once what lives as long as the process is loaded: those objects move to
-  the permanent generation, which collections no longer walk. Frozen objects that later
-  become cyclic garbage (an old taxonomy's tables after a reload, say) are not reclaimed,
-  so it is called after the one-off loads, never per batch.
+  the permanent generation, which collections no longer walk. The collector never reclaims
+  a frozen object caught in a reference cycle, so it is called after the one-off loads,
+  never per batch;
+- ``refreeze`` after a reload replaced some of them (a taxonomy edit): everything frozen is
+  given back to the collector, collected once, and what is alive frozen again.
 
 The poller keeps CPython's settings: its heap is small, and these changed nothing measurable
 there.
@@ -24,7 +26,7 @@ from __future__ import annotations
 import gc
 import logging
 
-__all__ = ["YOUNG_THRESHOLD", "collect_less_often", "freeze_loaded"]
+__all__ = ["YOUNG_THRESHOLD", "collect_less_often", "freeze_loaded", "refreeze"]
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +48,13 @@ def freeze_loaded(what: str) -> None:
     gc.collect()
     gc.freeze()
     log.info("heap frozen after loading %s objects=%d", what, gc.get_freeze_count())
+
+
+def refreeze(what: str) -> None:
+    """After a reload replaced part of what ``freeze_loaded`` froze: the replaced objects are
+    reclaimed even in cycles (one full collection), and what is alive is frozen again.
+    Nothing happens in a process that froze nothing."""
+    if not gc.get_freeze_count():
+        return
+    gc.unfreeze()
+    freeze_loaded(what)
