@@ -30,8 +30,9 @@ __all__ = ["YOUNG_THRESHOLD", "collect_less_often", "freeze_loaded", "refreeze"]
 
 log = logging.getLogger(__name__)
 
-# Net allocations between young collections. 10,000 took the collector's share of the
-# enrichment from 0.33 to 0.04 ms per article; 50,000 saved little more (bench/RESULTS.md,
+# Net allocations between young collections. With the freeze, the collector's share of the
+# enrichment was 0.06 ms per article at CPython's 700 and 0.04 at 10,000 (0.33 with neither);
+# 50,000 saved little more and holds cyclic garbage five times longer (bench/RESULTS.md,
 # session 23). The older generations keep CPython's ratios (10 and 10).
 YOUNG_THRESHOLD = 10_000
 
