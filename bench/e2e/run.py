@@ -103,6 +103,8 @@ class PhaseResult:
     segments: dict[str, list[float]] = field(default_factory=dict)
     # Worker time in the phase, summed over workers (seconds): batches, and per hop.
     worker_time: dict[str, float] = field(default_factory=dict)
+    # CPU seconds the workers' garbage collectors took in the phase (their metrics).
+    collector_s: float = math.nan
     farm: dict[str, int] = field(default_factory=dict)  # feed bodies, items served, 304s
     # The 1-minute load average when the phase started and ended: contention inflates CPU
     # time, so a phase that started on a busy machine is marked in the report.
@@ -486,6 +488,9 @@ class Bench:
         # Batches and their sizes from the workers' counters, not from their logs.
         result.batches = round(result.worker_time.pop("batches handled", 0.0))
         received = result.worker_time.pop("records received", 0.0)
+        # CPU time, inside the hops' wall time above: reported apart (absent before a tree
+        # whose workers count it).
+        result.collector_s = result.worker_time.pop("collector", math.nan)
         result.mean_batch = received / result.batches if result.batches else math.nan
         return result
 
@@ -503,6 +508,8 @@ class Bench:
             'newsflow_processors_hop_seconds_sum{hop="forward"}': "forward",
             'newsflow_processors_batches_total{stage="index"}': "batches handled",
             'newsflow_processors_received_total{stage="index"}': "records received",
+            **{f'newsflow_processors_collector_seconds_total{{generation="{g}"}}': "collector"
+               for g in range(3)},
         }
         for n in range(len(self.workers)):
             for name, value in observe.scrape_metrics(self.args.metrics_port + n).items():
@@ -658,6 +665,9 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
                      f"{(os.cpu_count() or 1) * 1000 / per:.0f} articles/s; load "
                      f"{p.load_start:.2f} -> {p.load_end:.2f}{busy}{marked}" if per else
                      f"- {p.name}: -")
+    lines += [f"- {p.name}: of the workers' CPU, the garbage collector "
+              f"{1000 * p.collector_s / max(1, p.searchable):.2f} ms per article"
+              for p in phases if not math.isnan(p.collector_s)]
     lines += ["", "Messages written to Kafka per searchable article, by topic kind (what "
               "the broker's CPU is spent on):", ""]
     for p in phases:

@@ -15,7 +15,10 @@ and fewer collections left the rest of the work faster too (bench/RESULTS.md, se
   a frozen object caught in a reference cycle, so it is called after the one-off loads,
   never per batch;
 - ``refreeze`` after a reload replaced some of them (a taxonomy edit): everything frozen is
-  given back to the collector, collected once, and what is alive frozen again.
+  given back to the collector, collected once, and what is alive frozen again;
+- ``report_collections``: each collection's CPU time, for the worker's metrics
+  (``newsflow_processors_collector_seconds_total``), so that a change that makes the
+  collector work again shows in bench/e2e's report.
 
 The poller keeps CPython's settings: its heap is small, and these changed nothing measurable
 there.
@@ -25,8 +28,12 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
+from collections.abc import Callable
 
-__all__ = ["YOUNG_THRESHOLD", "collect_less_often", "freeze_loaded", "refreeze"]
+__all__ = [
+    "YOUNG_THRESHOLD", "collect_less_often", "freeze_loaded", "refreeze", "report_collections",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +66,19 @@ def refreeze(what: str) -> None:
         return
     gc.unfreeze()
     freeze_loaded(what)
+
+
+def report_collections(observe: Callable[[int, float], None]) -> Callable[[], None]:
+    """Call ``observe(generation, cpu_seconds)`` after every collection; returns what stops
+    it. The CPU time is the collecting thread's own (a collection runs in the thread whose
+    allocation set it off, holding the GIL), not the other threads' meanwhile."""
+    started = [0.0]
+
+    def on_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.thread_time()
+        else:
+            observe(info["generation"], time.thread_time() - started[0])
+
+    gc.callbacks.append(on_collection)
+    return lambda: gc.callbacks.remove(on_collection)

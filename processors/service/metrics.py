@@ -52,6 +52,13 @@ class ProcessorMetrics:
             ["tag"],
             registry=r,
         )
+        self.collector_seconds = Counter(
+            "newsflow_processors_collector_seconds_total",
+            "CPU seconds in Python's cyclic garbage collector, by generation collected "
+            "(processors/service/heap.py).",
+            ["generation"],
+            registry=r,
+        )
         self.retries = Counter(
             "newsflow_processors_retries_total",
             "Retries after a transient failure, by what was retried.",

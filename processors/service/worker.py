@@ -28,7 +28,7 @@ from newsflow.settings import Settings
 from processors.service.agents import register_agents
 from processors.service.batches import BatchHandler
 from processors.service.enrich_batches import EnrichBatchHandler
-from processors.service.heap import collect_less_often, freeze_loaded
+from processors.service.heap import collect_less_often, freeze_loaded, report_collections
 from processors.service.kafka_watch import KafkaWatch
 from processors.service.metrics import ProcessorMetrics
 from processors.service.ports import BatchReport, Enriching
@@ -95,6 +95,9 @@ def run_worker(
                   settings.kafka.articles_partitions)
     ensure_topics(settings.kafka, [settings.kafka.enriched_topic], 1)
     metrics = ProcessorMetrics()
+    report_collections(
+        lambda generation, seconds: metrics.collector_seconds.labels(str(generation)).inc(seconds)
+    )
     worker_status = WorkerStatus(on_ready=lambda: metrics.ready.set(1), role=p.role)
     if p.metrics_port:
         metrics.serve(p.metrics_port, p.web_host, status=worker_status.as_dict)

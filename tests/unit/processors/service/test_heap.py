@@ -11,7 +11,13 @@ import pytest
 
 from newsflow.article import Article
 from processors.service.enriching import EnrichStep
-from processors.service.heap import YOUNG_THRESHOLD, collect_less_often, freeze_loaded, refreeze
+from processors.service.heap import (
+    YOUNG_THRESHOLD,
+    collect_less_often,
+    freeze_loaded,
+    refreeze,
+    report_collections,
+)
 from processors.service.metrics import ProcessorMetrics
 
 
@@ -79,6 +85,21 @@ def test_refreeze_reclaims_frozen_objects_a_reload_dropped() -> None:
 def test_refreeze_freezes_nothing_in_a_process_that_froze_nothing() -> None:
     refreeze("a test")
     assert gc.get_freeze_count() == 0
+
+
+def test_each_collection_reported_with_its_generation_and_cpu_time_until_stopped() -> None:
+    seen: list[tuple[int, float]] = []
+    stop = report_collections(lambda generation, seconds: seen.append((generation, seconds)))
+    try:
+        gc.collect(1)
+        gc.collect()  # walks the whole test process's heap: measurable time
+    finally:
+        stop()
+    assert [g for g, _ in seen[-2:]] == [1, 2]
+    assert seen[-1][1] > 0
+    reported = len(seen)
+    gc.collect()
+    assert len(seen) == reported, "stopped: no more reports"
 
 
 class ReloadingEnricher:
