@@ -63,9 +63,6 @@ def load_enricher(settings: Settings) -> Enriching:
     logger.info(
         "enricher loaded model=%s taxonomy_version=%s", p.spacy_model, enricher.taxonomy_version
     )
-    # The model, the gazetteer and the tagger live as long as the worker: out of the
-    # collector's walks (processors.service.heap).
-    freeze_loaded("the enricher")
     return enricher
 
 
@@ -149,7 +146,15 @@ def _enrich_stage(
     p = settings.processors
     # One thread for the model: CPU-bound, and not thread-safe to share.
     enrich_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-enrich")
-    enricher_future: Future[Enriching] = enrich_pool.submit(enricher_factory, settings)
+
+    def load() -> Enriching:
+        enricher = enricher_factory(settings)
+        # The model, the gazetteer and the tagger live as long as the worker, whichever
+        # factory made them: out of the collector's walks (processors.service.heap).
+        freeze_loaded("the enricher")
+        return enricher
+
+    enricher_future: Future[Enriching] = enrich_pool.submit(load)
     enricher_future.add_done_callback(
         lambda f: (
             worker_status.mark("enricher", f"taxonomy_version={f.result().taxonomy_version}")

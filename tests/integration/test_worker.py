@@ -141,6 +141,10 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
     assert metrics['newsflow_processors_received_total{stage="enrich"}'] == 5
     assert metrics['newsflow_processors_received_total{stage="index"}'] == 3 + again
     assert "dead-lettered" in worker.output()
+    # The collector's settings (processors.service.heap): the loaded model frozen after a
+    # full collection, and every collection's CPU time counted (that one's at least).
+    assert "heap frozen after loading the enricher" in worker.output()
+    assert metrics['newsflow_processors_collector_seconds_total{generation="2"}'] > 0
 
     assert metrics['newsflow_processors_articles_total{status="indexed"}'] == 2 + twice
     assert metrics['newsflow_processors_articles_total{status="duplicate"}'] == 1 - twice
