@@ -665,9 +665,7 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
                      f"{(os.cpu_count() or 1) * 1000 / per:.0f} articles/s; load "
                      f"{p.load_start:.2f} -> {p.load_end:.2f}{busy}{marked}" if per else
                      f"- {p.name}: -")
-    lines += [f"- {p.name}: of the workers' CPU, the garbage collector "
-              f"{1000 * p.collector_s / max(1, p.searchable):.2f} ms per article"
-              for p in phases if not math.isnan(p.collector_s)]
+    lines += collector_lines(phases)
     lines += ["", "Messages written to Kafka per searchable article, by topic kind (what "
               "the broker's CPU is spent on):", ""]
     for p in phases:
@@ -697,6 +695,14 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
 # pipeline at rest stays well below it on 2 cores).
 UNDER_LOAD = 1.0
 SETTLE_WINDOW_S = 5.0
+
+
+def collector_lines(phases: list[PhaseResult]) -> list[str]:
+    """Per phase, the workers' garbage collector's CPU ms per searchable article (from their
+    metrics; none for a tree whose workers do not count it)."""
+    return [f"- {p.name}: of the workers' CPU, the garbage collector "
+            f"{1000 * p.collector_s / max(1, p.searchable):.2f} ms per article"
+            for p in phases if not math.isnan(p.collector_s)]
 
 
 def jvm_thread_lines(phases: list[PhaseResult]) -> list[str]:

@@ -1,5 +1,5 @@
 """bench/e2e's settle step: how busy the machine is, and when a phase counts as under load;
-and when the servers' figures are their JIT warming up."""
+and when the servers' figures are their JIT warming up; the workers' collector's share."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ import time
 import pytest
 
 from bench.e2e import procs
-from bench.e2e.run import JIT_WARMING_MS, PhaseResult, _under_load, jvm_thread_lines
+from bench.e2e.run import (
+    JIT_WARMING_MS,
+    PhaseResult,
+    _under_load,
+    collector_lines,
+    jvm_thread_lines,
+)
 
 
 def test_busy_cores_sees_a_process_spinning_a_core() -> None:
@@ -128,3 +134,12 @@ def test_thread_cpu_spent_counts_threads_started_in_between_and_never_goes_negat
              "C1 CompilerThreadN": 0.3}  # started during the phase
     assert procs.java_thread_cpu_spent(before, after) == {
         "C2 CompilerThreadN": 0.5, "kafka-log-cleaner-thread-N": 0.0, "C1 CompilerThreadN": 0.3}
+
+
+def test_the_workers_collector_is_reported_per_searchable_article_when_they_count_it() -> None:
+    counted = PhaseResult("burst", False, 0.0, 3000)
+    counted.searchable = 2000
+    counted.collector_s = 0.18
+    older_tree = PhaseResult("latency", False, 100.0, 3000)  # its workers had no such metric
+    assert collector_lines([counted, older_tree]) == [
+        "- burst: of the workers' CPU, the garbage collector 0.09 ms per article"]
