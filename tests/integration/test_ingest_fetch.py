@@ -68,6 +68,24 @@ def test_conditional_get_sends_validators_and_gets_304(server: FeedServer) -> No
     assert server.hits("/feed")[-1].headers["if-none-match"] == feed.etag
 
 
+def test_unchanged_polls_keep_their_connection_alive(server: FeedServer) -> None:
+    """A 304 hands its connection back to the pool: the next poll of the host reuses it
+    (before, each 304 closed it, and every unchanged poll paid a new connection)."""
+    feed = ConditionalFeed(rss([("https://news.test/a", "A")]))
+    server.routes["/feed"] = feed
+
+    async def three_polls() -> list[int]:
+        async with Fetcher(settings(), transport=LoopbackOnly()) as fetcher:
+            first = await fetcher.fetch(server.url("/feed"))
+            second = await fetcher.fetch(server.url("/feed"), etag=first.etag)
+            third = await fetcher.fetch(server.url("/feed"), etag=first.etag)
+            return [first.status, second.status, third.status]
+
+    assert asyncio.run(three_polls()) == [200, 304, 304]
+    ports = [seen.client[1] for seen in server.hits("/feed")]
+    assert len(ports) == 3 and len(set(ports)) == 1, ports
+
+
 def test_user_agent_and_gzip(server: FeedServer) -> None:
     body = rss([("https://news.test/a", "A")])
     server.routes["/gz"] = lambda req: Reply(200, gzip.compress(body),
