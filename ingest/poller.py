@@ -133,6 +133,7 @@ class Poller:
         pending = self.polls.cancel(ids)
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
+        await self.states.flush(ids)  # the next owner starts from their latest schedule
 
     def _reconcile(self) -> None:
         """Bring lanes in line with the wanted feeds (only while running continuously).
@@ -363,6 +364,7 @@ class Poller:
             task.cancel()
         await asyncio.gather(*tasks, *self._background, return_exceptions=True)
         self._lanes.clear()
+        await self.states.flush()
 
     # -- state reads ---------------------------------------------------------------------
 

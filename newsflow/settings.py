@@ -177,6 +177,11 @@ class PollerSettings(_Group):
     max_interval_s: float = 3600.0
     default_interval_s: float = 300.0
     max_consecutive_failures: int = 10
+    # A poll that changes only a feed's schedule (a 304 after a 304) is written to the feed's
+    # state file at most this often; meanwhile the schedule lives in memory and is written
+    # at shutdown and before the feed moves to another poller. A crash loses at most this
+    # much of it (the feed is polled once early). 0: every poll is written.
+    schedule_save_interval_s: float = Field(default=60.0, ge=0)
     concurrency: int = 64
     # Hosts, addresses or CIDR ranges that may resolve to private/loopback addresses.
     allow_hosts: list[str] = Field(default_factory=list)
