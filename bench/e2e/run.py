@@ -666,6 +666,7 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
                      f"{p.load_start:.2f} -> {p.load_end:.2f}{busy}{marked}" if per else
                      f"- {p.name}: -")
     lines += collector_lines(phases)
+    lines += poll_lines(phases)
     lines += ["", "Messages written to Kafka per searchable article, by topic kind (what "
               "the broker's CPU is spent on):", ""]
     for p in phases:
@@ -703,6 +704,18 @@ def collector_lines(phases: list[PhaseResult]) -> list[str]:
     return [f"- {p.name}: of the workers' CPU, the garbage collector "
             f"{1000 * p.collector_s / max(1, p.searchable):.2f} ms per article"
             for p in phases if not math.isnan(p.collector_s)]
+
+
+def poll_lines(phases: list[PhaseResult]) -> list[str]:
+    """Per phase, what the pollers asked the farm: bodies served and 304s, and the 304s per
+    searchable article. Feeds are re-asked every second for the whole phase, new items or
+    not, so in a burst most of the pollers' CPU goes to these unchanged polls, not to the
+    articles (bench/RESULTS.md, session 24). From the farm's counters, which it writes
+    every second: about a second's worth of requests may fall on either side of a phase."""
+    return [f"- {p.name}: the pollers asked {p.farm.get('requests', 0)} times: "
+            f"{p.farm.get('bodies', 0)} feed bodies, {p.farm.get('not_modified', 0)} answered "
+            f"304 ({p.farm.get('not_modified', 0) / max(1, p.searchable):.2f} unchanged polls "
+            f"per article)" for p in phases if p.farm.get("requests")]
 
 
 def jvm_thread_lines(phases: list[PhaseResult]) -> list[str]:

@@ -1,5 +1,6 @@
 """bench/e2e's settle step: how busy the machine is, and when a phase counts as under load;
-and when the servers' figures are their JIT warming up; the workers' collector's share."""
+and when the servers' figures are their JIT warming up; the workers' collector's share;
+the pollers' unchanged polls."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bench.e2e.run import (
     _under_load,
     collector_lines,
     jvm_thread_lines,
+    poll_lines,
 )
 
 
@@ -143,3 +145,13 @@ def test_the_workers_collector_is_reported_per_searchable_article_when_they_coun
     older_tree = PhaseResult("latency", False, 100.0, 3000)  # its workers had no such metric
     assert collector_lines([counted, older_tree]) == [
         "- burst: of the workers' CPU, the garbage collector 0.09 ms per article"]
+
+
+def test_the_pollers_unchanged_polls_are_reported_per_searchable_article() -> None:
+    burst = PhaseResult("burst", False, 0.0, 3000)
+    burst.searchable = 3000
+    burst.farm = {"requests": 1016, "bodies": 50, "items_served": 3000, "not_modified": 966}
+    no_farm = PhaseResult("latency", False, 100.0, 3000)  # the farm's counters never read
+    assert poll_lines([burst, no_farm]) == [
+        "- burst: the pollers asked 1016 times: 50 feed bodies, 966 answered 304 "
+        "(0.32 unchanged polls per article)"]
