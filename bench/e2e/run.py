@@ -20,10 +20,12 @@ For each phase: freshness p50/p95/p99 from seen_at (the poll that fetched the it
 searchable (observed with an ids query every 0.2 s; see observe.py) and to delivered on
 each tag stream (a consumer in this process), split into poll -> Kafka -> batch start ->
 searchable; worker time per hop (the workers' Prometheus metrics); CPU seconds per process;
-the messages written per article to each kind of topic (articles, hand-over envelopes, tag
-and watch streams); Kafka's and Elasticsearch's CPU by kind of JVM thread (work, JIT
-compiler, GC; from /proc), a phase whose servers' JIT compiler was still busy marked SERVERS
-WARMING UP; with --server-threads, Kafka's CPU by thread name (jcmd).
+the workers' garbage collector's share; the pollers' requests (bodies, 304s: most of their
+CPU in a burst goes to re-asking unchanged feeds every second); the messages written per
+article to each kind of topic (articles, hand-over envelopes, tag and watch streams);
+Kafka's and Elasticsearch's CPU by kind of JVM thread (work, JIT compiler, GC; from /proc),
+a phase whose servers' JIT compiler was still busy marked SERVERS WARMING UP; with
+--server-threads, Kafka's CPU by thread name (jcmd).
 Then each stage alone on the same kind of articles (bench/e2e/stages.py) and the ratio
 burst e2e / slowest stage. Peak memory (VmHWM) per process comes from /proc.
 
