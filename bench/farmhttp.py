@@ -8,17 +8,30 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NOT_FOUND", "feed_response", "listen", "loopback_hosts", "serve_keepalive"]
+__all__ = ["NOT_FOUND", "feed_response", "listen", "loopback_hosts", "serve_keepalive",
+           "wait_ready"]
 
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 # respond(local address, path, lower-cased headers) -> the whole response
 Responder = Callable[[str, str, dict[str, str]], bytes]
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
+
+
+def wait_ready(farm: subprocess.Popen[bytes], ready: Path, timeout_s: float) -> None:
+    """Wait until a farm process started with ``--ready ready`` listens (it creates the file
+    then); SystemExit if it exits or does not get there in time."""
+    deadline = time.monotonic() + timeout_s
+    while not ready.exists():
+        if farm.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the feed farm did not start")
+        time.sleep(0.1)
 
 
 def loopback_hosts(second_octet: int, count: int) -> list[str]:

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.e2e.farm import feed_urls
+from bench.farmhttp import wait_ready
 
 Get = Callable[[str, str | None], Awaitable[str | None]]
 
@@ -125,11 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             "--control", str(Path(tmp) / "phase.json"), "--ready", str(ready),
             "--stats", str(Path(tmp) / "farm.json"), "--lifetime", "3600"])
         try:
-            deadline = time.monotonic() + 30
-            while not ready.exists():
-                if farm.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the feed farm did not start")
-                time.sleep(0.1)
+            wait_ready(farm, ready, 30)
             urls = feed_urls(args.hosts, args.feeds, args.port)
             load = os.getloadavg()[0]
             print(f"cores={os.cpu_count()} load1 {load:.2f}; {args.requests} conditional GETs "

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.e2e.procs import ProcStat, sample
+from bench.farmhttp import wait_ready
 from bench.poller.farm import hosts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,11 +111,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     topic = f"bench.poller.{uuid.uuid4().hex[:8]}"
     results: list[dict[str, Any]] = []
     try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            if farm.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the feed farm did not start")
-            time.sleep(0.1)
+        wait_ready(farm, ready, 60)
         settings = PollerSettings(
             allow_hosts=["127.10.0.0/16"], min_host_gap_s=args.gap,
             concurrency=args.concurrency, state_dir=workdir / "state",

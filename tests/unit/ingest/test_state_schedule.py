@@ -116,34 +116,36 @@ def test_flush_leaves_another_writers_state_alone(tmp_path: Path) -> None:
 
 # -- the poller ----------------------------------------------------------------------------
 
-def poller_at(tmp_path: Path, clock: list[float], fetcher: FakeFetcher, every_s: float
-              ) -> tuple[Poller, StateStore]:
+def poller_of_one_feed(tmp_path: Path, every_s: float
+                       ) -> tuple[Poller, StateStore, list[float]]:
+    """A poller of one feed whose next fetches answer a 200, a 304 and a 304; its clock."""
+    clock, fetcher = [NOW], FakeFetcher()
+    fetcher.add(URL, ok(URL, rss("https://n.example/1"), '"e1"'), not_modified(URL),
+                not_modified(URL))
     store = StateStore(tmp_path)
     settings = PollerSettings.model_validate({"min_host_gap_s": 0.0,
                                               "schedule_save_interval_s": every_s})
     p = Poller(settings, [FeedSpec(url=URL)], fetcher=fetcher, parser=InlineParser(),
                sink=FakeSink(), store=store, clock=lambda: clock[0])
-    return p, store
+    return p, store, clock
 
 
 def file_state(tmp_path: Path) -> FeedState:
     return StateStore(tmp_path).load(FeedSpec(url=URL).id, URL)
 
 
-def three_polls(fetcher: FakeFetcher) -> None:
-    fetcher.add(URL, ok(URL, rss("https://n.example/1"), '"e1"'), not_modified(URL),
-                not_modified(URL))
+async def poll_three_times(p: Poller, clock: list[float]) -> None:
+    """The 200, then the two 304s, ten seconds apart: the last one moves only the schedule."""
+    for _ in range(3):
+        await p.run_once()
+        clock[0] += 10.0
 
 
 def test_the_poller_writes_a_second_304_at_shutdown(tmp_path: Path) -> None:
-    clock, fetcher = [NOW], FakeFetcher()
-    three_polls(fetcher)
-    p, store = poller_at(tmp_path, clock, fetcher, every_s=60.0)
+    p, store, clock = poller_of_one_feed(tmp_path, every_s=60.0)
 
     async def go() -> None:
-        for _ in range(3):
-            await p.run_once()
-            clock[0] += 10.0
+        await poll_three_times(p, clock)
         # The 200 and the first 304 (its status changed) were written; the second was not.
         assert file_state(tmp_path).last_poll_at == NOW + 10.0
         assert store.load(FeedSpec(url=URL).id, URL).last_poll_at == NOW + 20.0
@@ -154,14 +156,10 @@ def test_the_poller_writes_a_second_304_at_shutdown(tmp_path: Path) -> None:
 
 
 def test_the_poller_writes_a_feed_it_hands_over(tmp_path: Path) -> None:
-    clock, fetcher = [NOW], FakeFetcher()
-    three_polls(fetcher)
-    p, _store = poller_at(tmp_path, clock, fetcher, every_s=60.0)
+    p, _store, clock = poller_of_one_feed(tmp_path, every_s=60.0)
 
     async def go() -> None:
-        for _ in range(3):
-            await p.run_once()
-            clock[0] += 10.0
+        await poll_three_times(p, clock)
         assert file_state(tmp_path).last_poll_at == NOW + 10.0
         await p.release([FeedSpec(url=URL).id])
 
@@ -170,14 +168,6 @@ def test_the_poller_writes_a_feed_it_hands_over(tmp_path: Path) -> None:
 
 
 def test_with_a_zero_interval_every_poll_is_written(tmp_path: Path) -> None:
-    clock, fetcher = [NOW], FakeFetcher()
-    three_polls(fetcher)
-    p, _store = poller_at(tmp_path, clock, fetcher, every_s=0.0)
-
-    async def go() -> None:
-        for _ in range(3):
-            await p.run_once()
-            clock[0] += 10.0
-
-    asyncio.run(go())
+    p, _store, clock = poller_of_one_feed(tmp_path, every_s=0.0)
+    asyncio.run(poll_three_times(p, clock))
     assert file_state(tmp_path).last_poll_at == NOW + 20.0
