@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ipaddress
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
-import httpx
+import aiohttp
 import pytest
 
 from ingest.fetch import Fetcher
+from ingest.guard import IPAddress
 from newsflow.errors import FeedError, RefusedError, TransientError
 from newsflow.settings import PollerSettings
 from tests.integration.ingest_feedserver import ConditionalFeed, FeedServer, Reply, rss
@@ -19,22 +23,18 @@ from tests.integration.ingest_feedserver import ConditionalFeed, FeedServer, Rep
 pytestmark = pytest.mark.integration
 
 
-class LoopbackOnly(httpx.AsyncBaseTransport):
+def loopback_only() -> aiohttp.TraceConfig:
     """Test safety net: whatever the guard decides, no request leaves 127.0.0.0/8."""
+    trace = aiohttp.TraceConfig()
 
-    def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
-        self.sent: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
+    async def on_request_start(_session: object, _context: object,
+                               params: aiohttp.TraceRequestStartParams) -> None:
+        host = params.url.host or ""
         if not ipaddress.ip_address(host).is_loopback:
             raise AssertionError(f"the fetcher tried to connect to {host}")
-        self.sent.append(str(request.url))
-        return await self._inner.handle_async_request(request)
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    trace.on_request_start.append(on_request_start)
+    return trace
 
 
 def settings(**changes: object) -> PollerSettings:
@@ -46,7 +46,7 @@ def settings(**changes: object) -> PollerSettings:
 
 def fetch(poller: PollerSettings, url: str, **kwargs: object) -> object:
     async def go() -> object:
-        async with Fetcher(poller, transport=LoopbackOnly()) as fetcher:
+        async with Fetcher(poller, trace_configs=[loopback_only()]) as fetcher:
             return await fetcher.fetch(url, **kwargs)  # type: ignore[arg-type]
 
     return asyncio.run(go())
@@ -75,7 +75,7 @@ def test_unchanged_polls_keep_their_connection_alive(server: FeedServer) -> None
     server.routes["/feed"] = feed
 
     async def three_polls() -> list[int]:
-        async with Fetcher(settings(), transport=LoopbackOnly()) as fetcher:
+        async with Fetcher(settings(), trace_configs=[loopback_only()]) as fetcher:
             first = await fetcher.fetch(server.url("/feed"))
             second = await fetcher.fetch(server.url("/feed"), etag=first.etag)
             third = await fetcher.fetch(server.url("/feed"), etag=first.etag)
@@ -200,3 +200,39 @@ def test_client_errors_are_permanent(server: FeedServer) -> None:
         fetch(settings(), server.url("/gone"))
     with pytest.raises(FeedError, match="HTTP 404"):
         fetch(settings(), server.url("/missing"))
+
+
+def test_https_is_pinned_to_the_checked_address_and_keeps_the_name_for_tls(
+        tmp_path: Path) -> None:
+    """The connection goes to the address the resolver gave (and the guard checked); the TLS
+    handshake names the feed's host (SNI) and the certificate is verified (self-signed here:
+    refused, as a transient failure)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=feeds.test", "-addext", "subjectAltName=DNS:feeds.test",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    names: list[str | None] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def record_name(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        names.append(name)
+
+    context.sni_callback = record_name
+    resolved: list[str] = []
+
+    async def to_loopback(host: str, _port: int) -> list[IPAddress]:
+        resolved.append(host)
+        return [ipaddress.ip_address("127.0.0.2")]
+
+    async def go() -> None:
+        server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.2", 0,
+                                            ssl=context)
+        port = server.sockets[0].getsockname()[1]
+        async with server, Fetcher(settings(), resolver=to_loopback,
+                                   trace_configs=[loopback_only()]) as fetcher:
+            with pytest.raises(TransientError, match="certificate"):
+                await fetcher.fetch(f"https://feeds.test:{port}/rss")
+
+    asyncio.run(go())
+    assert resolved == ["feeds.test"] and names == ["feeds.test"]

@@ -1,19 +1,18 @@
 """The fetcher's errors carry the HTTP status and the Retry-After as attributes, and a body
-that drips in is cut at the total per-fetch deadline. No sockets: httpx's MockTransport and
-a resolver that answers a public address."""
+that drips in is cut at the total per-fetch deadline. Against an aiohttp server on loopback
+(allowed for these tests) answering every request with one scripted response."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 
-import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from ingest.fetch import Fetcher
-from ingest.guard import IPAddress
 from newsflow.errors import (
     FeedError,
     FeedTimeoutError,
@@ -23,31 +22,39 @@ from newsflow.errors import (
 )
 from newsflow.settings import PollerSettings
 
-URL = "http://feeds.example/rss"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def public(_host: str, _port: int) -> list[IPAddress]:
-    return [ipaddress.ip_address("93.184.216.34")]
+def answering(status: int, headers: dict[str, str] | None = None) -> Handler:
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, headers=headers)
+
+    return handler
 
 
-class Drip(httpx.AsyncByteStream):
+async def drip(request: web.Request) -> web.StreamResponse:
     """A byte every 50 ms, for ever: each read is quick, the whole never ends."""
+    response = web.StreamResponse()
+    await response.prepare(request)
+    while True:
+        await asyncio.sleep(0.05)
+        await response.write(b" ")
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while True:
-            await asyncio.sleep(0.05)
-            yield b" "
 
+def fetch_error(handler: Handler, **settings: float) -> tuple[NewsflowError, str]:
+    """The error of fetching from a server answering with ``handler``; and the URL."""
+    conf = PollerSettings.model_validate({"min_host_gap_s": 0.0, "allow_hosts": ["127.0.0.1"],
+                                          **settings})
 
-def fetch_error(response: httpx.Response, **settings: float) -> NewsflowError:
-    conf = PollerSettings.model_validate({"min_host_gap_s": 0.0, **settings})
-
-    async def go() -> NewsflowError:
-        transport = httpx.MockTransport(lambda request: response)
-        async with Fetcher(conf, resolver=public, transport=transport) as fetcher:
-            with pytest.raises(NewsflowError) as info:
-                await fetcher.fetch(URL)
-        return info.value
+    async def go() -> tuple[NewsflowError, str]:
+        app = web.Application()
+        app.router.add_get("/rss", handler)
+        async with TestServer(app, host="127.0.0.1") as server:
+            url = str(server.make_url("/rss"))
+            async with Fetcher(conf) as fetcher:
+                with pytest.raises(NewsflowError) as info:
+                    await fetcher.fetch(url)
+        return info.value, url
 
     return asyncio.run(go())
 
@@ -64,17 +71,16 @@ def fetch_error(response: httpx.Response, **settings: float) -> NewsflowError:
 def test_http_errors_carry_status_and_retry_after(
         status: int, headers: dict[str, str], kind: type[NewsflowError],
         retry_after: float | None, reason: str) -> None:
-    error = fetch_error(httpx.Response(status, headers=headers))
+    error, url = fetch_error(answering(status, headers))
     assert type(error) is kind and str(error) == reason
     assert isinstance(error, FeedError | FeedUnavailableError)
-    assert error.status == status and error.url == URL
+    assert error.status == status and error.url == url
     assert getattr(error, "retry_after", None) == retry_after
 
 
 def test_a_drip_is_cut_at_the_total_deadline() -> None:
     started = time.monotonic()
-    error = fetch_error(httpx.Response(200, stream=Drip()), read_timeout_s=5.0,
-                        total_timeout_s=0.5)
+    error, _url = fetch_error(drip, read_timeout_s=5.0, total_timeout_s=0.5)
     assert time.monotonic() - started < 2.0
     assert isinstance(error, FeedTimeoutError) and isinstance(error, TransientError)
     assert str(error) == "total timeout: no complete response within 0.5 s"

@@ -1,17 +1,15 @@
-"""The fetcher's transport (ingest/httpconn.py): idle keep-alive connections are reused, and
+"""The fetcher's connections (ingest/fetch.py): idle keep-alive connections are reused, and
 one the server closed is noticed (so the next request opens a new one instead of failing).
 A local HTTP/1.1 server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
-
-import httpcore
-import httpx
+import resource
 
 from ingest.fetch import Fetcher
 from ingest.guard import AllowList
-from ingest.httpconn import LeanBackend, LeanStream, lean_transport
+from ingest.run import raise_open_files_limit
 from newsflow.settings import PollerSettings
 
 BODY = b'<rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -68,28 +66,15 @@ def test_the_fetcher_reuses_idle_connections_and_notices_ones_the_server_closed(
     assert connections == 2
 
 
-def test_the_stream_answers_is_readable_from_its_socket_and_passes_the_rest_on() -> None:
-    async def run() -> tuple[bool, bool, object, object]:
-        server = _Server()
-        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
-        port = listener.sockets[0].getsockname()[1]
-        async with listener:
-            backend = LeanBackend(httpcore.AnyIOBackend())
-            stream = await backend.connect_tcp("127.0.0.1", port)
-            assert isinstance(stream, LeanStream)
-            idle = stream.get_extra_info("is_readable")
-            await asyncio.sleep(0.05)
-            await server.hang_up()
-            closed = stream.get_extra_info("is_readable")
-            peer = stream.get_extra_info("server_addr")
-            await stream.aclose()
-        return idle, closed, peer, port
-
-    idle, closed, peer, port = asyncio.run(run())
-    assert idle is False and closed is True
-    assert peer == ("127.0.0.1", port)
-
-
-def test_lean_transport_wraps_the_default_pools_backend() -> None:
-    transport = lean_transport(httpx.Limits(max_connections=4))
-    assert isinstance(transport._pool._network_backend, LeanBackend)
+def test_the_poller_raises_its_open_files_limit_to_the_hard_one() -> None:
+    """An idle connection per recently polled host: thousands of sockets with many hosts."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(256, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        raised = raise_open_files_limit()
+        now_soft, now_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert now_hard == hard
+    assert raised == now_soft == (hard if hard != resource.RLIM_INFINITY else 1 << 20)
