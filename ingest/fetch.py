@@ -152,9 +152,10 @@ class Fetcher:
     """Async feed fetcher. ``async with Fetcher(settings) as f: await f.fetch(url)``.
 
     aiohttp's client: an unchanged poll's request costs ~0.2 ms of CPU in it against ~1.2
-    in httpx's (bench/poller/clients.py). Its pool is keyed by host, so keeping idle
-    connections costs nothing per request; they are closed after ``keepalive_expiry``
-    (the host gap plus 10 s), so the poller holds at most one idle socket per host polled
+    in httpx's (bench/poller/clients.py). Its pool is keyed by address, so keeping idle
+    connections costs nothing per request (httpcore's pool walks all of its connections on
+    each request, which is why the httpx fetcher kept only 16); they are closed once idle
+    for the host gap plus 10 s, so the poller holds at most one idle socket per host polled
     in that time (ingest/run.py raises the process's open-file limit to its maximum).
     """
 
