@@ -8,7 +8,8 @@ conditional GET is answered 304), fetches each feed once for its ETag, then meas
 CPU time of this process over ``--requests`` conditional GETs, round robin over the feeds,
 one at a time, with:
 
-- ``fetcher``: the poller's ``ingest.fetch.Fetcher`` (httpx, the SSRF guard, the limits);
+- ``fetcher``: the poller's ``ingest.fetch.Fetcher`` (the SSRF guard, the limits; on aiohttp since
+  e3588bc, on httpx before: 1.2-1.3 ms per request here);
 - ``httpcore``: httpcore's connection pool alone (what httpx sends through), with a
   keep-alive pool large enough for every host;
 - ``aiohttp``: aiohttp's client session alone (already installed: faust-streaming's
