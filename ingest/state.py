@@ -208,11 +208,6 @@ class StateStore:
             saved.latest = _copy(state)
             return True
 
-    def save_schedule(self, feed_id: str, state: FeedState, every_s: float) -> None:
-        """``save``, or ``defer_schedule`` when that keeps it."""
-        if not self.defer_schedule(feed_id, state, every_s):
-            self.save(feed_id, state)
-
     def flush(self, feed_ids: Iterable[str] | None = None) -> int:
         """Write the schedules kept in memory (of these feeds; default all); how many.
 
@@ -286,7 +281,8 @@ class AsyncStateStore:
         await self.run(self.store.save, feed_id, state)
 
     async def save_schedule(self, feed_id: str, state: FeedState, every_s: float) -> None:
-        """``StateStore.save_schedule``: the pool only when the state is written."""
+        """``save``, unless ``StateStore.defer_schedule`` keeps the state in memory (then
+        without a trip to the pool)."""
         if not self.store.defer_schedule(feed_id, state, every_s):
             await self.save(feed_id, state)
 

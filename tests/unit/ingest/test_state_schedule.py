@@ -13,7 +13,13 @@ from ingest import state as state_module
 from ingest.feeds import FeedSpec
 from ingest.poller import Poller
 from ingest.schedule import Policy, after_failure, after_success
-from ingest.state import SCHEDULE_FIELDS, FeedState, StateStore, only_schedule_differs
+from ingest.state import (
+    SCHEDULE_FIELDS,
+    AsyncStateStore,
+    FeedState,
+    StateStore,
+    only_schedule_differs,
+)
 from newsflow.settings import PollerSettings
 from tests.unit.ingest.test_poller import FakeFetcher, FakeSink, InlineParser, not_modified, ok, rss
 
@@ -82,12 +88,14 @@ def test_the_schedule_is_written_once_the_last_write_is_every_s_old(
     monkeypatch.setattr(state_module.time, "monotonic", lambda: clock[0])
     store = StateStore(tmp_path)
     store.save("f", polled())
+    on_disk = store.path("f").read_bytes()
     newer = after_success(store.load("f", URL), NOW, POLICY, status=304)
+    states = AsyncStateStore(store)  # the poller's way in
     clock[0] += 59.0
-    assert store.defer_schedule("f", newer, every_s=60.0)
+    asyncio.run(states.save_schedule("f", newer, every_s=60.0))
+    assert store.path("f").read_bytes() == on_disk  # kept in memory
     clock[0] += 1.0
-    assert not store.defer_schedule("f", newer, every_s=60.0)
-    store.save_schedule("f", newer, every_s=60.0)
+    asyncio.run(states.save_schedule("f", newer, every_s=60.0))
     assert StateStore(tmp_path).load("f", URL).next_poll_at == newer.next_poll_at
 
 
