@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ipaddress
 import logging
+import resource
 import socket
 import time
 import zlib
@@ -37,7 +39,7 @@ from ingest.guard import AllowList, IPAddress, refusal
 from newsflow.errors import FeedError, FeedTimeoutError, FeedUnavailableError, RefusedError
 from newsflow.settings import PollerSettings
 
-__all__ = ["FetchResult", "Fetcher", "Resolver", "parse_retry_after"]
+__all__ = ["FetchResult", "Fetcher", "Resolver", "parse_retry_after", "raise_open_files_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,21 @@ class _Decoder:
         return b"".join(self.parts)
 
 
+def raise_open_files_limit() -> None:
+    """Raise this process's soft limit of open files to its hard limit (where permitted).
+
+    A Fetcher keeps an idle keep-alive connection to every host it asked in the last
+    ``min_host_gap_s + 10`` seconds: with thousands of hosts that is more sockets than a
+    default soft limit of 1,024 allows. Called as a Fetcher starts, whoever runs it (the
+    poller, a benchmark).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # not permitted: keep the soft one
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 class Fetcher:
     """Async feed fetcher. ``async with Fetcher(settings) as f: await f.fetch(url)``.
 
@@ -156,7 +173,7 @@ class Fetcher:
     connections costs nothing per request (httpcore's pool walks all of its connections on
     each request, which is why the httpx fetcher kept only 16); they are closed once idle
     for the host gap plus 10 s, so the poller holds at most one idle socket per host polled
-    in that time (ingest/run.py raises the process's open-file limit to its maximum).
+    in that time (and raises the process's open-file limit to its maximum as it starts).
     """
 
     def __init__(
@@ -175,6 +192,7 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         s = self._settings
+        raise_open_files_limit()
         connector = aiohttp.TCPConnector(
             limit=max(4, s.concurrency * 2), limit_per_host=0,
             keepalive_timeout=s.min_host_gap_s + 10.0,

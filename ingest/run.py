@@ -13,9 +13,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import resource
 import signal
 import tempfile
 from collections.abc import Callable, Iterable
@@ -77,22 +75,6 @@ class _FeedFile:
         return self.specs
 
 
-def raise_open_files_limit() -> int:
-    """Raise this process's soft limit of open files to its hard limit; the new soft limit.
-
-    The fetcher keeps an idle keep-alive connection to every host it polled in the last
-    ``min_host_gap_s + 10`` seconds (ingest/fetch.py): with thousands of hosts that is more
-    sockets than a default soft limit of 1,024 allows.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        with contextlib.suppress(ValueError, OSError):  # not permitted: keep the soft one
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            return wanted
-    return soft
-
-
 async def poll(
     settings: Settings,
     options: PollOptions,
@@ -101,7 +83,6 @@ async def poll(
     """Run the poller as the options say; returns the summary of a ``once`` run."""
     feed_file = _FeedFile(options.feeds_file)
     ps = settings.poller
-    raise_open_files_limit()
     async with AsyncExitStack() as stack:
         sync = stack.enter_context(ExitStack())
         recovery: Recovery | None = None
