@@ -118,6 +118,7 @@ class Publisher:
                 enable_idempotence=True,
                 max_request_size=self._kafka.max_message_bytes,
                 linger_ms=20,  # batches across the feeds polled at the same moment
+                batch_size=self._kafka.producer_batch_bytes,  # not 16 KiB: fewer, fuller batches
                 max_block_ms=int(self._timeout_s * 1000),
                 request_timeout_ms=int(self._timeout_s * 1000),
                 delivery_timeout_ms=int(self._timeout_s * 1000) + 20_000,

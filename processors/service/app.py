@@ -54,6 +54,9 @@ def build_app(settings: Settings) -> faust.App:
         # acks=all for tag streams and dead letters: the batch is acked only after these.
         producer_acks=-1,
         producer_max_request_size=kafka.max_message_bytes,
+        # Not aiokafka's 16 KiB: a full batch makes the next send to its partition wait for
+        # the broker (settings.KafkaSettings.producer_batch_bytes).
+        producer_max_batch_size=kafka.producer_batch_bytes,
         # The default rule, without hashing keys for one-partition topics (the streams).
         producer_partitioner=partition_for,
         # Do not wait for in-flight events on shutdown or rebalance: a held batch (see

@@ -194,7 +194,9 @@ class TagStreamProducer:
 
         try:
             self._producer = KafkaProducer(**self._kafka.client_config(), acks="all",
-                                           client_id="newsflow-retag")
+                                           client_id="newsflow-retag",
+                                           max_request_size=self._kafka.max_message_bytes,
+                                           batch_size=self._kafka.producer_batch_bytes)
         except KafkaError as exc:
             raise BrokerUnavailableError(f"cannot reach Kafka at "
                                          f"{self._kafka.bootstrap_servers}: {exc}") from exc

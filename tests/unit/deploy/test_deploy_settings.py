@@ -149,3 +149,38 @@ def test_kibana_import_with_an_unreadable_ca_bundle_fails_before_any_request(
             import_saved_objects("https://kibana.invalid:5601", ndjson, ca_certs=ca)
         assert caught.value.url == "https://kibana.invalid:5601"
         assert caught.value.status is None and caught.value.failed == ()
+
+
+def test_the_workers_producer_batches_take_the_configured_size(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """aiokafka keeps one open batch per partition and makes the next send wait for the
+    broker once it is full: its 16 KiB default held five or six articles."""
+    import asyncio
+
+    monkeypatch.setenv("NEWSFLOW_PROCESSORS__DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("NEWSFLOW_KAFKA__PRODUCER_BATCH_BYTES", str(300_000))
+
+    async def batch_size() -> int:
+        client = build_app(load_settings()).producer._new_producer()  # not started
+        try:
+            return int(client._message_accumulator._batch_size)
+        finally:
+            await client.stop()
+
+    assert asyncio.run(batch_size()) == 300_000
+    assert load_settings().kafka.producer_batch_bytes == 300_000
+
+
+@pytest.mark.parametrize("env", [
+    {"NEWSFLOW_KAFKA__PRODUCER_BATCH_BYTES": "1000"},  # under 16 KiB
+    {"NEWSFLOW_KAFKA__PRODUCER_BATCH_BYTES": "2000000",
+     "NEWSFLOW_KAFKA__MAX_MESSAGE_BYTES": "1000000"},  # a batch the broker would refuse
+])
+def test_producer_batches_within_what_the_broker_takes(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match="producer_batch_bytes"):
+        load_settings()
