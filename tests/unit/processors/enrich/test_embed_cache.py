@@ -166,6 +166,8 @@ def test_a_small_table_gives_the_same_entities() -> None:
     assert cache is not None
     assert entities(nlp, texts) == expected
     assert cache.resets > 0 and len(cache) <= 600
+    assert cache_token_embeddings(nlp) is None  # already cached: not wrapped twice
+    assert entities(nlp, texts) == expected
 
 
 def test_a_fresh_cnn_ner_is_cached_and_still_trains() -> None:
