@@ -99,16 +99,15 @@ class TokenEmbeddingCache:
         rows = np.fromiter((self._rows.get(key, -1) for key in keys), dtype=np.int64,
                            count=len(keys))
         missing = np.flatnonzero(rows < 0)
-        self.reused += len(keys) - len(missing)
-        if not len(missing):
-            return rows
         if len(self._rows) + len(missing) > self.capacity:
             # Full: start again with this batch's rows (news' frequent words come back first).
             self._rows.clear()
             self.resets += 1
             log.info("token embedding table full, emptied rows=%d", self.capacity)
-            self.reused -= len(keys) - len(missing)
             missing = np.arange(len(keys))
+        self.reused += len(keys) - len(missing)
+        if not len(missing):
+            return rows
         start = len(self._rows)
         self._table[start:start + len(missing)] = self._compute([distinct_ids[missing]])[0]
         for offset, slot in enumerate(missing.tolist()):

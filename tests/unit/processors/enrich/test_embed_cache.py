@@ -77,8 +77,9 @@ def test_a_full_table_is_emptied_and_refilled_with_the_batch() -> None:
     assert same(cache([[1, 2, 3]]), direct([[1, 2, 3]]))
     assert same(cache([[3, 4, 5]]), direct([[3, 4, 5]]))  # 4 and 5 do not fit beside 1, 2, 3
     assert cache.resets == 1 and len(cache) == 3  # 3, 4, 5: the batch's rows, all recomputed
+    assert cache.reused == 0  # 3 was in the table, but the table was emptied before use
     assert same(cache([[5, 4, 3]]), direct([[5, 4, 3]]))
-    assert cache.resets == 1 and stage.rows == 6
+    assert cache.resets == 1 and stage.rows == 6 and cache.reused == 3
 
 
 def test_a_batch_larger_than_the_table_is_computed_and_not_kept() -> None:
