@@ -112,13 +112,9 @@ class Publisher:
 
         try:
             self._producer = KafkaProducer(
-                **self._kafka.client_config(),
+                **self._kafka.producer_config(),  # acks=all, idempotent, batch and request size
                 client_id=self._client_id,
-                acks="all",
-                enable_idempotence=True,
-                max_request_size=self._kafka.max_message_bytes,
                 linger_ms=20,  # batches across the feeds polled at the same moment
-                batch_size=self._kafka.producer_batch_bytes,  # not 16 KiB: fewer, fuller batches
                 max_block_ms=int(self._timeout_s * 1000),
                 request_timeout_ms=int(self._timeout_s * 1000),
                 delivery_timeout_ms=int(self._timeout_s * 1000) + 20_000,

@@ -137,6 +137,20 @@ class KafkaSettings(_Group):
                 config["sasl_plain_password"] = self.sasl_password.get_secret_value()
         return config
 
+    def producer_config(self) -> dict[str, Any]:
+        """``client_config`` plus what every kafka-python producer newsflow builds shares (the
+        poller's Publisher, retag's TagStreamProducer): acks from all in-sync replicas,
+        idempotent retries, requests up to ``max_message_bytes``, record batches up to
+        ``producer_batch_bytes``. The worker's aiokafka producer gets the same values
+        through Faust (processors/service/app.py)."""
+        return {
+            **self.client_config(),
+            "acks": "all",
+            "enable_idempotence": True,
+            "max_request_size": self.max_message_bytes,
+            "batch_size": self.producer_batch_bytes,
+        }
+
 
 class ElasticsearchSettings(_Group):
     url: str = "http://127.0.0.1:19200"

@@ -193,10 +193,8 @@ class TagStreamProducer:
         from kafka.errors import KafkaError
 
         try:
-            self._producer = KafkaProducer(**self._kafka.client_config(), acks="all",
-                                           client_id="newsflow-retag",
-                                           max_request_size=self._kafka.max_message_bytes,
-                                           batch_size=self._kafka.producer_batch_bytes)
+            self._producer = KafkaProducer(**self._kafka.producer_config(),
+                                           client_id="newsflow-retag")
         except KafkaError as exc:
             raise BrokerUnavailableError(f"cannot reach Kafka at "
                                          f"{self._kafka.bootstrap_servers}: {exc}") from exc

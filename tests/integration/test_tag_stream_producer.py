@@ -2,7 +2,7 @@
 land on their topics, which it creates on first use (dead letters with one partition, tag
 topics with ``kafka.tag_partitions``); an empty batch sends nothing; it sends articles up to
 ``max_message_bytes`` (its client's 1 MiB default request size refused larger ones). It and
-the poller's Publisher take the configured batch size."""
+the poller's Publisher take ``KafkaSettings.producer_config`` (batch size, idempotence)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def test_retag_sends_an_article_over_a_mebibyte(names: Names) -> None:
     big = b"x" * (2 * 1024 * 1024)
     with TagStreamProducer(kafka, timeout_s=30) as producer:
         assert producer._producer.config["batch_size"] == kafka.producer_batch_bytes
+        assert producer._producer.config["enable_idempotence"]  # as the poller's: no repeats
         outcome = asyncio.run(producer.send_all([OutMessage("sanctions", b"k", big)]))
     assert outcome.unacknowledged == () and outcome.error is None
     assert read_topic(names.tag_topic("sanctions"), expect=1) == [big]

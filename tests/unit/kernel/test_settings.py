@@ -95,6 +95,18 @@ def test_kafka_client_config_carries_sasl_only_when_configured(
     assert "s3cret" not in repr(kafka)
 
 
+def test_kafka_producer_config_is_the_client_config_with_the_shared_producer_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWSFLOW_KAFKA__MAX_MESSAGE_BYTES", str(4_000_000))
+    monkeypatch.setenv("NEWSFLOW_KAFKA__PRODUCER_BATCH_BYTES", str(300_000))
+    kafka = load_settings().kafka
+    assert kafka.producer_config() == {
+        **kafka.client_config(), "acks": "all", "enable_idempotence": True,
+        "max_request_size": 4_000_000, "batch_size": 300_000,
+    }
+
+
 def test_tag_model_none_or_empty_means_rules_only(monkeypatch: pytest.MonkeyPatch) -> None:
     from newsflow.settings import ProcessorSettings
 
