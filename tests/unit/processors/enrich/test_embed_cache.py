@@ -202,3 +202,24 @@ def test_a_ner_listening_to_a_shared_tok2vec_is_left_as_it_is() -> None:
     assert cache_token_embeddings(nlp) is None
     assert [node.name for node in ner.model.walk()] == names
     assert cache_token_embeddings(spacy.blank("en")) is None  # no NER at all
+
+
+def test_a_ner_with_static_vectors_is_left_as_it_is() -> None:
+    """Static vectors are looked up by the word itself, which is not among the four ids the
+    table is keyed on: such a stage must not be cached."""
+    nlp = spacy.blank("en")
+    nlp.vocab.reset_vectors(width=8)
+    nlp.vocab.set_vector("Acme", np.ones(8, dtype=np.float32))
+    embed = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 96,
+             "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"], "rows": [500, 100, 250, 250],
+             "include_static_vectors": True}
+    encode = {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": 96, "depth": 1,
+              "window_size": 1, "maxout_pieces": 3}
+    ner = nlp.add_pipe("ner", config={"model": {"tok2vec": {
+        "@architectures": "spacy.Tok2Vec.v2", "embed": embed, "encode": encode}}})
+    ner.add_label("ORG")
+    nlp.initialize()
+    names = [node.name for node in ner.model.walk()]
+    assert any("static_vectors" in name for name in names)
+    assert cache_token_embeddings(nlp) is None
+    assert [node.name for node in ner.model.walk()] == names
