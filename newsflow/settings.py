@@ -95,13 +95,13 @@ class KafkaSettings(_Group):
     # Keep it at or under the broker's message.max.bytes (8 MiB in deploy/local, compose
     # and k8s); dead letters are cut to fit, so a huge record never stalls the worker.
     max_message_bytes: int = 8 * 1024 * 1024
-    # The most bytes a producer puts in one record batch for a partition (the poller's and the
-    # worker's). The clients' 16 KiB default holds five or six articles: a worker forwarding
-    # a batch then waits a broker round trip per 16 KiB of each tag stream (aiokafka keeps one
-    # open batch per partition), and each small batch costs both sides CPU (bench/RESULTS.md,
-    # session 25). Batches fill only as fast as messages come (the poller still lingers
-    # 20 ms at most). Keep it at or under the broker's message.max.bytes (Kafka's default,
-    # 1,048,588 bytes, takes the 1 MiB default) and max_message_bytes.
+    # The most bytes a producer puts in one record batch for a partition (the poller's, the
+    # worker's and retag's). The clients' 16 KiB default holds five or six articles: a worker
+    # forwarding a batch then waits a broker round trip per 16 KiB of each tag stream
+    # (aiokafka keeps one open batch per partition), and each small batch costs both sides
+    # CPU (bench/RESULTS.md, session 25). Batches fill only as fast as messages come (the
+    # poller still lingers 20 ms at most). Keep it at or under the broker's message.max.bytes
+    # (Kafka's default, 1,048,588 bytes, takes the 1 MiB default) and max_message_bytes.
     producer_batch_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
     # Replicas of every topic newsflow creates itself (articles, tag streams, dead letters,
     # the pollers' assignment topic, Faust's own topics). 1 for one broker; 3 on a cluster.
