@@ -90,6 +90,35 @@ def test_a_batch_larger_than_the_table_is_computed_and_not_kept() -> None:
     assert len(cache) == 0 and cache.computed == 3
 
 
+def test_two_threads_do_not_share_rows() -> None:
+    """Each call reads the table after computing into it: two threads at once must not take
+    the same free rows (the stand-in stage is slow, so that both are inside together)."""
+    import threading
+    import time
+
+    class SlowStage(Stage):
+        def compute(self, features: list[np.ndarray]) -> list[np.ndarray]:
+            time.sleep(0.05)
+            return super().compute(features)
+
+    stage = SlowStage()
+    cache = TokenEmbeddingCache(stage.extract, stage.compute, WIDTH, capacity=100)
+    inputs = [[[1, 2, 3]], [[10, 20, 30]]]
+    outputs: list[list[np.ndarray]] = [[], []]
+
+    def run(n: int) -> None:
+        outputs[n] = cache(inputs[n])
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for docs, out in zip(inputs, outputs, strict=True):
+        assert same(out, direct(docs))
+    assert same(cache([[1, 2, 3, 10, 20, 30]]), direct([[1, 2, 3, 10, 20, 30]]))
+
+
 def test_empty_input_and_empty_docs() -> None:
     stage = Stage()
     cache = TokenEmbeddingCache(stage.extract, stage.compute, WIDTH)
