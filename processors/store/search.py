@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from newsflow.article import Article
-from processors.store.documents import ENTITY_KINDS, article_from_document
+from processors.store.documents import article_from_document
 
 __all__ = [
     "SearchHit",
@@ -42,7 +42,6 @@ __all__ = [
 
 _TEXT_FIELDS = ("title^3", "summary^2", "content", "authors")
 _HIGHLIGHT_FIELDS = ("title", "summary", "content")
-_ENTITY_FIELDS = tuple(f"entity.{kind}" for kind in ENTITY_KINDS)
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -88,16 +87,19 @@ def _filters(
 ) -> list[dict[str, Any]]:
     filters: list[dict[str, Any]] = [{"term": {"tags": tag}} for tag in tags]
     for name in entities:
-        filters.append({"bool": {"minimum_should_match": 1, "should": [
-            *({"term": {f: {"value": name, "case_insensitive": True}}}
-              for f in _ENTITY_FIELDS),
-            {"nested": {"path": "entities", "query": {"bool": {"minimum_should_match": 1,
-             "should": [
-                 {"term": {"entities.text": {"value": name, "case_insensitive": True}}},
-                 {"term": {"entities.canonical": {"value": name,
-                                                  "case_insensitive": True}}},
-             ]}}}},
-        ]}})
+        # The nested entities alone: the per-kind arrays (``entity.people``, ...) list each
+        # entity's canonical name, or its text where it has none (documents.entity_names), so
+        # every name they hold is a nested entity's canonical name or text as well. Asking
+        # them too cost seven more case-insensitive term queries (each an automaton walked
+        # over a field's terms) for no article more: twice the CPU of an entity filter, and
+        # two thirds of the watches' matching search (bench/RESULTS.md, session 26).
+        filters.append({"nested": {"path": "entities", "query": {"bool": {
+            "minimum_should_match": 1,
+            "should": [
+                {"term": {"entities.text": {"value": name, "case_insensitive": True}}},
+                {"term": {"entities.canonical": {"value": name, "case_insensitive": True}}},
+            ],
+        }}}})
     if sources:
         filters.append({"terms": {"source": list(sources)}})
     if since or until:

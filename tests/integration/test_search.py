@@ -50,9 +50,13 @@ def corpus() -> dict[str, Article]:
                  ["military-cooperation"], [ent("Japan", "GPE"), ent("Australia", "GPE")]),
         "aid": (3, "Germany pledges air defence systems to Ukraine", "reuters.com", at(2),
                 ["military-aid", "russia-ukraine-war"],
-                [ent("Germany", "GPE"), ent("Ukraine", "GPE"), ent("NATO", "ORG")]),
+                [ent("Germany", "GPE"), ent("Ukraine", "GPE"), ent("NATO", "ORG"),
+                 Entity(text="Mr Scholz", label="PERSON", canonical="Olaf Scholz", start=0,
+                        end=9)]),
         "drill": (4, "Taiwan stages naval drill", "focustaiwan.tw", at(3),
-                  ["military-exercise"], [ent("Taiwan", "GPE")]),
+                  ["military-exercise"],
+                  [ent("Taiwan", "GPE"), Entity(text="Kinmen", label="GPE", canonical="",
+                                                start=0, end=6)]),
         "bikes": (5, "City approves bicycle lanes", "local.example", at(3), [], []),
         "july": (6, "Russia and China naval patrol near Alaska", "apnews.com",
                  datetime(2025, 7, 1, tzinfo=UTC), ["military-cooperation"],
@@ -100,6 +104,12 @@ def test_filters_select_the_right_articles(indexed: tuple[Names, ArticleIndex,
         {a["exercise"].id}
     assert ids(index, entities=("nato",)) == {a["aid"].id, a["july"].id}
     assert ids(index, entities=("Russia", "NATO")) == {a["july"].id}
+    # An entity is found by its canonical name or its text as printed, in any case, and one
+    # without a canonical name by its text (the per-kind arrays list it under that).
+    assert ids(index, entities=("olaf scholz",)) == {a["aid"].id}
+    assert ids(index, entities=("MR SCHOLZ",)) == {a["aid"].id}
+    assert ids(index, entities=("kinmen",)) == {a["drill"].id}
+    assert ids(index, entities=("Scholz",)) == set()
     assert ids(index, sources=("reuters.com", "focustaiwan.tw")) == \
         {a["exercise"].id, a["aid"].id, a["drill"].id}
     assert ids(index, since=at(2), until=at(4)) == {a["aid"].id, a["drill"].id, a["bikes"].id}

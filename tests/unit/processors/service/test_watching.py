@@ -79,7 +79,7 @@ def test_articles_get_their_watches_in_order() -> None:
     assert [d["id"] for d in sent] == [batch[0].id, batch[1].id, batch[3].id]
     assert sent[0] == matched_document(
         article_document(batch[0], taxonomy_version="t1", indexed_at=T0))
-    assert "entity" in sent[0] and "tag_details" not in sent[0]
+    assert "tags" in sent[0] and "entity" not in sent[0] and "tag_details" not in sent[0]
     asyncio.run(s.match(batch))
     assert index.ready == 1  # prepared once
 

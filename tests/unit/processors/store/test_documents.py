@@ -88,6 +88,22 @@ def test_entity_names_group_by_kind_most_mentioned_first_without_repeats() -> No
     assert set(names) == {*ENTITY_KINDS, "countries"}
 
 
+def test_every_name_of_the_kind_arrays_is_a_nested_entitys_canonical_name_or_text() -> None:
+    # The entity filter of searches and watches asks only the nested entities
+    # (processors.store.search): it finds what the per-kind arrays hold only while this holds.
+    article = make_article(entities=[
+        *make_article().entities,
+        Entity(text="Mr Putin", label="PERSON", canonical="Vladimir Putin", start=140, end=148),
+        Entity(text="Kursk", label="GPE", canonical="", start=150, end=155),
+    ])
+    doc = article_document(article, taxonomy_version="v1", indexed_at=NOW)
+    nested = {name for entity in doc["entities"]
+              for name in (entity["canonical"], entity["text"])}
+    listed = {name for kind in ENTITY_KINDS for name in doc["entity"][kind]}
+    assert {"Vladimir Putin", "Kursk"} <= listed
+    assert listed <= nested
+
+
 def test_document_has_tag_keywords_details_entity_arrays_and_versions() -> None:
     article = make_article()
     doc = article_document(article, taxonomy_version="v1-2025.1", indexed_at=NOW)

@@ -60,9 +60,12 @@ def test_search_body_with_text_and_every_filter() -> None:
     assert {"terms": {"source": ["reuters.com"]}} in filters
     assert {"range": {"published_at": {"gte": "2025-01-01T00:00:00+00:00",
                                        "lt": "2025-02-01T00:00:00+00:00"}}} in filters
-    entity = next(f for f in filters if "bool" in f)["bool"]["should"]
-    assert {"term": {"entity.organizations": {"value": "NATO", "case_insensitive": True}}} \
-        in entity
+    (entity,) = [f["nested"] for f in filters if "nested" in f]
+    assert entity["path"] == "entities"
+    assert entity["query"]["bool"]["should"] == [
+        {"term": {"entities.text": {"value": "NATO", "case_insensitive": True}}},
+        {"term": {"entities.canonical": {"value": "NATO", "case_insensitive": True}}},
+    ]
     assert (body["size"], body["from"]) == (5, 10)
     assert body["sort"][0] == "_score"
     assert set(body["highlight"]["fields"]) == {"title", "summary", "content"}

@@ -219,13 +219,13 @@ def test_the_matched_document_keeps_every_field_a_watch_reads_and_nothing_else()
                   entities=("Japan",))
     read = _fields_read(watch_query(watch))
     assert {"title", "summary", "content", "authors", "tags", "entities",
-            "entities.text", "entities.canonical", "entity.places"} <= read
+            "entities.text", "entities.canonical"} <= read
     leaves = {path for path in read if not any(p.startswith(f"{path}.") for p in read)}
     for path in leaves:
         assert _values(document, path), f"the test article has no {path}"
         assert _values(matched, path) == _values(document, path), path
     # What no watch reads is left out: nested tag details, entity offsets and mentions.
-    assert {"tag_details", "url", "published_at", "story_id"}.isdisjoint(matched)
+    assert {"tag_details", "url", "published_at", "story_id", "entity"}.isdisjoint(matched)
     assert {key for entity in matched["entities"] for key in entity} == {"text", "canonical"}
     assert matched["id"] == document["id"]
 
