@@ -107,6 +107,9 @@ class PhaseResult:
     worker_time: dict[str, float] = field(default_factory=dict)
     # CPU seconds the workers' garbage collectors took in the phase (their metrics).
     collector_s: float = math.nan
+    # CPU seconds of the workers' own threads in the phase by their work (enrich, stories,
+    # elasticsearch; their metrics): the rest of the workers' CPU is their event loops'.
+    thread_cpu: dict[str, float] = field(default_factory=dict)
     farm: dict[str, int] = field(default_factory=dict)  # feed bodies, items served, 304s
     # The 1-minute load average when the phase started and ended: contention inflates CPU
     # time, so a phase that started on a busy machine is marked in the report.
@@ -493,6 +496,8 @@ class Bench:
         # CPU time, inside the hops' wall time above: reported apart (absent before a tree
         # whose workers count it).
         result.collector_s = result.worker_time.pop("collector", math.nan)
+        result.thread_cpu = {work: result.worker_time.pop(f"cpu {work}") for work in WORKS
+                             if f"cpu {work}" in result.worker_time}
         result.mean_batch = received / result.batches if result.batches else math.nan
         return result
 
@@ -512,6 +517,8 @@ class Bench:
             'newsflow_processors_received_total{stage="index"}': "records received",
             **{f'newsflow_processors_collector_seconds_total{{generation="{g}"}}': "collector"
                for g in range(3)},
+            **{f'newsflow_processors_cpu_seconds_total{{work="{w}"}}': f"cpu {w}"
+               for w in WORKS},
         }
         for n in range(len(self.workers)):
             for name, value in observe.scrape_metrics(self.args.metrics_port + n).items():
@@ -668,6 +675,7 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
                      f"{p.load_start:.2f} -> {p.load_end:.2f}{busy}{marked}" if per else
                      f"- {p.name}: -")
     lines += collector_lines(phases)
+    lines += thread_cpu_lines(phases)
     lines += poll_lines(phases)
     lines += ["", "Messages written to Kafka per searchable article, by topic kind (what "
               "the broker's CPU is spent on):", ""]
@@ -696,6 +704,8 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
     return "\n".join(lines)
 
 
+# The work the workers' threads count their CPU for (newsflow_processors_cpu_seconds_total).
+WORKS = ("enrich", "stories", "elasticsearch")
 # A 1-minute load average above this at a phase's start means other work was running (the
 # pipeline at rest stays well below it on 2 cores).
 UNDER_LOAD = 1.0
@@ -708,6 +718,22 @@ def collector_lines(phases: list[PhaseResult]) -> list[str]:
     return [f"- {p.name}: of the workers' CPU, the garbage collector "
             f"{1000 * p.collector_s / max(1, p.searchable):.2f} ms per article"
             for p in phases if not math.isnan(p.collector_s)]
+
+
+def thread_cpu_lines(phases: list[PhaseResult]) -> list[str]:
+    """Per phase, the workers' CPU ms per searchable article by the work of their threads
+    (their metrics), and the rest: their event loops (Kafka, decoding and encoding, the
+    hand-over). None for a tree whose workers do not count it."""
+    lines = []
+    for p in phases:
+        if not p.thread_cpu:
+            continue
+        per = 1000 / max(1, p.searchable)
+        rest = role_cpu_ms(p.cpu, p.searchable)["worker"] - per * sum(p.thread_cpu.values())
+        parts = ", ".join(f"{work} {per * p.thread_cpu.get(work, 0.0):.2f}" for work in WORKS)
+        lines.append(f"- {p.name}: the workers' CPU by work: {parts}, the rest (event loops: "
+                     f"Kafka, decoding, hand-over) {rest:.2f} ms per article")
+    return lines
 
 
 def poll_lines(phases: list[PhaseResult]) -> list[str]:

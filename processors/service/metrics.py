@@ -79,6 +79,17 @@ class ProcessorMetrics:
             registry=r,
             buckets=_LATENCY_BUCKETS,
         )
+        # With the process's own CPU (process_cpu_seconds_total, or /proc) this says where a
+        # worker's CPU goes: what these threads do not spend is the event loop's (Kafka,
+        # decoding and encoding records, the hand-over and tag streams).
+        self.cpu_seconds = Counter(
+            "newsflow_processors_cpu_seconds_total",
+            "CPU seconds of the worker's own threads, by their work: enrich (the model and "
+            "the tagger), stories (the story engine and its snapshots), elasticsearch "
+            "(requests and their JSON; the story state's catch-up read at start).",
+            ["work"],
+            registry=r,
+        )
         self.seen_to_indexed_seconds = Histogram(
             "newsflow_processors_seen_to_indexed_seconds",
             "From the first poll that saw an article to its indexing.",

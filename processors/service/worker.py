@@ -19,6 +19,7 @@ import asyncio
 import functools
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -172,7 +173,7 @@ def _enrich_stage(
         enricher=get_enricher,
         producer=producer,
         tag_prefix=settings.kafka.tag_topic_prefix,
-        run_cpu=_runner(enrich_pool),
+        run_cpu=_runner(enrich_pool, metrics.cpu_seconds.labels("enrich").inc),
         clock=utc_now,
         backoff=Backoff(max_s=p.index_retry_max_s),
         metrics=metrics,
@@ -206,7 +207,7 @@ def _ordered_stage(
     io_pool = ThreadPoolExecutor(1, thread_name_prefix="newsflow-es")
     closers.append(lambda: stories_pool.shutdown(wait=False, cancel_futures=True))
     closers.append(lambda: io_pool.shutdown(wait=False, cancel_futures=True))
-    run_io = _runner(io_pool)
+    run_io = _runner(io_pool, metrics.cpu_seconds.labels("elasticsearch").inc)
     index = ArticleIndex(settings.elasticsearch)
     story_store = StoryStore(settings.elasticsearch)
     alert_index = AlertIndex(settings.elasticsearch)
@@ -224,7 +225,7 @@ def _ordered_stage(
         restore=StoryEngine.restore,
         # One engine state per app (consumer group) and enriched topic.
         state_key=f"{p.app_id}:{settings.kafka.enriched_topic}",
-        run_cpu=_runner(stories_pool),
+        run_cpu=_runner(stories_pool, metrics.cpu_seconds.labels("stories").inc),
         run_io=run_io,
         retrier=ordered_retrier,
         metrics=metrics,
@@ -253,14 +254,28 @@ def _ordered_stage(
     )
 
 
-def _runner(pool: ThreadPoolExecutor) -> Callable[..., Awaitable[Any]]:
-    """``await run(fn, *args)``: fn on the pool's thread, off the event loop."""
+def _runner(
+    pool: ThreadPoolExecutor, count_cpu: Callable[[float], None] | None = None,
+) -> Callable[..., Awaitable[Any]]:
+    """``await run(fn, *args)``: fn on the pool's thread, off the event loop. ``count_cpu``
+    gets the CPU seconds each call spent on that thread (raised or not)."""
 
     async def run(fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, functools.partial(fn, *args))
+        job = (functools.partial(fn, *args) if count_cpu is None
+               else functools.partial(_counted, count_cpu, fn, args))
+        return await loop.run_in_executor(pool, job)
 
     return run
+
+
+def _counted(count_cpu: Callable[[float], None], fn: Callable[..., Any],
+             args: tuple[Any, ...]) -> Any:
+    started = time.thread_time()
+    try:
+        return fn(*args)
+    finally:
+        count_cpu(time.thread_time() - started)
 
 
 def _run_app(

@@ -145,6 +145,9 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
     # full collection, and every collection's CPU time counted (that one's at least).
     assert "heap frozen after loading the enricher" in worker.output()
     assert metrics['newsflow_processors_collector_seconds_total{generation="2"}'] > 0
+    # Where the worker's CPU went: each of its threads' work is counted.
+    for work in ("enrich", "stories", "elasticsearch"):
+        assert metrics[f'newsflow_processors_cpu_seconds_total{{work="{work}"}}'] > 0, work
 
     assert metrics['newsflow_processors_articles_total{status="indexed"}'] == 2 + twice
     assert metrics['newsflow_processors_articles_total{status="duplicate"}'] == 1 - twice

@@ -21,6 +21,7 @@ from bench.e2e.run import (
     collector_lines,
     jvm_thread_lines,
     poll_lines,
+    thread_cpu_lines,
 )
 
 
@@ -145,6 +146,17 @@ def test_the_workers_collector_is_reported_per_searchable_article_when_they_coun
     older_tree = PhaseResult("latency", False, 100.0, 3000)  # its workers had no such metric
     assert collector_lines([counted, older_tree]) == [
         "- burst: of the workers' CPU, the garbage collector 0.09 ms per article"]
+
+
+def test_the_workers_cpu_is_reported_by_the_work_of_their_threads_and_the_rest() -> None:
+    counted = PhaseResult("burst", False, 0.0, 3000)
+    counted.searchable = 3000
+    counted.cpu = {"worker-0": 3.3, "worker-1": 3.3, "worker-ordered": 2.7, "poller-0": 1.5}
+    counted.thread_cpu = {"enrich": 5.88, "stories": 1.71, "elasticsearch": 0.24}
+    older_tree = PhaseResult("latency", False, 100.0, 3000)  # its workers had no such metric
+    assert thread_cpu_lines([counted, older_tree]) == [
+        "- burst: the workers' CPU by work: enrich 1.96, stories 0.57, elasticsearch 0.08, "
+        "the rest (event loops: Kafka, decoding, hand-over) 0.49 ms per article"]
 
 
 def test_the_pollers_unchanged_polls_are_reported_per_searchable_article() -> None:
