@@ -21,6 +21,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -79,9 +80,12 @@ class ProcessorMetrics:
             registry=r,
             buckets=_LATENCY_BUCKETS,
         )
-        # With the process's own CPU (process_cpu_seconds_total, or /proc) this says where a
-        # worker's CPU goes: what these threads do not spend is the event loop's (Kafka,
-        # decoding and encoding records, the hand-over and tag streams).
+        # The process's own CPU and memory (process_cpu_seconds_total, ..._resident_memory_
+        # bytes, open fds: Prometheus' standard process metrics, from /proc).
+        ProcessCollector(registry=r)
+        # With process_cpu_seconds_total this says where a worker's CPU goes: what these
+        # threads do not spend is the event loop's (Kafka, decoding and encoding records,
+        # the hand-over and tag streams).
         self.cpu_seconds = Counter(
             "newsflow_processors_cpu_seconds_total",
             "CPU seconds of the worker's own threads, by their work: enrich (the model and "

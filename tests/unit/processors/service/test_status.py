@@ -92,7 +92,7 @@ def served() -> Any:
 
 
 def test_server_answers_readyz_503_then_200_and_status_json(served: Any) -> None:
-    _metrics, status, port = served
+    metrics, status, port = served
     code, kind, body = _get(port, "/readyz")
     assert code == 503 and kind == "application/json"
     assert json.loads(body)["waiting_for"] == list(WorkerStatus.PARTS)
@@ -103,6 +103,12 @@ def test_server_answers_readyz_503_then_200_and_status_json(served: Any) -> None
     assert json.loads(_get(port, "/status")[2])["batches"]["index"]["indexed"] == 4
     code, _, text = _get(port, "/metrics")
     assert code == 200 and b"newsflow_processors_ready 1.0" in text
+    # The process's own CPU, beside what its threads count by work (cpu_seconds_total).
+    assert b"\nprocess_cpu_seconds_total " in text
+    assert b'newsflow_processors_cpu_seconds_total{work="enrich"}' not in text  # none yet
+    metrics.cpu_seconds.labels("enrich").inc(0.5)
+    assert b'newsflow_processors_cpu_seconds_total{work="enrich"} 0.5' in _get(port,
+                                                                             "/metrics")[2]
     assert _get(port, "/elsewhere")[0] == 404
 
 
