@@ -7,6 +7,8 @@ faust.Record: the kernel and ingest must not import Faust, and a Record would ad
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from newsflow.settings import KafkaSettings
@@ -44,6 +46,19 @@ class Topics:
         through; processors.streams.produce sends with it directly)."""
         producer: faust.types.ProducerT = await self._app.maybe_start_producer()
         return producer
+
+    async def fetch_metadata(self, names: Sequence[str]) -> None:
+        """Have the producer's client fetch these topics' metadata in one request. A send to
+        a topic the client does not know waits for its metadata first; sends made one after
+        the other (to keep their order) would wait for one metadata request each.
+
+        aiokafka's ``partitions_for`` waits for a topic's metadata; called for all of them
+        at once, the waits share one request. Faust keeps its aiokafka producer private (its
+        own topic creation uses it the same way); without one, the sends fetch as before."""
+        producer = getattr(await self.producer(), "_producer", None)
+        if producer is None:
+            return
+        await asyncio.gather(*(producer.partitions_for(name) for name in names))
 
     def named(self, name: str) -> faust.TopicT:
         """A topic by its name (watch streams, alerts), with the tag streams' partitions."""

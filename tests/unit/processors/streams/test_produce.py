@@ -60,8 +60,11 @@ class FakeTopic:
 
     async def maybe_declare(self) -> None:
         self.declared += 1
+        self.producer.events.append(f"declare {self.name}")
+        await asyncio.sleep(0)  # a round trip: the others start meanwhile
         if self.name in self.producer.undeclarable:
             raise RuntimeError("KafkaConnectionError: cannot create topic")
+        self.producer.events.append(f"declared {self.name}")
 
 
 class FakeFaustProducer:
@@ -74,14 +77,21 @@ class FakeFaustProducer:
         self.sends: list[tuple[str, bytes | None, asyncio.Future[Any]]] = []
         self.topics: dict[str, FakeTopic] = {}
         self.deadletter = FakeTopic("dead", self)
+        self.events: list[str] = []  # declarations, metadata fetches and sends, in order
 
     def tag_topic(self, tag: str) -> FakeTopic:
         return self.topics.setdefault(tag, FakeTopic(f"tag.{tag}", self))
+
+    def named(self, name: str) -> FakeTopic:
+        return self.topics.setdefault(name, FakeTopic(name, self))
 
     async def producer(self) -> FakeFaustProducer:
         if self.start_error is not None:
             raise self.start_error
         return self
+
+    async def fetch_metadata(self, names: list[str]) -> None:
+        self.events.append(f"metadata {' '.join(names)}")
 
     async def send(self, topic: str, key: bytes | None, value: bytes, partition: int | None,
                    timestamp: float | None, headers: object) -> asyncio.Future[Any]:
@@ -89,6 +99,7 @@ class FakeFaustProducer:
         assert partition is None and timestamp is None and headers is None
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.sends.append((topic, key, fut))
+        self.events.append(f"send {topic}")
         return fut
 
 
@@ -133,15 +144,33 @@ def test_failed_sends_come_back_with_the_error() -> None:
     assert "RequestTimedOutError" in str(outcome.error)
 
 
-def test_a_refused_send_stops_the_rest_but_waits_for_those_in_flight() -> None:
+def test_a_topic_that_cannot_be_declared_leaves_the_batch_to_send_again() -> None:
     fake = FakeFaustProducer(undeclarable={"tag.new"})
     messages = [*MESSAGES[:2], OutMessage("new", b"k9", b"v9"), MESSAGES[2], OutMessage(
         None, b"d", b"dead letter")]
     outcome = run_send_all(fake, messages, ok_except())
-    # Two were in flight and acknowledged; the refused one and all after it come back.
-    assert len(fake.sends) == 2
-    assert outcome.unacknowledged == tuple(messages[2:])
+    # The batch's topics are declared before its first send: nothing went out.
+    assert fake.sends == []
+    assert outcome.unacknowledged == tuple(messages)
     assert "cannot create topic" in str(outcome.error)
+    # The next try declares the topics that were not (a retry after Kafka came back).
+    fake.undeclarable.clear()
+    again = run_send_all(fake, messages, ok_except())
+    assert again.unacknowledged == () and len(fake.sends) == len(messages)
+
+
+def test_new_topics_are_declared_together_and_their_metadata_fetched_once() -> None:
+    fake = FakeFaustProducer()
+    messages = [OutMessage(None, b"k", b"v", topic=f"watch.{n}") for n in range(3)]
+    messages += [MESSAGES[0], messages[0]]
+    outcome = run_send_all(fake, messages, ok_except())
+    assert outcome.unacknowledged == ()
+    names = ["watch.0", "watch.1", "watch.2", "tag.tag-a"]
+    # Every declaration starts before any ends (one round trip, not one per topic); one
+    # metadata fetch for all of them; then the sends, in the batch's order.
+    assert fake.events == [*(f"declare {n}" for n in names), *(f"declared {n}" for n in names),
+                           f"metadata {' '.join(names)}",
+                           *(f"send {n}" for n in [*names, "watch.0"])]
 
 
 def test_send_all_waits_for_slow_acks_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
@@ -178,6 +207,7 @@ def test_each_topic_is_declared_once_per_producer() -> None:
     asyncio.run(twice())
     assert len(fake.sends) == 2 * len(MESSAGES)
     assert fake.topics["tag-a"].declared == 1
+    assert [e for e in fake.events if e.startswith("metadata")] == ["metadata tag.tag-a"]
 
 
 def test_a_producer_that_cannot_start_leaves_every_message_to_send_again() -> None:
