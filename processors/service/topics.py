@@ -7,11 +7,11 @@ faust.Record: the kernel and ingest must not import Faust, and a Record would ad
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from newsflow.settings import KafkaSettings
+from processors.streams.produce import aiokafka_producer, fetch_metadata
 from processors.streams.routing import tag_topic_name
 
 if TYPE_CHECKING:
@@ -48,17 +48,12 @@ class Topics:
         return producer
 
     async def fetch_metadata(self, names: Sequence[str]) -> None:
-        """Have the producer's client fetch these topics' metadata in one request. A send to
-        a topic the client does not know waits for its metadata first; sends made one after
-        the other (to keep their order) would wait for one metadata request each.
-
-        aiokafka's ``partitions_for`` waits for a topic's metadata; called for all of them
-        at once, the waits share one request. Faust keeps its aiokafka producer private (its
-        own topic creation uses it the same way); without one, the sends fetch as before."""
-        producer = getattr(await self.producer(), "_producer", None)
-        if producer is None:
-            return
-        await asyncio.gather(*(producer.partitions_for(name) for name in names))
+        """Have the producer's client fetch these topics' metadata in one request
+        (``produce.fetch_metadata``); without a started aiokafka producer, the sends fetch it
+        as before."""
+        producer = aiokafka_producer(await self.producer())
+        if producer is not None:
+            await fetch_metadata(producer, names)
 
     def named(self, name: str) -> faust.TopicT:
         """A topic by its name (watch streams, alerts), with the tag streams' partitions."""

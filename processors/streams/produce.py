@@ -45,7 +45,9 @@ __all__ = [
     "AppTopics",
     "TagStreamProducer",
     "TopicProducer",
+    "aiokafka_producer",
     "broker_reachable",
+    "fetch_metadata",
     "unacknowledged",
 ]
 
@@ -94,18 +96,17 @@ class TopicProducer:
             return self._topics.deadletter
         return self._topics.tag_topic(message.tag)
 
-    async def _declare(self, messages: Sequence[OutMessage]) -> None:
-        """Declare the topics of ``messages`` not declared yet, all at once (each is created
-        with our partition count if it does not exist), then have the producer's client
-        fetch their metadata in one request.
+    async def _declare(self, topics: Sequence[Any]) -> None:
+        """Declare those of ``topics`` not declared yet, all at once (each is created with
+        our partition count if it does not exist), then have the producer's client fetch
+        their metadata in one request.
 
         One at a time, as the sends came, a batch naming many new topics (the first after a
         start, with a hundred watches) waited for two round trips per topic in a row: a
         CreateTopics and a metadata request. 100 topics took ~0.4 s and ~0.2 s of the
         broker's CPU (bench/RESULTS.md, session 26)."""
         new: dict[str, Any] = {}
-        for message in messages:
-            topic = self._topic(message)
+        for topic in topics:
             name = topic.get_topic_name()
             if name not in self._declared:
                 new.setdefault(name, topic)
@@ -128,12 +129,12 @@ class TopicProducer:
             # Starting the producer or declaring the topics can fail like a send: the same
             # handling (nothing was handed to the producer yet, so everything waits).
             producer = await self._topics.producer()
-            await self._declare(messages)
-            for message in messages:
+            topics = [self._topic(message) for message in messages]
+            await self._declare(topics)
+            for message, topic in zip(messages, topics, strict=True):
                 # Keyed partitioning, no timestamp (the broker's), no headers: as Topic.send.
                 acks.append(asyncio.ensure_future(await producer.send(
-                    self._topic(message).get_topic_name(), message.key, message.value,
-                    None, None, None)))
+                    topic.get_topic_name(), message.key, message.value, None, None, None)))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # declare or enqueue failed: this one and the rest wait
@@ -181,15 +182,29 @@ def unacknowledged(
     return remaining, first_error
 
 
+def aiokafka_producer(faust_producer: Any) -> Any | None:
+    """The aiokafka producer inside a Faust producer; None before it started. Faust keeps it
+    private; Faust's own topic creation uses its client the same way."""
+    return getattr(faust_producer, "_producer", None)
+
+
+async def fetch_metadata(producer: Any, names: Sequence[str]) -> None:
+    """Have an aiokafka producer's client fetch these topics' metadata in one request.
+
+    A send to a topic the client does not know waits for its metadata first; sends made one
+    after the other (to keep their order) would wait for one metadata request each. aiokafka's
+    ``partitions_for`` waits for a topic's metadata; called for all of them at once, the waits
+    share one request (tests/integration/test_topic_metadata.py)."""
+    await asyncio.gather(*(producer.partitions_for(name) for name in names))
+
+
 async def broker_reachable(app: faust.App) -> bool | None:
     """Whether the producer's Kafka client has, or can open, a connection to a broker.
 
     None when it cannot tell (producer not started). There is no public connection state in
     aiokafka (aio-libs/aiokafka#1073); ``client.ready(node)`` returns at once while a
     connection is up and otherwise tries to open one, as the client itself would."""
-    # Faust keeps its aiokafka producer private; Faust's own topic creation uses its client.
-    producer = getattr(app.producer, "_producer", None)
-    client = getattr(producer, "client", None)
+    client = getattr(aiokafka_producer(app.producer), "client", None)
     if client is None:
         return None
     nodes = [broker.nodeId for broker in client.cluster.brokers()]
