@@ -310,3 +310,35 @@ def test_sse_route_of_a_watch(names: Names) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_a_watch_query_of_an_earlier_version_matches_the_documents_sent_now(
+    names: Names,
+) -> None:
+    # Before session 26 an entity filter also asked the per-kind arrays (entity.places, ...),
+    # and a percolator index keeps each watch's query as it was stored. The documents matched
+    # now carry no arrays: the stored query's nested clause must still find the article.
+    from processors.store.documents import ENTITY_KINDS
+    from processors.store.watches import article_mappings, matched_document, watch_query
+
+    def stored_before(name: str) -> dict[str, object]:
+        query = watch_query(Watch("old", tags=("military-cooperation",), entities=(name,)))
+        nested = query["bool"]["filter"][1]
+        query["bool"]["filter"][1] = {"bool": {"minimum_should_match": 1, "should": [
+            *({"term": {f"entity.{kind}": {"value": name, "case_insensitive": True}}}
+              for kind in ENTITY_KINDS), nested]}}
+        return query
+
+    index = f"{names.alias}-old-queries"
+    es = Elasticsearch(ES_URL)
+    try:
+        es.indices.create(index=index, mappings=article_mappings("standard"))
+        document = matched_document(documents([cooperation(1)])[0])
+        assert "entity" not in document and document["entities"]
+        es.index(index=index, id="1", document=document, refresh=True)
+        for name, hits in (("russia", 1), ("Moscow", 0)):
+            found = es.search(index=index, query=stored_before(name))["hits"]["total"]["value"]
+            assert found == hits, name
+    finally:
+        es.options(ignore_status=404).indices.delete(index=index)
+        es.close()
