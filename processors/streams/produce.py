@@ -194,7 +194,7 @@ async def fetch_metadata(producer: Any, names: Sequence[str]) -> None:
     A send to a topic the client does not know waits for its metadata first; sends made one
     after the other (to keep their order) would wait for one metadata request each. aiokafka's
     ``partitions_for`` waits for a topic's metadata; called for all of them at once, the waits
-    share one request (tests/integration/test_topic_metadata.py)."""
+    share one request (tests/integration/test_tag_stream_producer.py)."""
     await asyncio.gather(*(producer.partitions_for(name) for name in names))
 
 
