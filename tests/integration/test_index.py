@@ -153,3 +153,43 @@ def test_plain_index_created_by_many_at_once(index: ArticleIndex, names: Names) 
             done = [pool.submit(ensure_plain_index, client, plain, mappings) for _ in range(8)]
         assert [f.result() for f in done] == [None] * 8
         assert client.indices.exists(index=plain)
+
+
+def test_the_e2e_benchmarks_search_watcher_reads_each_found_document_from_its_doc_values(
+    index: ArticleIndex,
+) -> None:
+    # bench/e2e's "searchable" clock: it must see exactly the refreshed documents, with the
+    # seen_at and indexed_at they carry, reading doc values only (its load on Elasticsearch
+    # is charged to the product's figure).
+    from bench.e2e.observe import SearchWatcher
+
+    index.ensure_ready(utc_now())
+    indexed_at = datetime(2026, 12, 6, 12, 0, 1, 250_000, tzinfo=UTC)
+    docs = []
+    for n in (1, 2):
+        article = make_article(n, f"Story {n}")
+        doc = article_document(article, taxonomy_version="t1", indexed_at=indexed_at)
+        if n == 2:
+            del doc["indexed_at"]  # indexed before the field existed: counts as when seen
+        docs.append(IndexRequest(article.id, backing_index(index.alias, article.published_at),
+                                 doc))
+    stamped, older = docs
+    assert index.bulk_index(docs).indexed == [stamped.doc_id, older.doc_id]
+    index.refresh()
+    not_yet = request(index, 3)
+
+    watcher = SearchWatcher(ES_URL, index.alias)
+    try:
+        watcher.expect([stamped.doc_id, older.doc_id, not_yet.doc_id])
+        watcher._look()
+    finally:
+        watcher.es.close()
+    assert sorted(watcher.visible) == sorted([stamped.doc_id, older.doc_id])
+    assert watcher.pending() == 1
+    _, seen_at, at = watcher.visible[stamped.doc_id]
+    assert at == pytest.approx(indexed_at.timestamp(), abs=0.001)
+    assert seen_at == pytest.approx(
+        datetime.fromisoformat(stamped.document["seen_at"]).timestamp(), abs=0.001)
+    _, older_seen, older_at = watcher.visible[older.doc_id]
+    assert older_at == older_seen == pytest.approx(
+        datetime.fromisoformat(older.document["seen_at"]).timestamp(), abs=0.001)
