@@ -209,8 +209,9 @@ class FeedPoller:
             after_success(state, self.clock(), policy, status=304)
             # Only the schedule changed (unless this 304 follows a failure or a 200): it is
             # written at most every schedule_save_interval_s (ingest/state.py).
-            await self.states.save_schedule(spec.id, state,
-                                            self.settings.schedule_save_interval_s)
+            deferred = await self.states.save_schedule(spec.id, state,
+                                                       self.settings.schedule_save_interval_s)
+            m.schedule_saves.labels("deferred" if deferred else "written").inc()
             log.debug("not modified url=%s", spec.url)
             return FeedOutcome(spec.url, "not_modified", next_poll_at=state.next_poll_at)
         seen_at = datetime.fromtimestamp(now, UTC)

@@ -51,6 +51,15 @@ class IngestMetrics:
         self.publish_seconds = Histogram(
             "newsflow_ingest_publish_duration_seconds", "Produce until acknowledged, per feed.",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30), registry=r)
+        self.schedule_saves = Counter(
+            "newsflow_ingest_schedule_saves_total",
+            "States saved after a 304, by how: written (to the feed's state file) or deferred "
+            "(only the schedule changed: kept in memory, written within "
+            "poller.schedule_save_interval_s).", ["how"], registry=r)
+        self.deferred_schedules = Gauge(
+            "newsflow_ingest_deferred_schedules",
+            "Feeds whose latest schedule is held in memory, not written yet (if the poller "
+            "dies, each of them is polled once early).", registry=r)
         self.feeds = Gauge(
             "newsflow_ingest_feeds", "Feeds this poller owns, by status.", ["status"],
             registry=r)

@@ -98,6 +98,7 @@ class Poller:
         self.recovery = recovery
         self.clock = clock
         self.states = AsyncStateStore(store)
+        self.metrics.deferred_schedules.set_function(store.deferred)
         self.polls = FeedPoller(settings, fetcher=fetcher, parser=parser, sink=sink,
                                 states=self.states, metrics=self.metrics, clock=clock)
         self.roster = Roster(feeds)

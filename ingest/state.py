@@ -231,6 +231,12 @@ class StateStore:
                 saved.latest = None
         return written
 
+    def deferred(self) -> int:
+        """How many feeds' latest schedule is held in memory, not written yet (lost if the
+        process dies: each of those feeds is then polled once early)."""
+        with self._lock:
+            return sum(1 for saved in self._saved.values() if saved.latest is not None)
+
     def _remember(self, feed_id: str, data: bytes, state: FeedState) -> None:
         with self._lock:
             old = self._saved.pop(feed_id, None)
@@ -280,11 +286,13 @@ class AsyncStateStore:
     async def save(self, feed_id: str, state: FeedState) -> None:
         await self.run(self.store.save, feed_id, state)
 
-    async def save_schedule(self, feed_id: str, state: FeedState, every_s: float) -> None:
+    async def save_schedule(self, feed_id: str, state: FeedState, every_s: float) -> bool:
         """``save``, unless ``StateStore.defer_schedule`` keeps the state in memory (then
-        without a trip to the pool)."""
-        if not self.store.defer_schedule(feed_id, state, every_s):
-            await self.save(feed_id, state)
+        without a trip to the pool). True: kept in memory; False: written."""
+        if self.store.defer_schedule(feed_id, state, every_s):
+            return True
+        await self.save(feed_id, state)
+        return False
 
     async def flush(self, feed_ids: Iterable[str] | None = None) -> int:
         ids = None if feed_ids is None else list(feed_ids)
