@@ -27,7 +27,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, TopicPartition
 
-__all__ = ["SearchWatcher", "TagWatcher", "parse_ts", "read_look_hit", "scrape_metrics"]
+__all__ = ["SearchWatcher", "TagWatcher", "parse_ts", "scrape_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +36,6 @@ _SEEN_AT = re.compile(rb'"seen_at"\s*:\s*"([^"]+)"')
 
 def parse_ts(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-# What SearchWatcher reads of each document it finds: dates as epoch milliseconds.
-_LOOK_FIELDS: list[Any] = ["id", {"field": "seen_at", "format": "epoch_millis"},
-                           {"field": "indexed_at", "format": "epoch_millis"}]
-
-
-def read_look_hit(hit: dict[str, Any]) -> tuple[str, float, float]:
-    """(article id, seen_at, indexed_at) of a hit read with ``_LOOK_FIELDS``; a document
-    without indexed_at (indexed before it existed) counts as indexed when seen."""
-    fields = hit["fields"]
-    seen_at = float(fields["seen_at"][0]) / 1000
-    indexed = fields.get("indexed_at")
-    return fields["id"][0], seen_at, float(indexed[0]) / 1000 if indexed else seen_at
 
 
 class SearchWatcher(threading.Thread):
@@ -104,23 +90,20 @@ class SearchWatcher(threading.Thread):
             ids = list(self._pending)[: self.max_ids]
         if not ids:
             return
-        # Doc values only (the article id, seen_at, indexed_at), no stored fields: what this
-        # watcher costs Elasticsearch is charged to the product's figure, and reading each
-        # found document's _source (a stored-fields block decompressed, its JSON parsed for
-        # two fields) doubled that cost: ~0.09 against ~0.04 ms of ES CPU per article in a
-        # burst (bench/RESULTS.md, session 27).
         found = self.es.search(index=self.alias, query={"ids": {"values": ids}}, size=len(ids),
-                               source=False, stored_fields=["_none_"],
-                               docvalue_fields=_LOOK_FIELDS, ignore_unavailable=True)
+                               source_includes=["seen_at", "indexed_at"],
+                               ignore_unavailable=True)
         now = time.time()
         self.queries += 1
         hits: list[dict[str, Any]] = found["hits"]["hits"]
         with self._lock:
             for hit in hits:
-                doc_id, seen_at, indexed_at = read_look_hit(hit)
-                if doc_id in self._pending:
-                    self._pending.discard(doc_id)
-                    self.visible[doc_id] = (now, seen_at, indexed_at)
+                if hit["_id"] in self._pending:
+                    self._pending.discard(hit["_id"])
+                    src = hit["_source"]
+                    self.visible[hit["_id"]] = (now, parse_ts(src["seen_at"]),
+                                                parse_ts(src.get("indexed_at") or
+                                                         src["seen_at"]))
 
 
 class TagWatcher(threading.Thread):

@@ -155,12 +155,11 @@ def test_plain_index_created_by_many_at_once(index: ArticleIndex, names: Names) 
         assert client.indices.exists(index=plain)
 
 
-def test_the_e2e_benchmarks_search_watcher_reads_each_found_document_from_its_doc_values(
+def test_the_e2e_benchmarks_search_watcher_sees_exactly_the_refreshed_documents(
     index: ArticleIndex,
 ) -> None:
     # bench/e2e's "searchable" clock: it must see exactly the refreshed documents, with the
-    # seen_at and indexed_at they carry, reading doc values only (its load on Elasticsearch
-    # is charged to the product's figure).
+    # seen_at and indexed_at they carry.
     from bench.e2e.observe import SearchWatcher
 
     index.ensure_ready(utc_now())
