@@ -49,6 +49,8 @@ class Run:
     by_role: dict[str, float] = field(default_factory=dict)
     load_start: float = math.nan
     load_end: float = math.nan
+    # bench/calibrate.py's pure-Python loop just before the phase (CPU s): the machine's speed.
+    python_loop_s: float = math.nan
 
 
 @dataclass
@@ -109,20 +111,24 @@ def _one_run(tree: Path, args: argparse.Namespace, side_args: str, side: str,
         phase = next(p for p in json.loads(out.read_text())["phases"]
                      if p["name"] == args.phase)
     by_role = role_ms(phase)
+    calibration = phase.get("calibration") or {}
     return Run(side, round_no, sum(by_role.values()), by_role,
-               float(phase.get("load_start", math.nan)), float(phase.get("load_end", math.nan)))
+               float(phase.get("load_start", math.nan)), float(phase.get("load_end", math.nan)),
+               float(calibration.get("python_loop_s", math.nan)))
 
 
 def report(runs: Sequence[Run], summary: PairSummary, args: argparse.Namespace) -> str:
     lines = [f"bench/e2e A/B, phase {args.phase}, {args.articles} articles, "
              f"{os.cpu_count()} cores", f"A: {args.a or '(defaults)'} in {args.a_tree}",
              f"B: {args.b or '(defaults)'} in {args.b_tree}", "",
-             "| round | side | ms/article | pollers / workers / kafka / elasticsearch | load |",
-             "|---|---|---|---|---|"]
+             "| round | side | ms/article | pollers / workers / kafka / elasticsearch | load | "
+             "machine (10M Python additions, s) |",
+             "|---|---|---|---|---|---|"]
     for run in runs:
         parts = " / ".join(f"{run.by_role.get(role, 0):.2f}" for role in PRODUCT_ROLES)
+        machine = "-" if math.isnan(run.python_loop_s) else f"{run.python_loop_s:.2f}"
         lines.append(f"| {run.round} | {run.side} | {run.total_ms:.2f} | {parts} | "
-                     f"{run.load_start:.2f} -> {run.load_end:.2f} |")
+                     f"{run.load_start:.2f} -> {run.load_end:.2f} | {machine} |")
     spread = "" if math.isnan(summary.sd_diff) else f" (sd {summary.sd_diff:.2f})"
     lines += ["", f"mean A {summary.mean_a:.2f}, mean B {summary.mean_b:.2f} ms/article; "
               f"B - A per round: {', '.join(f'{d:+.2f}' for d in summary.diffs)}; "

@@ -51,10 +51,11 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.calibrate import Calibration, calibrate
 from bench.e2e import observe, procs, stages
 from bench.e2e.farm import feed_urls
 from bench.e2e.wire import expected_id, make_item
@@ -119,6 +120,9 @@ class PhaseResult:
     # how long the phase waited for that to drop to --settle-cores (see Bench.settle).
     busy_before: float = math.nan
     settled_after_s: float = math.nan
+    # The core's speed just before the phase (bench/calibrate.py): this machine's speed drifts
+    # by 10-20 % over minutes, and every CPU figure above moves with it.
+    calibration: Calibration | None = None
     # Messages written in the phase to the run's topics, by kind (Bench.topic_messages):
     # what Kafka's CPU per article is spent on.
     messages: dict[str, int] = field(default_factory=dict)
@@ -421,6 +425,7 @@ class Bench:
             result.busy_before, result.settled_after_s = self.settle()
             print(f"  {name}: machine busy {result.busy_before:.2f} cores before the phase "
                   f"(waited {result.settled_after_s:.0f} s)", file=sys.stderr)
+        result.calibration = calibrate()
         phase_run = f"{self.run}{name[0]}"
         ids = [expected_id(make_item(i, run=phase_run)) for i in range(count)]
         idset = set(ids)
@@ -674,6 +679,7 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
                      f"{(os.cpu_count() or 1) * 1000 / per:.0f} articles/s; load "
                      f"{p.load_start:.2f} -> {p.load_end:.2f}{busy}{marked}" if per else
                      f"- {p.name}: -")
+    lines += calibration_lines(phases)
     lines += collector_lines(phases)
     lines += thread_cpu_lines(phases)
     lines += poll_lines(phases)
@@ -718,6 +724,12 @@ def collector_lines(phases: list[PhaseResult]) -> list[str]:
     return [f"- {p.name}: of the workers' CPU, the garbage collector "
             f"{1000 * p.collector_s / max(1, p.searchable):.2f} ms per article"
             for p in phases if not math.isnan(p.collector_s)]
+
+
+def calibration_lines(phases: list[PhaseResult]) -> list[str]:
+    """Per phase, the core's speed measured just before it (bench/calibrate.py)."""
+    return [f"- {p.name}: the machine just before it: {p.calibration.describe()}"
+            for p in phases if p.calibration is not None]
 
 
 def thread_cpu_lines(phases: list[PhaseResult]) -> list[str]:
@@ -940,7 +952,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps({
                 "args": vars(args) | {"json": str(args.json)},
-                "phases": [{k: v for k, v in p.__dict__.items()
+                "phases": [{k: (asdict(v) if isinstance(v, Calibration) else v)
+                            for k, v in p.__dict__.items()
                             if k not in ("fresh_search", "fresh_tag", "segments")}
                            | {f"search_p{q}": percentile(p.fresh_search, q) for q in (50, 95, 99)}
                            | {f"tag_p{q}": percentile(p.fresh_tag, q) for q in (50, 95, 99)}

@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.calibrate import python_loop_s  # noqa: E402
 from processors.stories.engine import StoryEngine  # noqa: E402
 from processors.stories.evaluate import load_items  # noqa: E402
 from processors.stories.model import StoryEntity, StoryInput  # noqa: E402
@@ -146,16 +147,6 @@ def measure(name: str, items: list[StoryInput]) -> dict[str, float]:
     return report
 
 
-def calibration_s() -> float:
-    """CPU seconds of a fixed pure-Python loop (10 million additions), to compare machines:
-    a quiet current x86 core takes about 0.4 s."""
-    t = time.process_time()
-    total = 0
-    for i in range(10_000_000):
-        total += i
-    return time.process_time() - t
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.stories.cost")
     parser.add_argument("--articles", type=int, default=70_000)
@@ -163,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, default=DEV)
     parser.add_argument("--skip-dev", action="store_true")
     args = parser.parse_args(argv)
-    print(f"calibration: {calibration_s():.2f} s CPU for 10M Python additions", flush=True)
+    print(f"calibration: {python_loop_s():.2f} s CPU for 10M Python additions", flush=True)
     if not args.skip_dev:
         _, items = load_items(args.dev)
         measure("stories-dev", items)

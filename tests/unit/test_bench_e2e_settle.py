@@ -1,6 +1,6 @@
 """bench/e2e's settle step: how busy the machine is, and when a phase counts as under load;
 and when the servers' figures are their JIT warming up; the workers' collector's share;
-the pollers' unchanged polls."""
+the pollers' unchanged polls; the machine's speed before each phase."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import time
 
 import pytest
 
+from bench.calibrate import Calibration, matmul_gflops
 from bench.e2e import procs
 from bench.e2e.run import (
     JIT_WARMING_MS,
     PhaseResult,
     _under_load,
+    calibration_lines,
     collector_lines,
     jvm_thread_lines,
     poll_lines,
@@ -167,3 +169,18 @@ def test_the_pollers_unchanged_polls_are_reported_per_searchable_article() -> No
     assert poll_lines([burst, no_farm]) == [
         "- burst: the pollers asked 1016 times: 50 feed bodies, 966 answered 304 "
         "(0.32 unchanged polls per article)"]
+
+
+def test_each_phase_reports_the_machines_speed_measured_just_before_it() -> None:
+    measured = PhaseResult("burst", False, 0.0, 3000)
+    measured.calibration = Calibration(python_loop_s=0.314, matmul_gflops=95.6)
+    older = PhaseResult("latency", False, 100.0, 3000)  # not measured
+    assert calibration_lines([measured, older]) == [
+        "- burst: the machine just before it: 10M Python additions in 0.31 s of CPU, a "
+        "float32 matrix product at 96 GFLOPS (one thread)"]
+
+
+def test_the_matrix_product_calibration_counts_the_products_flops() -> None:
+    # 2 x 4,802 x 288 x 288 floating-point operations per product: any working BLAS core
+    # does more than a GFLOPS and no single core a few thousand.
+    assert 1.0 < matmul_gflops(repeats=3) < 5000.0
