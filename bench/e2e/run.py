@@ -15,7 +15,9 @@ Phases (one set of poller and worker processes for all of them, unique topics an
 3. latency: the same at ``--latency-rate`` (half the goal by default).
 Before each phase the bench waits until the whole machine keeps at most ``--settle-cores``
 busy over 5 s (its own start-up and the previous phase inflate CPU time; Bench.settle), and
-marks the phase UNDER LOAD when that did not happen within ``--settle-max-seconds``.
+marks the phase UNDER LOAD when that did not happen within ``--settle-max-seconds``; then
+it measures the core's speed (bench/calibrate.py: a pure-Python loop and the NER's matrix
+product), printed beside the phase's CPU figure: this machine's speed drifts by 10-20 %.
 For each phase: freshness p50/p95/p99 from seen_at (the poll that fetched the item) to
 searchable (observed with an ids query every 0.2 s; see observe.py) and to delivered on
 each tag stream (a consumer in this process), split into poll -> Kafka -> batch start ->
