@@ -46,31 +46,71 @@ def test_creates_missing_topics_with_partitions_and_configs_and_is_idempotent() 
         delete_topics(plain, retained)
 
 
+def keep_deleting(admin: KafkaAdminClient, count: int = 20) -> list[str]:
+    """Create ``count`` ready topics and delete them: while the broker applies the deletions,
+    it is slow to show newly created topics in its metadata (as mid-suite, where the first
+    test here raced: CI of 2bbff8f). Returns their names, for clean-up."""
+    deleted = [unique_topic() for _ in range(count)]
+    admin.create_topics({name: {"num_partitions": 3, "replication_factor": 1}
+                         for name in deleted}, wait_for_metadata=True)
+    admin.delete_topics(deleted)
+    return deleted
+
+
+def not_ready(admin: KafkaAdminClient, topics: list[str], partitions: int) -> list[str]:
+    """Those of ``topics`` the metadata does not show with ``partitions`` led partitions."""
+    described = {meta["name"]: meta for meta in admin.describe_topics(topics)}
+    return sorted(
+        name for name in topics
+        if described[name]["error_code"] != 0
+        or len(described[name]["partitions"]) != partitions
+        or any(p["error_code"] != 0 or p["leader_id"] < 0
+               for p in described[name]["partitions"]))
+
+
 def test_returns_only_when_the_metadata_shows_every_created_topic_with_its_leaders() -> None:
     # CreateTopics answers when the controller has committed; the broker's metadata cache
-    # follows a moment later, later still while it is deleting topics (as mid-suite, where
-    # the first test here raced: CI of 2bbff8f). Before ensure_topics waited, every one of 20
-    # topics created right after a deletion was still unknown to the metadata (session 27).
+    # follows a moment later, later still while it is deleting topics. Before ensure_topics
+    # waited, every one of 20 topics created right after a deletion was still unknown to the
+    # metadata (session 27).
     kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP)
-    deleted = [unique_topic() for _ in range(20)]
     topics = [unique_topic() for _ in range(20)]
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    deleted: list[str] = []
     try:
-        admin.create_topics({name: {"num_partitions": 3, "replication_factor": 1}
-                             for name in deleted}, wait_for_metadata=True)
-        admin.delete_topics(deleted)
+        deleted = keep_deleting(admin)
         ensure_topics(kafka, topics, 3)
-        described = {meta["name"]: meta for meta in admin.describe_topics(topics)}
-        not_ready = sorted(
-            name for name in topics
-            if described[name]["error_code"] != 0
-            or len(described[name]["partitions"]) != 3
-            or any(p["error_code"] != 0 or p["leader_id"] < 0
-                   for p in described[name]["partitions"]))
-        assert not_ready == []
+        assert not_ready(admin, topics, 3) == []
     finally:
         admin.close()
         delete_topics(*topics, *deleted)
+
+
+def test_a_topic_another_client_created_meanwhile_is_waited_for_too(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The race ensure_topics tolerates: it lists the topics, another client (a second worker
+    # starting) creates one of them, ensure_topics' CreateTopics answers TopicAlreadyExists.
+    # It must still return only once that topic is ready to use, as for its own.
+    kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP)
+    topic = unique_topic()
+    other = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    listed = KafkaAdminClient.list_topics
+
+    def list_then_lose_the_race(self: KafkaAdminClient) -> list[str]:
+        names: list[str] = listed(self)
+        other.create_topics({topic: {"num_partitions": 3, "replication_factor": 1}})
+        return names  # listed before the other client's topic existed
+
+    deleted: list[str] = []
+    try:
+        deleted = keep_deleting(other)
+        monkeypatch.setattr(KafkaAdminClient, "list_topics", list_then_lose_the_race)
+        ensure_topics(kafka, [topic], 3)
+        monkeypatch.undo()
+        assert not_ready(other, [topic], 3) == []
+    finally:
+        other.close()
+        delete_topics(topic, *deleted)
 
 
 def test_the_local_stack_preallocates_small_index_files() -> None:
