@@ -61,6 +61,7 @@ from bench.calibrate import Calibration, calibrate
 from bench.e2e import observe, procs, stages
 from bench.e2e.farm import feed_urls
 from bench.e2e.wire import expected_id, make_item
+from processors.service.metrics import CPU_WORKS
 
 REPO = Path(__file__).resolve().parents[2]
 NEWSFLOW = [sys.executable, "-m", "newsflow.cli.__main__"]
@@ -503,7 +504,7 @@ class Bench:
         # CPU time, inside the hops' wall time above: reported apart (absent before a tree
         # whose workers count it).
         result.collector_s = result.worker_time.pop("collector", math.nan)
-        result.thread_cpu = {work: result.worker_time.pop(f"cpu {work}") for work in WORKS
+        result.thread_cpu = {work: result.worker_time.pop(f"cpu {work}") for work in CPU_WORKS
                              if f"cpu {work}" in result.worker_time}
         result.mean_batch = received / result.batches if result.batches else math.nan
         return result
@@ -525,7 +526,7 @@ class Bench:
             **{f'newsflow_processors_collector_seconds_total{{generation="{g}"}}': "collector"
                for g in range(3)},
             **{f'newsflow_processors_cpu_seconds_total{{work="{w}"}}': f"cpu {w}"
-               for w in WORKS},
+               for w in CPU_WORKS},
         }
         for n in range(len(self.workers)):
             for name, value in observe.scrape_metrics(self.args.metrics_port + n).items():
@@ -712,8 +713,6 @@ def report(args: argparse.Namespace, phases: list[PhaseResult],
     return "\n".join(lines)
 
 
-# The work the workers' threads count their CPU for (newsflow_processors_cpu_seconds_total).
-WORKS = ("enrich", "stories", "elasticsearch")
 # A 1-minute load average above this at a phase's start means other work was running (the
 # pipeline at rest stays well below it on 2 cores).
 UNDER_LOAD = 1.0
@@ -744,7 +743,7 @@ def thread_cpu_lines(phases: list[PhaseResult]) -> list[str]:
             continue
         per = 1000 / max(1, p.searchable)
         rest = role_cpu_ms(p.cpu, p.searchable)["worker"] - per * sum(p.thread_cpu.values())
-        parts = ", ".join(f"{work} {per * p.thread_cpu.get(work, 0.0):.2f}" for work in WORKS)
+        parts = ", ".join(f"{work} {per * p.thread_cpu.get(work, 0.0):.2f}" for work in CPU_WORKS)
         lines.append(f"- {p.name}: the workers' CPU by work: {parts}, the rest (event loops: "
                      f"Kafka, decoding, hand-over) {rest:.2f} ms per article")
     return lines

@@ -25,7 +25,11 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["ProcessorMetrics"]
+__all__ = ["CPU_WORKS", "ProcessorMetrics"]
+
+# The work the worker's threads count their CPU for (``cpu_seconds_total{work}``): what
+# bench/e2e reads and reports per article.
+CPU_WORKS = ("enrich", "stories", "elasticsearch")
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600)
 

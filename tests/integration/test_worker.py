@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from newsflow.article import decode_article, encode_article
+from processors.service.metrics import CPU_WORKS
 from processors.store.deadletter import decode_dead_letter
 from tests.integration.processors_support import (
     COOPERATION,
@@ -146,7 +147,7 @@ def test_worker_indexes_tags_forwards_and_dead_letters(names: Names, tmp_path: P
     assert "heap frozen after loading the enricher" in worker.output()
     assert metrics['newsflow_processors_collector_seconds_total{generation="2"}'] > 0
     # Where the worker's CPU went: each of its threads' work is counted.
-    for work in ("enrich", "stories", "elasticsearch"):
+    for work in CPU_WORKS:
         assert metrics[f'newsflow_processors_cpu_seconds_total{{work="{work}"}}'] > 0, work
 
     assert metrics['newsflow_processors_articles_total{status="indexed"}'] == 2 + twice
