@@ -38,7 +38,7 @@ from typing import Any
 
 from bench.e2e.run import PRODUCT_ROLES, REPO, role_cpu_ms
 
-__all__ = ["PairSummary", "Run", "role_ms", "run_order", "summarize"]
+__all__ = ["PairSummary", "Run", "role_ms", "run_of_phase", "run_order", "summarize"]
 
 
 @dataclass
@@ -110,6 +110,12 @@ def _one_run(tree: Path, args: argparse.Namespace, side_args: str, side: str,
             raise SystemExit(f"round {round_no} {side} failed (exit {done.returncode})")
         phase = next(p for p in json.loads(out.read_text())["phases"]
                      if p["name"] == args.phase)
+    return run_of_phase(side, round_no, phase)
+
+
+def run_of_phase(side: str, round_no: int, phase: Mapping[str, Any]) -> Run:
+    """One side's run from its phase in bench/e2e's --json (an older tree's may lack the
+    load or the calibration: NaN)."""
     by_role = role_ms(phase)
     calibration = phase.get("calibration") or {}
     return Run(side, round_no, sum(by_role.values()), by_role,

@@ -727,6 +727,15 @@ def collector_lines(phases: list[PhaseResult]) -> list[str]:
             for p in phases if not math.isnan(p.collector_s)]
 
 
+def phase_json(p: PhaseResult) -> dict[str, Any]:
+    """A phase as ``--json`` writes it (bench/e2e/ab.py reads it): its fields, nested ones
+    (the calibration) as objects, the samples summed up as percentiles."""
+    return ({k: v for k, v in asdict(p).items()
+             if k not in ("fresh_search", "fresh_tag", "segments")}
+            | {f"search_p{q}": percentile(p.fresh_search, q) for q in (50, 95, 99)}
+            | {f"tag_p{q}": percentile(p.fresh_tag, q) for q in (50, 95, 99)})
+
+
 def calibration_lines(phases: list[PhaseResult]) -> list[str]:
     """Per phase, the core's speed measured just before it (bench/calibrate.py)."""
     return [f"- {p.name}: the machine just before it: {p.calibration.describe()}"
@@ -953,12 +962,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps({
                 "args": vars(args) | {"json": str(args.json)},
-                "phases": [{k: (asdict(v) if isinstance(v, Calibration) else v)
-                            for k, v in p.__dict__.items()
-                            if k not in ("fresh_search", "fresh_tag", "segments")}
-                           | {f"search_p{q}": percentile(p.fresh_search, q) for q in (50, 95, 99)}
-                           | {f"tag_p{q}": percentile(p.fresh_tag, q) for q in (50, 95, 99)}
-                           for p in phases],
+                "phases": [phase_json(p) for p in phases],
                 "stages": [s.__dict__ | {"rate": s.rate} for s in stage_results],
                 "memory": memory}, default=str, indent=1))
     finally:

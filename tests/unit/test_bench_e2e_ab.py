@@ -4,11 +4,14 @@ by round), and what lets bench/e2e/run.py run in an older tree (--a-tree)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
-from bench.e2e.ab import Run, role_ms, run_order, summarize
+from bench.calibrate import Calibration
+from bench.e2e.ab import Run, role_ms, run_of_phase, run_order, summarize
+from bench.e2e.run import PhaseResult, phase_json
 
 
 def test_the_order_alternates_which_side_runs_first() -> None:
@@ -22,6 +25,22 @@ def test_role_ms_sums_each_roles_processes_per_searchable_article() -> None:
     assert role_ms(phase) == pytest.approx(
         {"poller": 0.75, "worker": 3.25, "kafka": 0.2, "elasticsearch": 0.3})
     assert role_ms({"searchable": 0, "cpu": {}}) == dict.fromkeys(role_ms(phase), 0.0)
+
+
+def test_a_run_reads_its_load_and_the_machines_speed_from_the_phases_json() -> None:
+    phase = PhaseResult("burst", False, 0.0, 3000)
+    phase.searchable = 3000
+    phase.cpu = {"poller-0": 1.2, "worker-0": 9.0, "kafka": 0.6, "elasticsearch": 1.5}
+    phase.load_start, phase.load_end = 0.4, 1.1
+    phase.calibration = Calibration(python_loop_s=0.45, matmul_gflops=101.0)
+    written = json.loads(json.dumps(phase_json(phase), default=str))  # as --json writes it
+    assert written["calibration"] == {"python_loop_s": 0.45, "matmul_gflops": 101.0}
+    run = run_of_phase("B", 2, written)
+    assert (run.side, run.round, run.load_start, run.load_end) == ("B", 2, 0.4, 1.1)
+    assert run.total_ms == pytest.approx(4.1) and run.python_loop_s == 0.45
+    # An older tree's phase: no calibration, no load.
+    older = run_of_phase("A", 1, {"searchable": 3000, "cpu": phase.cpu})
+    assert math.isnan(older.python_loop_s) and math.isnan(older.load_start)
 
 
 def test_summary_pairs_runs_by_round_whatever_their_order() -> None:
