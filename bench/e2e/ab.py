@@ -38,7 +38,8 @@ from typing import Any
 
 from bench.e2e.run import PRODUCT_ROLES, REPO, role_cpu_ms
 
-__all__ = ["PairSummary", "Run", "role_ms", "run_of_phase", "run_order", "summarize"]
+__all__ = ["PairSummary", "Run", "role_ms", "run_of_phase", "run_order", "run_phase",
+           "summarize"]
 
 
 @dataclass
@@ -96,20 +97,26 @@ def summarize(runs: Sequence[Run]) -> PairSummary:
     )
 
 
-def _one_run(tree: Path, args: argparse.Namespace, side_args: str, side: str,
-             round_no: int) -> Run:
-    with tempfile.TemporaryDirectory(prefix="newsflow-bench-ab-") as tmp:
+def run_phase(tree: Path, phase: str, articles: int, extra_args: str, label: str) -> dict[str, Any]:
+    """Run ``python -m bench.e2e.run`` for one phase in ``tree`` and return that phase from
+    its ``--json`` (SystemExit, naming ``label``, when the run fails)."""
+    with tempfile.TemporaryDirectory(prefix="newsflow-bench-run-") as tmp:
         out = Path(tmp) / "run.json"
-        command = [sys.executable, "-m", "bench.e2e.run", "--articles", str(args.articles),
-                   "--no-stages", "--phases", args.phase, "--json", str(out),
-                   *shlex.split(side_args)]
-        print(f"round {round_no} {side}: {shlex.join(command)} (in {tree})", file=sys.stderr,
-              flush=True)
+        command = [sys.executable, "-m", "bench.e2e.run", "--articles", str(articles),
+                   "--no-stages", "--phases", phase, "--json", str(out),
+                   *shlex.split(extra_args)]
+        print(f"{label}: {shlex.join(command)} (in {tree})", file=sys.stderr, flush=True)
         done = subprocess.run(command, cwd=tree, stdout=subprocess.DEVNULL, check=False)
         if done.returncode != 0 or not out.exists():
-            raise SystemExit(f"round {round_no} {side} failed (exit {done.returncode})")
-        phase = next(p for p in json.loads(out.read_text())["phases"]
-                     if p["name"] == args.phase)
+            raise SystemExit(f"{label} failed (exit {done.returncode})")
+        found: dict[str, Any] = next(p for p in json.loads(out.read_text())["phases"]
+                                     if p["name"] == phase)
+    return found
+
+
+def _one_run(tree: Path, args: argparse.Namespace, side_args: str, side: str,
+             round_no: int) -> Run:
+    phase = run_phase(tree, args.phase, args.articles, side_args, f"round {round_no} {side}")
     return run_of_phase(side, round_no, phase)
 
 

@@ -750,12 +750,21 @@ def thread_cpu_lines(phases: list[PhaseResult]) -> list[str]:
     for p in phases:
         if not p.thread_cpu:
             continue
-        per = 1000 / max(1, p.searchable)
-        rest = role_cpu_ms(p.cpu, p.searchable)["worker"] - per * sum(p.thread_cpu.values())
-        parts = ", ".join(f"{work} {per * p.thread_cpu.get(work, 0.0):.2f}" for work in CPU_WORKS)
+        works = worker_work_ms(p.cpu, p.thread_cpu, p.searchable)
+        parts = ", ".join(f"{work} {works[work]:.2f}" for work in CPU_WORKS)
         lines.append(f"- {p.name}: the workers' CPU by work: {parts}, the rest (event loops: "
-                     f"Kafka, decoding, hand-over) {rest:.2f} ms per article")
+                     f"Kafka, decoding, hand-over) {works['rest']:.2f} ms per article")
     return lines
+
+
+def worker_work_ms(cpu: Mapping[str, float], thread_cpu: Mapping[str, float],
+                   searchable: int) -> dict[str, float]:
+    """The workers' CPU ms per searchable article by work (``CPU_WORKS``, from their threads'
+    counters) and ``rest``: what their processes spent besides, i.e. their event loops."""
+    per = 1000 / max(1, searchable)
+    works = {work: per * thread_cpu.get(work, 0.0) for work in CPU_WORKS}
+    works["rest"] = role_cpu_ms(cpu, searchable)["worker"] - per * sum(thread_cpu.values())
+    return works
 
 
 def poll_lines(phases: list[PhaseResult]) -> list[str]:
