@@ -38,8 +38,8 @@ from typing import Any
 
 from bench.e2e.run import PRODUCT_ROLES, REPO, role_cpu_ms
 
-__all__ = ["PairSummary", "Run", "role_ms", "run_of_phase", "run_order", "run_phase",
-           "summarize"]
+__all__ = ["PairSummary", "Run", "add_phase_arguments", "role_ms", "run_of_phase", "run_order",
+           "run_phase", "summarize", "write_runs"]
 
 
 @dataclass
@@ -149,6 +149,20 @@ def report(runs: Sequence[Run], summary: PairSummary, args: argparse.Namespace) 
     return "\n".join(lines)
 
 
+def add_phase_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every runner of bench/e2e here shares: which phase, how many articles, and
+    a file for the runs as JSON."""
+    parser.add_argument("--phase", default="burst", help="the phase run (default burst)")
+    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--json", type=Path, help="also write the runs and summary here")
+
+
+def write_runs(path: Path, runs: Sequence[Any], summary: Any) -> None:
+    """The runs and their summary (dataclasses) as the JSON file ``--json`` names."""
+    path.write_text(json.dumps({"runs": [asdict(r) for r in runs],
+                                "summary": asdict(summary)}, indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -157,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--b", default="", help="bench.e2e.run arguments of side B (--b='--x --y')")
     parser.add_argument("--a-tree", type=Path, default=REPO, help="where side A runs")
     parser.add_argument("--b-tree", type=Path, default=REPO, help="where side B runs")
-    parser.add_argument("--phase", default="burst", help="the phase compared (default burst)")
-    parser.add_argument("--articles", type=int, default=3000)
-    parser.add_argument("--json", type=Path, help="also write the runs and summary here")
+    add_phase_arguments(parser)
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -171,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(runs)
     print(report(runs, summary, args))
     if args.json:
-        args.json.write_text(json.dumps({"runs": [asdict(r) for r in runs],
-                                         "summary": asdict(summary)}, indent=1))
+        write_runs(args.json, runs, summary)
     return 0
 
 

@@ -24,18 +24,17 @@ the series on a stack that has run once, or read it without its first run.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.e2e.ab import role_ms, run_phase
+from bench.e2e.ab import add_phase_arguments, role_ms, run_phase, write_runs
 from bench.e2e.run import PRODUCT_ROLES, REPO, worker_work_ms
 from processors.service.metrics import CPU_WORKS
 
@@ -170,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--phase", default="burst", help="the phase run (default burst)")
-    parser.add_argument("--articles", type=int, default=3000)
+    add_phase_arguments(parser)
     parser.add_argument("--args", default="--ordered-process --watches 100",
                         help="more bench.e2e.run arguments (default: issue 17's "
                              "'--ordered-process --watches 100'; --args='' for none)")
@@ -180,7 +178,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="start a run once the 1-minute load average is under this")
     parser.add_argument("--quiet-max-seconds", type=float, default=600.0,
                         help="start it anyway after this long (marked NOT QUIET)")
-    parser.add_argument("--json", type=Path, help="also write the runs and summary here")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -197,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report(runs, summary, phase=args.phase, articles=args.articles,
                  extra_args=args.args, cores=os.cpu_count() or 1))
     if args.json:
-        args.json.write_text(json.dumps({"runs": [asdict(r) for r in runs],
-                                         "summary": asdict(summary)}, indent=1))
+        write_runs(args.json, runs, summary)
     return 0
 
 

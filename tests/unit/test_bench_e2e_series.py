@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.calibrate import Calibration
-from bench.e2e.ab import run_phase
+from bench.e2e.ab import run_phase, write_runs
 from bench.e2e.run import PhaseResult, phase_json, thread_cpu_lines
 from bench.e2e.series import Quiet, SeriesRun, report, series_run, summarize, wait_for_quiet
 
@@ -136,3 +136,14 @@ def test_a_run_that_fails_says_which_one(tmp_path: Path) -> None:
     # No bench package in the tree: `python -m bench.e2e.run` exits at once with an error.
     with pytest.raises(SystemExit, match=r"^run 7 failed \(exit 1\)$"):
         run_phase(tmp_path, "burst", 10, "", "run 7")
+
+
+def test_the_runs_and_summary_are_written_as_json(tmp_path: Path) -> None:
+    runs = [series_run(1, _phase()), series_run(2, {"searchable": 3000, "cpu": {}})]
+    out = tmp_path / "series.json"
+    write_runs(out, runs, summarize(runs))
+    written = json.loads(out.read_text())  # NaN is written as JSON's NaN, read back as nan
+    assert [r["number"] for r in written["runs"]] == [1, 2]
+    assert written["runs"][0]["works"]["stories"] == pytest.approx(0.5)
+    assert math.isnan(written["runs"][1]["python_loop_s"])
+    assert written["summary"]["median_ms"] == pytest.approx(2.55)
