@@ -38,8 +38,8 @@ from typing import Any
 
 from bench.e2e.run import PRODUCT_ROLES, REPO, role_cpu_ms
 
-__all__ = ["PairSummary", "Run", "add_phase_arguments", "role_ms", "run_of_phase", "run_order",
-           "run_phase", "summarize", "write_runs"]
+__all__ = ["PairSummary", "Run", "add_phase_arguments", "figure", "role_ms", "run_of_phase",
+           "run_order", "run_phase", "summarize", "write_runs"]
 
 
 @dataclass
@@ -120,14 +120,21 @@ def _one_run(tree: Path, args: argparse.Namespace, side_args: str, side: str,
     return run_of_phase(side, round_no, phase)
 
 
+def figure(phase: Mapping[str, Any], key: str, within: str = "") -> float:
+    """A number of a phase in bench/e2e's --json (``within``: of that nested object, e.g.
+    the calibration); NaN when an older tree's phase lacks it or it is null."""
+    data = (phase.get(within) or {}) if within else phase
+    value = data.get(key)
+    return math.nan if value is None else float(value)
+
+
 def run_of_phase(side: str, round_no: int, phase: Mapping[str, Any]) -> Run:
     """One side's run from its phase in bench/e2e's --json (an older tree's may lack the
     load or the calibration: NaN)."""
     by_role = role_ms(phase)
-    calibration = phase.get("calibration") or {}
     return Run(side, round_no, sum(by_role.values()), by_role,
-               float(phase.get("load_start", math.nan)), float(phase.get("load_end", math.nan)),
-               float(calibration.get("python_loop_s", math.nan)))
+               figure(phase, "load_start"), figure(phase, "load_end"),
+               figure(phase, "python_loop_s", "calibration"))
 
 
 def report(runs: Sequence[Run], summary: PairSummary, args: argparse.Namespace) -> str:

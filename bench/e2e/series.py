@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.e2e.ab import add_phase_arguments, role_ms, run_phase, write_runs
+from bench.e2e.ab import add_phase_arguments, figure, role_ms, run_phase, write_runs
 from bench.e2e.run import PRODUCT_ROLES, REPO, worker_work_ms
 from processors.service.metrics import CPU_WORKS
 
@@ -94,24 +94,18 @@ def series_run(number: int, phase: Mapping[str, Any], quiet: bool = True) -> Ser
     thread_cpu = phase.get("thread_cpu") or {}
     works = (worker_work_ms(phase.get("cpu") or {}, thread_cpu, int(phase.get("searchable") or 0))
              if thread_cpu else {})
-    calibration = phase.get("calibration") or {}
-
-    def number_of(key: str, data: Mapping[str, Any] = phase) -> float:
-        value = data.get(key)
-        return math.nan if value is None else float(value)
-
     return SeriesRun(
         number=number,
         total_ms=sum(by_role.values()),
         by_role=by_role,
         works=works,
-        python_loop_s=number_of("python_loop_s", calibration),
-        matmul_gflops=number_of("matmul_gflops", calibration),
-        search_p50_s=number_of("search_p50"),
-        search_p95_s=number_of("search_p95"),
-        throughput=number_of("throughput"),
-        load_start=number_of("load_start"),
-        load_end=number_of("load_end"),
+        python_loop_s=figure(phase, "python_loop_s", "calibration"),
+        matmul_gflops=figure(phase, "matmul_gflops", "calibration"),
+        search_p50_s=figure(phase, "search_p50"),
+        search_p95_s=figure(phase, "search_p95"),
+        throughput=figure(phase, "throughput"),
+        load_start=figure(phase, "load_start"),
+        load_end=figure(phase, "load_end"),
         quiet=quiet,
     )
 

@@ -41,6 +41,11 @@ def test_a_run_reads_its_load_and_the_machines_speed_from_the_phases_json() -> N
     # An older tree's phase: no calibration, no load.
     older = run_of_phase("A", 1, {"searchable": 3000, "cpu": phase.cpu})
     assert math.isnan(older.python_loop_s) and math.isnan(older.load_start)
+    # A phase whose calibration or load was written as null reads as not measured too.
+    nulls = run_of_phase("A", 1, {"searchable": 3000, "cpu": phase.cpu, "calibration": None,
+                                  "load_start": None, "load_end": 0.9})
+    assert math.isnan(nulls.python_loop_s) and math.isnan(nulls.load_start)
+    assert nulls.load_end == 0.9
 
 
 def test_summary_pairs_runs_by_round_whatever_their_order() -> None:
