@@ -48,8 +48,10 @@ from bench.e2e.farm import feed_urls
 from bench.e2e.procs import tree_sample
 
 REPO = Path(__file__).resolve().parents[2]
-# The dev extras install py-spy beside the interpreter (.venv/bin), which need not be on PATH.
-PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+# The dev extras install py-spy beside the interpreter (.venv/bin), which need not be on
+# PATH: looked for there first, then on PATH.
+PY_SPY = shutil.which("py-spy", path=os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ.get("PATH", "")])) or "py-spy"
 _SAMPLE = re.compile(r"^newsflow_ingest_(fetches|articles)_total\{status=\"([^\"]+)\"\} (\S+)$")
 
 
@@ -288,8 +290,7 @@ def main() -> None:
                         help="run the poller from this directory (its ingest/ is imported)")
     parser.add_argument("--profile", default=None, metavar="OUT",
                         help="py-spy raw output file; prints the top functions")
-    parser.add_argument("--py-spy", default=PY_SPY if Path(PY_SPY).exists()
-                        else shutil.which("py-spy") or PY_SPY)
+    parser.add_argument("--py-spy", default=PY_SPY)
     parser.add_argument("--gil", action="store_true",
                         help="py-spy --gil: only samples of threads holding the GIL (closer "
                              "to CPU than wall-clock samples)")
