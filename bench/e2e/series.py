@@ -16,9 +16,11 @@ each run starts only once the 1-minute load average has fallen under ``--quiet-l
 Prints, per run: CPU ms per article in all and by role (pollers, workers, Kafka,
 Elasticsearch), the workers' CPU by work (enrich, stories, Elasticsearch calls, the event
 loops), the machine's speed just before it (bench/calibrate.py), poll -> searchable p50 and
-p95, the e2e rate and the load; then the median, lowest and highest CPU per article, with
-the core count. The first run after the stack started pays the servers' JIT warm-up: start
-the series on a stack that has run once, or read it without its first run.
+p95, the e2e rate, the load and each server's JIT compiler's CPU per article (a run where it
+is above bench/e2e's warming-up mark is marked WARMING UP); then the median, lowest and
+highest CPU per article, with the core count. The first run after the stack started pays
+the servers' JIT warm-up: start the series on a stack that has run once, or read it without
+its first run.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.e2e.ab import add_phase_arguments, figure, role_ms, run_phase, write_runs
-from bench.e2e.run import PRODUCT_ROLES, REPO, worker_work_ms
+from bench.e2e.run import JIT_WARMING_MS, PRODUCT_ROLES, REPO, worker_work_ms
 from processors.service.metrics import CPU_WORKS
 
 __all__ = ["Quiet", "SeriesRun", "SeriesSummary", "report", "series_run", "summarize",
@@ -86,14 +88,23 @@ class SeriesRun:
     load_start: float = math.nan
     load_end: float = math.nan
     quiet: bool = True
+    # Each server's JIT compiler threads, CPU ms per article (empty: not measured). Above
+    # run.JIT_WARMING_MS the server was still compiling and its figure is inflated.
+    jit_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def warming(self) -> bool:
+        return any(ms > JIT_WARMING_MS for ms in self.jit_ms.values())
 
 
 def series_run(number: int, phase: Mapping[str, Any], quiet: bool = True) -> SeriesRun:
     """One run of the series from its phase in bench/e2e's ``--json``."""
     by_role = role_ms(phase)
     thread_cpu = phase.get("thread_cpu") or {}
-    works = (worker_work_ms(phase.get("cpu") or {}, thread_cpu, int(phase.get("searchable") or 0))
-             if thread_cpu else {})
+    searchable = int(phase.get("searchable") or 0)
+    works = worker_work_ms(phase.get("cpu") or {}, thread_cpu, searchable) if thread_cpu else {}
+    jit_ms = {name: 1000 * float(kinds.get("jit", 0.0)) / max(1, searchable)
+              for name, kinds in sorted((phase.get("jvm") or {}).items())}
     return SeriesRun(
         number=number,
         total_ms=sum(by_role.values()),
@@ -107,6 +118,7 @@ def series_run(number: int, phase: Mapping[str, Any], quiet: bool = True) -> Ser
         load_start=figure(phase, "load_start"),
         load_end=figure(phase, "load_end"),
         quiet=quiet,
+        jit_ms=jit_ms,
     )
 
 
@@ -141,21 +153,26 @@ def report(runs: Sequence[SeriesRun], summary: SeriesSummary, *, phase: str, art
              f"arguments: {extra_args or '(defaults)'}", "",
              "| run | ms/article | pollers / workers / kafka / elasticsearch | workers: "
              f"{' / '.join(CPU_WORKS)} / event loops | machine (10M additions s, GFLOPS) | "
-             "poll→searchable p50 / p95 s | e2e/s | load |",
-             "|---|---|---|---|---|---|---|---|"]
+             "poll→searchable p50 / p95 s | e2e/s | load | servers' JIT |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         roles = " / ".join(_f(run.by_role.get(role, math.nan)) for role in PRODUCT_ROLES)
         works = (" / ".join(_f(run.works.get(w, math.nan)) for w in (*CPU_WORKS, "rest"))
                  if run.works else "-")
-        mark = "" if run.quiet else " NOT QUIET"
+        mark = ("" if run.quiet else " NOT QUIET") + (" WARMING UP" if run.warming else "")
+        jit = ", ".join(f"{name} {ms:.2f}" for name, ms in run.jit_ms.items()) or "-"
         lines.append(
             f"| {run.number} | {run.total_ms:.2f}{mark} | {roles} | {works} | "
             f"{_f(run.python_loop_s)}, {_f(run.matmul_gflops, 0)} | "
             f"{_f(run.search_p50_s)} / {_f(run.search_p95_s)} | {_f(run.throughput, 1)} | "
-            f"{_f(run.load_start)} -> {_f(run.load_end)} |")
+            f"{_f(run.load_start)} -> {_f(run.load_end)} | {jit} |")
     roles = ", ".join(f"{role} {summary.median_by_role[role]:.2f}" for role in PRODUCT_ROLES)
     lines += ["", f"median {summary.median_ms:.2f} ms/article (lowest {summary.lowest_ms:.2f}, "
               f"highest {summary.highest_ms:.2f}; by role, medians: {roles})"]
+    if any(run.warming for run in runs):
+        lines.append(f"WARMING UP: a server's JIT compiler took more than {JIT_WARMING_MS} ms "
+                     "per article in that run; its figure is inflated (a stack started a "
+                     "short while ago, or run with the JVM's tiered default)")
     return "\n".join(lines)
 
 

@@ -71,6 +71,8 @@ def _phase() -> dict[str, object]:
     phase.throughput = 512.5
     phase.load_start, phase.load_end = 0.4, 1.1
     phase.calibration = Calibration(python_loop_s=0.45, matmul_gflops=101.0)
+    phase.jvm = {"kafka": {"work": 0.45, "jit": 0.06, "gc": 0.01},
+                 "elasticsearch": {"work": 1.2, "jit": 0.24}}
     written: dict[str, object] = json.loads(json.dumps(phase_json(phase), default=str))
     return written
 
@@ -86,6 +88,8 @@ def test_a_run_is_read_from_the_phases_json_as_the_bench_reports_it() -> None:
     assert (run.python_loop_s, run.matmul_gflops) == (0.45, 101.0)
     assert (run.search_p50_s, run.search_p95_s, run.throughput) == (2.0, 4.0, 512.5)
     assert (run.load_start, run.load_end) == (0.4, 1.1)
+    assert run.jit_ms == pytest.approx({"elasticsearch": 0.08, "kafka": 0.02})
+    assert not run.warming
 
 
 def test_the_workers_work_is_the_same_split_the_bench_prints() -> None:
@@ -103,6 +107,7 @@ def test_an_older_trees_phase_leaves_out_what_it_did_not_measure() -> None:
     assert run.works == {} and not run.quiet and run.total_ms == pytest.approx(1.0)
     assert math.isnan(run.python_loop_s) and math.isnan(run.search_p95_s)
     assert math.isnan(run.load_start)
+    assert run.jit_ms == {} and not run.warming
 
 
 def test_the_summary_gives_the_median_the_lowest_and_the_highest() -> None:
@@ -130,6 +135,21 @@ def test_the_report_has_a_row_per_run_and_marks_one_that_was_not_quiet() -> None
     assert "NOT QUIET" in rows[1] and "NOT QUIET" not in rows[0]
     assert "| 3 | 0.00 | " in rows[2] and "| - | -, - | - / - | - |" in rows[2]
     assert "2 cores" in text and "median 5.10 ms/article (lowest 0.00, highest 5.10" in text
+    assert rows[0].endswith("| elasticsearch 0.08, kafka 0.02 |") and rows[2].endswith("| - |")
+    assert "WARMING UP" not in text
+
+
+def test_a_run_whose_server_was_still_compiling_is_marked() -> None:
+    phase = _phase()
+    phase["jvm"] = {"kafka": {"work": 0.45, "jit": 0.03},
+                    "elasticsearch": {"work": 1.2, "jit": 0.9}}  # 0.30 ms per article
+    runs = [series_run(1, phase), series_run(2, _phase())]
+    assert runs[0].warming and not runs[1].warming
+    text = report(runs, summarize(runs), phase="burst", articles=3000, extra_args="", cores=2)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert "5.10 WARMING UP |" in rows[0] and "WARMING UP" not in rows[1]
+    assert rows[0].endswith("| elasticsearch 0.30, kafka 0.01 |")
+    assert "WARMING UP: a server's JIT compiler took more than 0.2 ms" in text
 
 
 def test_a_run_that_fails_says_which_one(tmp_path: Path) -> None:
