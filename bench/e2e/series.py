@@ -1,7 +1,8 @@
 """Repeated runs of one bench/e2e phase, each on a quiet machine: the figure now, and its spread.
 
     .venv/bin/python -m bench.e2e.series --runs 3 [--phase burst] [--articles 3000] \\
-        [--args='--ordered-process --watches 100'] [--quiet-load 0.5] [--json FILE]
+        [--args='--ordered-process --watches 100'] [--warm-up 0] [--quiet-load 0.5] \\
+        [--json FILE]
 
 (``--args=...`` with the equals sign: the value starts with a dash.)
 
@@ -19,8 +20,8 @@ loops), the machine's speed just before it (bench/calibrate.py), poll -> searcha
 p95, the e2e rate, the load and each server's JIT compiler's CPU per article (a run where it
 is above bench/e2e's warming-up mark is marked WARMING UP); then the median, lowest and
 highest CPU per article, with the core count. The first run after the stack started pays
-the servers' JIT warm-up: start the series on a stack that has run once, or read it without
-its first run.
+the servers' JIT warm-up: ``--warm-up 1`` runs one first that is not counted (a stack run
+with the JVM's tiered default needs some 50,000 articles: bench/RESULTS.md, session 29).
 """
 
 from __future__ import annotations
@@ -185,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="more bench.e2e.run arguments (default: issue 17's "
                              "'--ordered-process --watches 100'; --args='' for none)")
     parser.add_argument("--tree", type=Path, default=REPO, help="where the runs run")
+    parser.add_argument("--warm-up", type=int, default=0, metavar="N",
+                        help="first run N runs that are not counted (not waited for either): "
+                             "the servers' JIT after a stack start, or a tiered stack's C2")
     parser.add_argument("--quiet-load", type=float, default=0.5,
                         help="start a run once the 1-minute load average is under this")
     parser.add_argument("--quiet-max-seconds", type=float, default=600.0,
@@ -192,6 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.warm_up < 0:
+        parser.error("--warm-up must not be negative")
+    for number in range(1, args.warm_up + 1):
+        warm = series_run(number, run_phase(args.tree, args.phase, args.articles, args.args,
+                                            f"warm-up {number}"))
+        jit = ", ".join(f"{name} {ms:.2f}" for name, ms in warm.jit_ms.items()) or "-"
+        print(f"  warm-up {number}: {warm.total_ms:.2f} ms/article (servers' JIT {jit}), "
+              "not counted", file=sys.stderr, flush=True)
     runs: list[SeriesRun] = []
     for number in range(1, args.runs + 1):
         quiet = wait_for_quiet(args.quiet_load, args.quiet_max_seconds)

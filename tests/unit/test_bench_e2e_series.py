@@ -14,6 +14,7 @@ from bench.calibrate import Calibration
 from bench.e2e.ab import run_phase, write_runs
 from bench.e2e.run import PhaseResult, phase_json, thread_cpu_lines
 from bench.e2e.series import Quiet, SeriesRun, report, series_run, summarize, wait_for_quiet
+from bench.e2e.series import main as series_main
 
 
 class Clock:
@@ -156,6 +157,16 @@ def test_a_run_that_fails_says_which_one(tmp_path: Path) -> None:
     # No bench package in the tree: `python -m bench.e2e.run` exits at once with an error.
     with pytest.raises(SystemExit, match=r"^run 7 failed \(exit 1\)$"):
         run_phase(tmp_path, "burst", 10, "", "run 7")
+
+
+def test_warm_up_runs_come_first_under_their_own_name(tmp_path: Path) -> None:
+    # The same tree without a bench package: the first run to fail is the first warm-up,
+    # before any counted run (and before any wait for a quiet machine).
+    with pytest.raises(SystemExit, match=r"^warm-up 1 failed \(exit 1\)$"):
+        series_main(["--runs", "1", "--warm-up", "2", "--tree", str(tmp_path),
+                     "--quiet-max-seconds", "0"])
+    with pytest.raises(SystemExit, match=r"^run 1 failed \(exit 1\)$"):
+        series_main(["--runs", "1", "--tree", str(tmp_path), "--quiet-max-seconds", "0"])
 
 
 def test_the_runs_and_summary_are_written_as_json(tmp_path: Path) -> None:
