@@ -20,8 +20,9 @@ loops), the machine's speed just before it (bench/calibrate.py), poll -> searcha
 p95, the e2e rate, the load and each server's JIT compiler's CPU per article (a run where it
 is above bench/e2e's warming-up mark is marked WARMING UP); then the median, lowest and
 highest CPU per article, with the core count. The first run after the stack started pays
-the servers' JIT warm-up: ``--warm-up 1`` runs one first that is not counted (a stack run
-with the JVM's tiered default needs some 50,000 articles: bench/RESULTS.md, session 29).
+the servers' JIT warm-up: ``--warm-up 1`` runs one first that is not counted. A stack run
+with the JVM's tiered default is not warm after tens of thousands of articles
+(bench/RESULTS.md, session 29): read its runs with their JIT column.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class SeriesRun:
     def warming(self) -> bool:
         return any(ms > JIT_WARMING_MS for ms in self.jit_ms.values())
 
+    def jit_text(self) -> str:
+        return ", ".join(f"{name} {ms:.2f}" for name, ms in self.jit_ms.items()) or "-"
+
 
 def series_run(number: int, phase: Mapping[str, Any], quiet: bool = True) -> SeriesRun:
     """One run of the series from its phase in bench/e2e's ``--json``."""
@@ -161,12 +165,11 @@ def report(runs: Sequence[SeriesRun], summary: SeriesSummary, *, phase: str, art
         works = (" / ".join(_f(run.works.get(w, math.nan)) for w in (*CPU_WORKS, "rest"))
                  if run.works else "-")
         mark = ("" if run.quiet else " NOT QUIET") + (" WARMING UP" if run.warming else "")
-        jit = ", ".join(f"{name} {ms:.2f}" for name, ms in run.jit_ms.items()) or "-"
         lines.append(
             f"| {run.number} | {run.total_ms:.2f}{mark} | {roles} | {works} | "
             f"{_f(run.python_loop_s)}, {_f(run.matmul_gflops, 0)} | "
             f"{_f(run.search_p50_s)} / {_f(run.search_p95_s)} | {_f(run.throughput, 1)} | "
-            f"{_f(run.load_start)} -> {_f(run.load_end)} | {jit} |")
+            f"{_f(run.load_start)} -> {_f(run.load_end)} | {run.jit_text()} |")
     roles = ", ".join(f"{role} {summary.median_by_role[role]:.2f}" for role in PRODUCT_ROLES)
     lines += ["", f"median {summary.median_ms:.2f} ms/article (lowest {summary.lowest_ms:.2f}, "
               f"highest {summary.highest_ms:.2f}; by role, medians: {roles})"]
@@ -201,9 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     for number in range(1, args.warm_up + 1):
         warm = series_run(number, run_phase(args.tree, args.phase, args.articles, args.args,
                                             f"warm-up {number}"))
-        jit = ", ".join(f"{name} {ms:.2f}" for name, ms in warm.jit_ms.items()) or "-"
-        print(f"  warm-up {number}: {warm.total_ms:.2f} ms/article (servers' JIT {jit}), "
-              "not counted", file=sys.stderr, flush=True)
+        print(f"  warm-up {number}: {warm.total_ms:.2f} ms/article (servers' JIT "
+              f"{warm.jit_text()}), not counted", file=sys.stderr, flush=True)
     runs: list[SeriesRun] = []
     for number in range(1, args.runs + 1):
         quiet = wait_for_quiet(args.quiet_load, args.quiet_max_seconds)
