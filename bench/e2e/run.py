@@ -788,8 +788,8 @@ def jvm_thread_lines(phases: list[PhaseResult]) -> list[str]:
             per_article = {name: {kind: 1000 * cpu_s / max(1, p.searchable)
                                   for kind, cpu_s in kinds.items()}
                            for name, kinds in sorted(p.jvm.items())}
-            warming = {name: ms["jit"] for name, ms in per_article.items()
-                       if ms.get("jit", 0.0) > JIT_WARMING_MS}
+            warming = servers_warming({name: ms.get("jit", 0.0)
+                                       for name, ms in per_article.items()})
             mark = (" **SERVERS WARMING UP**: the JIT compiler took " + ", ".join(
                 f"{name} {ms:.2f} ms" for name, ms in warming.items()) + " per article"
                 " (servers started or idle a short while ago; their figures are inflated)"
@@ -798,6 +798,19 @@ def jvm_thread_lines(phases: list[PhaseResult]) -> list[str]:
                 f"{name} " + ", ".join(f"{kind} {ms:.2f}" for kind, ms in sorted(kinds.items()))
                 for name, kinds in per_article.items()) + mark)
     return lines
+
+
+def jit_ms(jvm: Mapping[str, Mapping[str, float]], searchable: int) -> dict[str, float]:
+    """Each server's JIT compiler threads' CPU ms per searchable article (``jvm``: a phase's
+    CPU seconds by server and kind of JVM thread), servers in name order."""
+    return {name: 1000 * float(kinds.get("jit", 0.0)) / max(1, searchable)
+            for name, kinds in sorted(jvm.items())}
+
+
+def servers_warming(jit: Mapping[str, float]) -> dict[str, float]:
+    """Of each server's JIT ms per article, those above ``JIT_WARMING_MS``: still compiling,
+    their figures inflated."""
+    return {name: ms for name, ms in jit.items() if ms > JIT_WARMING_MS}
 
 
 # A server's JIT compiler threads above this many ms of CPU per article in a phase: it is

@@ -39,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.e2e.ab import add_phase_arguments, figure, role_ms, run_phase, write_runs
-from bench.e2e.run import JIT_WARMING_MS, PRODUCT_ROLES, REPO, worker_work_ms
+from bench.e2e.run import (
+    JIT_WARMING_MS,
+    PRODUCT_ROLES,
+    REPO,
+    jit_ms,
+    servers_warming,
+    worker_work_ms,
+)
 from processors.service.metrics import CPU_WORKS
 
 __all__ = ["Quiet", "SeriesRun", "SeriesSummary", "report", "series_run", "summarize",
@@ -96,7 +103,7 @@ class SeriesRun:
 
     @property
     def warming(self) -> bool:
-        return any(ms > JIT_WARMING_MS for ms in self.jit_ms.values())
+        return bool(servers_warming(self.jit_ms))
 
     def jit_text(self) -> str:
         return ", ".join(f"{name} {ms:.2f}" for name, ms in self.jit_ms.items()) or "-"
@@ -108,8 +115,6 @@ def series_run(number: int, phase: Mapping[str, Any], quiet: bool = True) -> Ser
     thread_cpu = phase.get("thread_cpu") or {}
     searchable = int(phase.get("searchable") or 0)
     works = worker_work_ms(phase.get("cpu") or {}, thread_cpu, searchable) if thread_cpu else {}
-    jit_ms = {name: 1000 * float(kinds.get("jit", 0.0)) / max(1, searchable)
-              for name, kinds in sorted((phase.get("jvm") or {}).items())}
     return SeriesRun(
         number=number,
         total_ms=sum(by_role.values()),
@@ -123,7 +128,7 @@ def series_run(number: int, phase: Mapping[str, Any], quiet: bool = True) -> Ser
         load_start=figure(phase, "load_start"),
         load_end=figure(phase, "load_end"),
         quiet=quiet,
-        jit_ms=jit_ms,
+        jit_ms=jit_ms(phase.get("jvm") or {}, searchable),
     )
 
 

@@ -12,7 +12,13 @@ import pytest
 
 from bench.calibrate import Calibration
 from bench.e2e.ab import run_phase, write_runs
-from bench.e2e.run import PhaseResult, phase_json, thread_cpu_lines
+from bench.e2e.run import (
+    JIT_WARMING_MS,
+    PhaseResult,
+    jvm_thread_lines,
+    phase_json,
+    thread_cpu_lines,
+)
 from bench.e2e.series import Quiet, SeriesRun, report, series_run, summarize, wait_for_quiet
 from bench.e2e.series import main as series_main
 
@@ -151,6 +157,18 @@ def test_a_run_whose_server_was_still_compiling_is_marked() -> None:
     assert "5.10 WARMING UP |" in rows[0] and "WARMING UP" not in rows[1]
     assert rows[0].endswith("| elasticsearch 0.30, kafka 0.01 |")
     assert "WARMING UP: a server's JIT compiler took more than 0.2 ms" in text
+
+
+@pytest.mark.parametrize("share", [0.99, 1.01])
+def test_the_series_marks_warming_up_where_the_bench_does(share: float) -> None:
+    phase = PhaseResult("burst", False, 0.0, 3000)
+    phase.searchable = 3000
+    phase.cpu = {"worker-0": 3.0, "elasticsearch": 1.5}
+    # Elasticsearch's compiler at just under / just over the mark, per article.
+    phase.jvm = {"elasticsearch": {"work": 1.2, "jit": 3.0 * JIT_WARMING_MS * share}}
+    bench_marks = "WARMING UP" in "\n".join(jvm_thread_lines([phase]))
+    run = series_run(1, json.loads(json.dumps(phase_json(phase), default=str)))
+    assert run.warming == bench_marks == (share > 1)
 
 
 def test_a_run_that_fails_says_which_one(tmp_path: Path) -> None:
