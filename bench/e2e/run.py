@@ -800,7 +800,7 @@ def jvm_thread_lines(phases: list[PhaseResult]) -> list[str]:
     return lines
 
 
-def jit_ms(jvm: Mapping[str, Mapping[str, float]], searchable: int) -> dict[str, float]:
+def jit_ms_per_article(jvm: Mapping[str, Mapping[str, float]], searchable: int) -> dict[str, float]:
     """Each server's JIT compiler threads' CPU ms per searchable article (``jvm``: a phase's
     CPU seconds by server and kind of JVM thread), servers in name order."""
     return {name: 1000 * float(kinds.get("jit", 0.0)) / max(1, searchable)

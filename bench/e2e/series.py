@@ -43,7 +43,7 @@ from bench.e2e.run import (
     JIT_WARMING_MS,
     PRODUCT_ROLES,
     REPO,
-    jit_ms,
+    jit_ms_per_article,
     servers_warming,
     worker_work_ms,
 )
@@ -128,7 +128,7 @@ def series_run(number: int, phase: Mapping[str, Any], quiet: bool = True) -> Ser
         load_start=figure(phase, "load_start"),
         load_end=figure(phase, "load_end"),
         quiet=quiet,
-        jit_ms=jit_ms(phase.get("jvm") or {}, searchable),
+        jit_ms=jit_ms_per_article(phase.get("jvm") or {}, searchable),
     )
 
 
